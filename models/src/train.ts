@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SingleBar, Presets } from 'cli-progress';
+import { fitFeatureSpec } from '../../packages/sdk/src/features/fit';
+import { COUPON_DECLARATIONS, loadCoupons, type CouponRow } from './datasets/coupons';
+import { buildExamples, respondentFolds } from './examples';
+import { auc, logloss } from './metrics';
+import { DEFAULT_MLP, predictMlp, trainMlp, type MlpConfig } from './mlp';
+import { quantizeMlp, type QuantizationScheme } from './quantize';
+import { writeArtifact, sha256 } from './artifact';
+import { seededRandom } from './random';
+
+const { values: args } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: 'coupons' },
+    data: { type: 'string' },
+    out: { type: 'string', default: 'models/coupons' },
+    cv: { type: 'string', default: '5' },
+    hidden: { type: 'string', default: DEFAULT_MLP.hidden.join(',') },
+    epochs: { type: 'string', default: String(DEFAULT_MLP.epochs) },
+    lr: { type: 'string', default: String(DEFAULT_MLP.learningRate) },
+    l2: { type: 'string', default: String(DEFAULT_MLP.l2) },
+    seed: { type: 'string', default: String(DEFAULT_MLP.seed) },
+    quantization: { type: 'string', default: 'uint8-per-channel' },
+    'no-publish': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`train: ${message}`);
+  process.exit(2);
+}
+
+if (args.dataset !== 'coupons') fail(`unknown --dataset ${args.dataset} (supported: coupons)`);
+if (!args.data) fail('--data <csv> is required, e.g. --data ../shared/data/coupons/coupons-train.csv');
+const scheme = args.quantization as QuantizationScheme;
+if (!['uint8-per-channel', 'float16', 'float32'].includes(scheme)) fail(`--quantization must be uint8-per-channel, float16 or float32`);
+const cfg: MlpConfig = {
+  hidden: args.hidden!.split(',').filter(Boolean).map(Number),
+  epochs: Number(args.epochs),
+  batchSize: DEFAULT_MLP.batchSize,
+  learningRate: Number(args.lr),
+  l2: Number(args.l2),
+  seed: Number(args.seed),
+};
+const k = Number(args.cv);
+
+const rows = loadCoupons(args.data);
+const dataSha256 = sha256(readFileSync(args.data));
+const respondents = new Set(rows.map((r) => r.respondent)).size;
+const log = (s: string) => console.error(s);
+log(`train: ${rows.length} rows, ${respondents} respondents, data sha256 ${dataSha256.slice(0, 12)}, mlp ${JSON.stringify(cfg)}, ${scheme}`);
+
+const totalSteps = (k > 1 ? k + 1 : 1) * cfg.epochs;
+const bar = new SingleBar({ format: 'train [{bar}] {percentage}% | {stage} | epoch {epoch} loss {loss}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+bar.start(totalSteps, 0, { stage: '', epoch: 0, loss: '-' });
+
+async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string) {
+  const spec = fitFeatureSpec('coupons', COUPON_DECLARATIONS, train);
+  const tr = buildExamples(train, spec);
+  const weights = await trainMlp(tr.x, tr.y, tr.n, tr.d, cfg, (epoch, loss) => bar.increment(1, { stage, epoch, loss: loss.toFixed(4) }));
+  const { tensors, dequantized } = quantizeMlp(weights, scheme);
+  if (!test.length) return { spec, weights, tensors };
+  const te = buildExamples(test, spec);
+  const pf = predictMlp(weights, te.x, te.n);
+  const pq = predictMlp(dequantized, te.x, te.n);
+  const after5 = Array.from(te.history).map((h, i) => (h >= 5 ? i : -1)).filter((i) => i >= 0);
+  return {
+    spec, weights, tensors,
+    fold: {
+      n: te.n,
+      auc: auc(pq, te.y), logloss: logloss(pq, te.y),
+      auc_float32: auc(pf, te.y), logloss_float32: logloss(pf, te.y),
+      auc_after_5: auc(after5.map((i) => pq[i]), after5.map((i) => te.y[i])),
+    },
+  };
+}
+
+const folds: Record<string, number>[] = [];
+if (k > 1) {
+  const assignment = respondentFolds(rows, k, seededRandom(cfg.seed + 1));
+  for (let f = 0; f < k; f++) {
+    const res = await fitAndScore(rows.filter((_, i) => assignment[i] !== f), rows.filter((_, i) => assignment[i] === f), `fold ${f + 1}/${k}`);
+    folds.push(res.fold!);
+  }
+}
+const final = await fitAndScore(rows, [], 'final model');
+bar.stop();
+
+const mean = (key: string) => folds.reduce((s, f) => s + f[key], 0) / folds.length;
+const cv = folds.length ? {
+  folds: k, grouped_by: 'respondent', per_fold: folds,
+  auc: mean('auc'), auc_float32: mean('auc_float32'), logloss: mean('logloss'), logloss_float32: mean('logloss_float32'), auc_after_5: mean('auc_after_5'),
+} : undefined;
+if (cv) {
+  log('fold |     n |   auc (q) | auc (f32) | logloss (q) | auc_after_5');
+  folds.forEach((f, i) => log(`${String(i + 1).padStart(4)} | ${String(f.n).padStart(5)} | ${f.auc.toFixed(4).padStart(9)} | ${f.auc_float32.toFixed(4).padStart(9)} | ${f.logloss.toFixed(4).padStart(11)} | ${f.auc_after_5.toFixed(4)}`));
+  log(`mean |       | ${cv.auc.toFixed(4).padStart(9)} | ${cv.auc_float32.toFixed(4).padStart(9)} | ${cv.logloss.toFixed(4).padStart(11)} | ${cv.auc_after_5.toFixed(4)}`);
+}
+
+const result: Record<string, unknown> = { dataset: 'coupons', rows: rows.length, respondents, config: cfg, quantization: scheme, cv };
+if (!args['no-publish']) {
+  const { version, bytes } = writeArtifact(args.out!, {
+    name: 'coupons',
+    spec: final.spec,
+    weights: final.weights,
+    tensors: final.tensors,
+    scheme,
+    training: {
+      command: `npm run train -- --dataset coupons --data <coupons-train.csv> --hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed} --quantization ${scheme}`,
+      dataSha256, rows: rows.length, respondents, config: cfg, featureFormat: final.spec.format,
+    },
+    metrics: cv ? { cv } : {},
+  });
+  result.version = version;
+  result.bytes = bytes;
+  log(`train: published ${args.out}/${version} (${bytes} bytes of weights)`);
+}
+console.log(args.json ? JSON.stringify(result) : `done: ${JSON.stringify({ version: result.version, cv_auc: cv?.auc })}`);

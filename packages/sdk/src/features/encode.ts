@@ -1,0 +1,119 @@
+import type { ProfileAggregates } from '../profile/aggregate';
+import type { Activity, FeatureRecord } from '../types';
+import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature } from './spec';
+import { categoryOf, numberOf, readValue } from './values';
+
+interface Column {
+  feature: FittedFeature;
+  offset: number;
+  index?: Map<string, number>;
+}
+
+/**
+ * Encodes (activity, context, user, profile) into the model's input vector. The ONE
+ * implementation used by training, evaluation and the browser SDK.
+ */
+export class FeatureEncoder {
+  readonly dimension: number;
+  private readonly shared: Column[] = [];
+  private readonly perActivity: Column[] = [];
+  private readonly profileOffset: number;
+
+  constructor(readonly spec: FeatureSpec) {
+    let offset = 0;
+    for (const feature of spec.features) {
+      const col: Column = { feature, offset };
+      if (feature.kind === 'categorical') col.index = new Map(feature.vocab.map((v, i) => [v, i]));
+      (feature.source === 'activity' ? this.perActivity : this.shared).push(col);
+      offset += featureWidth(feature);
+    }
+    this.profileOffset = offset;
+    this.dimension = offset + (spec.profile ? PROFILE_FEATURES.length : 0);
+    if (this.dimension !== spec.dimension) {
+      throw new Error(`feature spec says dimension ${spec.dimension} but its features add up to ${this.dimension}`);
+    }
+  }
+
+  /** One row per activity, row-major `activities.length x dimension`. */
+  encodeBatch(activities: readonly Activity[], context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
+    const d = this.dimension;
+    const out = new Float32Array(activities.length * d);
+    if (activities.length === 0) return out;
+    // Context and user columns are the same for every candidate: encode once, copy per row.
+    const template = new Float32Array(d);
+    for (const col of this.shared) write(template, 0, col, readValue(col.feature, activities[0], context, user));
+    const profileBase = this.spec.profile ? profileTotals(profile) : undefined;
+    for (let r = 0; r < activities.length; r++) {
+      const a = activities[r];
+      const row = r * d;
+      out.set(template, row);
+      for (const col of this.perActivity) write(out, row, col, readValue(col.feature, a, context, user));
+      if (profileBase) writeProfile(out, row + this.profileOffset, profileBase, profile, a);
+    }
+    return out;
+  }
+
+  encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
+    return this.encodeBatch([activity], context, user, profile);
+  }
+}
+
+function write(out: Float32Array, row: number, col: Column, raw: unknown): void {
+  const f = col.feature;
+  if (f.kind === 'categorical') {
+    const c = categoryOf(raw as never);
+    const i = c === undefined ? undefined : col.index!.get(c);
+    if (i !== undefined) out[row + col.offset + i] = 1;
+  } else {
+    const x = numberOf(raw as never);
+    out[row + col.offset] = x === undefined ? 0 : (x - f.mean) / f.std;
+  }
+}
+
+interface ProfileTotals {
+  answered: number;
+  rate: number;
+  last: number;
+  recent5: number;
+}
+
+const log1p = Math.log1p;
+
+function profileTotals(p: ProfileAggregates): ProfileTotals {
+  const answered = p.total.positives + p.total.negatives;
+  const recent = p.recent.slice(-5);
+  const recentPos = recent.reduce((s, e) => s + e.positive, 0);
+  const lastEvent = p.recent[p.recent.length - 1];
+  return {
+    answered,
+    // Beta(1,1)-smoothed acceptance rate: 0.5 with no history.
+    rate: (p.total.positives + 1) / (answered + 2),
+    last: lastEvent ? (lastEvent.positive ? 1 : -1) : 0,
+    recent5: (recentPos + 0.5) / (recent.length + 1),
+  };
+}
+
+function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: ProfileAggregates, a: Activity): void {
+  const type = p.byType[a.type];
+  const typeAnswered = type ? type.positives + type.negatives : 0;
+  // Shrink the per-type rate towards the shopper's overall rate, and the per-activity rate towards the type rate.
+  const typeRate = ((type?.positives ?? 0) + 2 * t.rate) / (typeAnswered + 2);
+  const act = p.byActivity[a.id];
+  const actAnswered = act ? act.positives + act.negatives : 0;
+  const actRate = ((act?.positives ?? 0) + 2 * typeRate) / (actAnswered + 2);
+  let lastType = 0;
+  for (let i = p.recent.length - 1; i >= 0; i--) {
+    if (p.recent[i].type === a.type) { lastType = p.recent[i].positive ? 1 : -1; break; }
+  }
+  out[at] = log1p(t.answered);
+  out[at + 1] = t.rate;
+  out[at + 2] = log1p(typeAnswered);
+  out[at + 3] = typeRate;
+  out[at + 4] = log1p(actAnswered);
+  out[at + 5] = actRate;
+  out[at + 6] = t.last;
+  out[at + 7] = lastType;
+  out[at + 8] = t.recent5;
+  out[at + 9] = t.answered > 0 ? 1 : 0;
+  out[at + 10] = log1p(type?.views ?? 0);
+}

@@ -1,0 +1,71 @@
+/**
+ * The feature specification travels inside every model manifest: the training pipeline
+ * fits it (vocabularies, means) and the browser uses exactly that spec to encode inputs.
+ */
+export type FeatureSource = 'context' | 'user' | 'activity';
+
+export interface FeatureDeclaration {
+  source: FeatureSource;
+  /** For `activity`: `id`, `type` or `features.<name>`; otherwise the record key. */
+  key: string;
+  kind: 'categorical' | 'numeric';
+}
+
+export interface CategoricalFeature extends FeatureDeclaration {
+  kind: 'categorical';
+  vocab: string[];
+}
+
+export interface NumericFeature extends FeatureDeclaration {
+  kind: 'numeric';
+  mean: number;
+  std: number;
+}
+
+export type FittedFeature = CategoricalFeature | NumericFeature;
+
+export interface FeatureSpec {
+  /** Bumped whenever encoding semantics change; models name the version they were trained with. */
+  format: typeof FEATURE_FORMAT;
+  name: string;
+  features: FittedFeature[];
+  /** Whether the profile block (see PROFILE_FEATURES) is appended. */
+  profile: boolean;
+  dimension: number;
+}
+
+export const FEATURE_FORMAT = 'vitrine-features@1' as const;
+
+/** Profile features, appended after the declared ones, in this order. Only past events feed them. */
+export const PROFILE_FEATURES = [
+  'profile.answered_log',
+  'profile.accept_rate',
+  'profile.type_answered_log',
+  'profile.type_accept_rate',
+  'profile.activity_answered_log',
+  'profile.activity_accept_rate',
+  'profile.last_outcome',
+  'profile.last_outcome_type',
+  'profile.recent5_accept_rate',
+  'profile.has_history',
+  'profile.type_views_log',
+] as const;
+
+export function featureWidth(f: FittedFeature): number {
+  return f.kind === 'categorical' ? f.vocab.length : 1;
+}
+
+export function specDimension(features: FittedFeature[], profile: boolean): number {
+  return features.reduce((n, f) => n + featureWidth(f), 0) + (profile ? PROFILE_FEATURES.length : 0);
+}
+
+/** Column names of the encoded vector, for explanations and debugging. */
+export function columnNames(spec: FeatureSpec): string[] {
+  const names: string[] = [];
+  for (const f of spec.features) {
+    if (f.kind === 'categorical') for (const v of f.vocab) names.push(`${f.source}.${f.key}=${v}`);
+    else names.push(`${f.source}.${f.key}`);
+  }
+  if (spec.profile) names.push(...PROFILE_FEATURES);
+  return names;
+}

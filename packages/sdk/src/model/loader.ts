@@ -1,0 +1,202 @@
+import type { Progress } from '../types';
+import { VitrineError } from '../errors';
+import { parseManifest, type ModelManifest } from './manifest';
+import { dequantize } from './dequantize';
+
+export const MODEL_CACHE = 'vitrine-models-v1';
+const LAST_GOOD_PREFIX = 'https://vitrine.invalid/last-good?manifest=';
+
+export interface LoadedModel {
+  manifest: ModelManifest;
+  /** Float32 weights by tensor name. */
+  weights: Map<string, Float32Array>;
+  bytes: number;
+  /** Files read from the local cache rather than the network. */
+  fromCache: number;
+  /** Set when the requested version was refused and an earlier good version is used instead. */
+  warning?: string;
+}
+
+export interface LoaderEnv {
+  fetch: typeof fetch;
+  caches?: CacheStorage;
+  subtle?: SubtleCrypto;
+  onProgress?: (p: Progress) => void;
+}
+
+export function defaultLoaderEnv(onProgress?: (p: Progress) => void): LoaderEnv {
+  return {
+    fetch: globalThis.fetch.bind(globalThis),
+    caches: typeof caches === 'undefined' ? undefined : caches,
+    subtle: globalThis.crypto?.subtle,
+    onProgress,
+  };
+}
+
+export async function sha256Hex(subtle: SubtleCrypto, data: ArrayBuffer): Promise<string> {
+  const digest = new Uint8Array(await subtle.digest('SHA-256', data));
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/**
+ * Fetches a manifest and its weight files, checks every file's sha256 before use, and caches
+ * verified files by content hash, so the next visit makes no weight request. A tampered or
+ * truncated download is refused; the last version that verified is used instead when cached.
+ */
+export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<LoadedModel> {
+  if (!env.subtle) {
+    throw new VitrineError('model_integrity', 'cannot verify model files: crypto.subtle is unavailable (the page must be a secure context)');
+  }
+  const cache = await openCache(env);
+  let manifest: ModelManifest | undefined;
+  let manifestError: unknown;
+  try {
+    env.onProgress?.({ stage: 'manifest', progress: 0.02, detail: manifestUrl });
+    const res = await env.fetch(manifestUrl, { cache: 'no-cache', credentials: 'omit' });
+    if (!res.ok) throw new Error(`HTTP ${res.status} for ${manifestUrl}`);
+    manifest = parseManifest(await res.json());
+  } catch (err) {
+    manifestError = err;
+  }
+  const lastGood = cache ? await readLastGood(cache, manifestUrl) : undefined;
+  if (manifest) {
+    try {
+      const model = await loadFiles(manifest, manifestUrl, env, cache);
+      if (cache) await rememberGood(cache, manifestUrl, manifest);
+      return model;
+    } catch (err) {
+      if (!lastGood || lastGood.version === manifest.version) throw err;
+      const fallback = await loadFiles(lastGood, manifestUrl, env, cache, { cacheOnly: true });
+      fallback.warning = `model ${manifest.version} refused (${(err as Error).message}); using cached ${lastGood.version}`;
+      return fallback;
+    }
+  }
+  if (lastGood) {
+    const fallback = await loadFiles(lastGood, manifestUrl, env, cache, { cacheOnly: true });
+    fallback.warning = `manifest unavailable (${(manifestError as Error)?.message}); using cached ${lastGood.version}`;
+    return fallback;
+  }
+  const detail = manifestError instanceof Error ? manifestError.message : String(manifestError);
+  const code = /^manifest\./.test(detail) ? 'model_invalid' : 'model_unavailable';
+  throw new VitrineError(code, `model manifest could not be loaded from ${manifestUrl}: ${detail}`, { field: 'model', cause: manifestError });
+}
+
+async function openCache(env: LoaderEnv): Promise<Cache | undefined> {
+  try {
+    return env.caches ? await env.caches.open(MODEL_CACHE) : undefined;
+  } catch {
+    return undefined; // Cache API can throw in opaque-origin frames; we just download every time.
+  }
+}
+
+function cacheKey(fileUrl: string, sha256: string): string {
+  return `${fileUrl}#sha256=${sha256}`;
+}
+
+async function loadFiles(
+  manifest: ModelManifest,
+  manifestUrl: string,
+  env: LoaderEnv,
+  cache: Cache | undefined,
+  options: { cacheOnly?: boolean } = {},
+): Promise<LoadedModel> {
+  const total = manifest.files.reduce((s, f) => s + f.bytes, 0);
+  let loaded = 0;
+  let fromCache = 0;
+  const buffers: ArrayBuffer[] = [];
+  for (const file of manifest.files) {
+    const url = new URL(file.path, manifestUrl).href;
+    const key = cacheKey(url, file.sha256);
+    let data: ArrayBuffer | undefined;
+    const hit = cache ? await cache.match(key) : undefined;
+    if (hit) {
+      const cached = await hit.arrayBuffer();
+      // Re-verify: storage can be corrupted or edited; a bad entry is dropped and re-downloaded.
+      if ((await sha256Hex(env.subtle!, cached)) === file.sha256) {
+        data = cached;
+        fromCache += 1;
+      } else {
+        await cache!.delete(key);
+      }
+    }
+    if (!data) {
+      if (options.cacheOnly) throw new VitrineError('model_unavailable', `${file.path} of ${manifest.version} is not cached`);
+      data = await download(url, env, (n) => {
+        env.onProgress?.({ stage: 'download', progress: 0.05 + 0.6 * ((loaded + n) / total), loadedBytes: loaded + n, totalBytes: total, detail: file.path });
+      });
+      env.onProgress?.({ stage: 'verify', progress: 0.05 + 0.6 * ((loaded + data.byteLength) / total), detail: file.path });
+      if (data.byteLength !== file.bytes) {
+        throw new VitrineError('model_integrity', `${file.path}: expected ${file.bytes} bytes, got ${data.byteLength} (truncated or altered)`, { field: 'model' });
+      }
+      const digest = await sha256Hex(env.subtle!, data);
+      if (digest !== file.sha256) {
+        throw new VitrineError('model_integrity', `${file.path}: sha256 ${digest} does not match the manifest (${file.sha256})`, { field: 'model' });
+      }
+      if (cache) {
+        try {
+          await cache.put(key, new Response(data.slice(0), { headers: { 'content-type': 'application/octet-stream' } }));
+        } catch { /* quota: still usable, just not cached */ }
+      }
+    }
+    loaded += data.byteLength;
+    buffers.push(data);
+  }
+  const weights = new Map<string, Float32Array>();
+  try {
+    for (const t of manifest.tensors) weights.set(t.name, dequantize(t, buffers[t.file]));
+  } catch (err) {
+    throw new VitrineError('model_invalid', `model ${manifest.version}: ${(err as Error).message}`, { field: 'model', cause: err });
+  }
+  env.onProgress?.({ stage: 'cache', progress: 0.7, loadedBytes: loaded, totalBytes: total });
+  return { manifest, weights, bytes: total, fromCache };
+}
+
+async function download(url: string, env: LoaderEnv, onBytes: (n: number) => void): Promise<ArrayBuffer> {
+  let res: Response;
+  try {
+    res = await env.fetch(url, { credentials: 'omit' });
+  } catch (err) {
+    throw new VitrineError('model_unavailable', `download of ${url} failed: ${(err as Error).message}`, { field: 'model', cause: err });
+  }
+  if (!res.ok) throw new VitrineError('model_unavailable', `download of ${url} failed: HTTP ${res.status}`, { field: 'model' });
+  if (!res.body) return res.arrayBuffer();
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.byteLength;
+    onBytes(n);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  return out.buffer;
+}
+
+async function readLastGood(cache: Cache, manifestUrl: string): Promise<ModelManifest | undefined> {
+  try {
+    const res = await cache.match(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl));
+    return res ? parseManifest(await res.json()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records the verified manifest and drops cached files that belong to neither it nor anything else current. */
+async function rememberGood(cache: Cache, manifestUrl: string, manifest: ModelManifest): Promise<void> {
+  try {
+    const previous = await readLastGood(cache, manifestUrl);
+    await cache.put(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl), new Response(JSON.stringify(manifest), { headers: { 'content-type': 'application/json' } }));
+    if (!previous || previous.version === manifest.version) return;
+    const keep = new Set(manifest.files.map((f) => cacheKey(new URL(f.path, manifestUrl).href, f.sha256)));
+    for (const f of previous.files) {
+      const key = cacheKey(new URL(f.path, manifestUrl).href, f.sha256);
+      if (!keep.has(key)) await cache.delete(key);
+    }
+  } catch { /* caching is an optimisation; never fail a load over it */ }
+}

@@ -1,0 +1,71 @@
+import type { Outcome } from '../types';
+
+/**
+ * The running aggregates the feature builder needs. Pure data and pure functions: the
+ * browser profile store and the training pipeline both fold events through `applyEvent`,
+ * so a feature computed offline equals the one computed on the device.
+ */
+export interface Counts {
+  views: number;
+  positives: number;
+  negatives: number;
+}
+
+export interface ProfileAggregates {
+  schema: 1;
+  total: Counts;
+  byType: Record<string, Counts>;
+  byActivity: Record<string, Counts>;
+  /** Most recent answered outcomes, newest last: 1 positive, 0 negative. */
+  recent: { type: string; activityId: string; positive: 0 | 1 }[];
+}
+
+export interface ProfileEvent {
+  activityId: string;
+  activityType: string;
+  outcome: Outcome;
+  /** Coarse time: epoch milliseconds floored to the hour. */
+  hour: number;
+}
+
+export const RECENT_LIMIT = 20;
+const POSITIVE: ReadonlySet<Outcome> = new Set(['click', 'add_to_cart', 'purchase']);
+
+export function emptyAggregates(): ProfileAggregates {
+  return { schema: 1, total: zero(), byType: {}, byActivity: {}, recent: [] };
+}
+
+function zero(): Counts {
+  return { views: 0, positives: 0, negatives: 0 };
+}
+
+export function isPositive(outcome: Outcome): boolean {
+  return POSITIVE.has(outcome);
+}
+
+/** Returns a new aggregate with `event` folded in (inputs are not mutated). */
+export function applyEvent(agg: ProfileAggregates, event: ProfileEvent): ProfileAggregates {
+  const bump = (c: Counts | undefined): Counts => {
+    const next = c ? { ...c } : zero();
+    if (event.outcome === 'view') next.views += 1;
+    else if (isPositive(event.outcome)) next.positives += 1;
+    else next.negatives += 1;
+    return next;
+  };
+  const recent = event.outcome === 'view'
+    ? agg.recent
+    : [...agg.recent, { type: event.activityType, activityId: event.activityId, positive: (isPositive(event.outcome) ? 1 : 0) as 0 | 1 }]
+        .slice(-RECENT_LIMIT);
+  return {
+    schema: 1,
+    total: bump(agg.total),
+    byType: { ...agg.byType, [event.activityType]: bump(agg.byType[event.activityType]) },
+    byActivity: { ...agg.byActivity, [event.activityId]: bump(agg.byActivity[event.activityId]) },
+    recent,
+  };
+}
+
+export const HOUR_MS = 3_600_000;
+export function coarseHour(epochMs: number): number {
+  return Math.floor(epochMs / HOUR_MS) * HOUR_MS;
+}

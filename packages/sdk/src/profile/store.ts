@@ -1,0 +1,32 @@
+import type { FeatureRecord } from '../types';
+import type { ProfileAggregates, ProfileEvent } from './aggregate';
+
+/** Everything stored about the shopper, as returned by `exportProfile()`. */
+export interface ProfileExport {
+  storage: 'indexeddb' | 'memory';
+  schemaVersion: number;
+  user: FeatureRecord;
+  aggregates: ProfileAggregates;
+  events: ProfileEvent[];
+  retention: RetentionPolicy;
+}
+
+export interface RetentionPolicy {
+  /** Newest events kept. */
+  maxEvents: number;
+  /** Events older than this are pruned (days). */
+  maxAgeDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { maxEvents: 500, maxAgeDays: 90 };
+
+/** Where the behaviour profile lives. One IndexedDB implementation, one in memory. */
+export interface ProfileStore {
+  readonly kind: 'indexeddb' | 'memory';
+  load(): Promise<ProfileAggregates>;
+  /** Persists the event and returns the updated aggregates. */
+  append(event: ProfileEvent): Promise<ProfileAggregates>;
+  events(): Promise<ProfileEvent[]>;
+  clear(): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,119 @@
+import { engine, findBackend, setBackend } from '@tensorflow/tfjs-core';
+import type { LoadedModel } from '../model/loader';
+import type { AdapterInfo, BackendName, BackendOption, BackendSelection } from '../types';
+import { TfjsScorer } from './tfjs-scorer';
+import './backends/webgpu';
+
+/** Fallback backends are separate chunks, fetched only when needed. */
+const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ configure(wasmPaths?: string): void }>> = {
+  wasm: () => import('./backends/wasm'),
+  webgl: () => import('./backends/webgl'),
+  cpu: () => import('./backends/cpu'),
+};
+
+const FALLBACK_ORDER: BackendName[] = ['webgpu', 'wasm', 'webgl', 'cpu'];
+const WARM_BATCHES = [1, 16, 256];
+const RACE_BATCH = 256;
+
+export interface SelectedScorer {
+  scorer: TfjsScorer;
+  adapter?: AdapterInfo;
+  selection: BackendSelection;
+  warnings: string[];
+}
+
+export async function describeAdapter(): Promise<AdapterInfo | undefined> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return undefined;
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return undefined;
+  const info = (adapter.info ?? {}) as Partial<GPUAdapterInfo> & { isFallbackAdapter?: boolean };
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    // `info.isFallbackAdapter` is the current spec; older Chromium only has the adapter property.
+    isFallbackAdapter: Boolean(info.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+  };
+}
+
+/** Initialises one backend and returns a warmed-up scorer, or throws why it can't. */
+async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined): Promise<TfjsScorer> {
+  if (name !== 'webgpu') (await lazyBackends[name]()).configure(wasmPaths);
+  if (!findBackend(name) && !(await setBackend(name))) throw new Error(`${name} is not available in this browser`);
+  if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} failed to initialise`);
+  const scorer = new TfjsScorer(model, name);
+  await scorer.warmUp(WARM_BATCHES);
+  return scorer;
+}
+
+async function timeBatch(scorer: TfjsScorer, dimension: number): Promise<number> {
+  const rows = new Float32Array(RACE_BATCH * dimension);
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await scorer.score(rows, RACE_BATCH);
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[1];
+}
+
+/**
+ * `auto`: WebGPU on a hardware adapter; on a software (fallback) adapter, whichever of
+ * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
+ * An explicit backend is used when it works; otherwise the chain continues and says why.
+ */
+export async function selectScorer(model: LoadedModel, option: BackendOption, wasmPaths?: string): Promise<SelectedScorer> {
+  const warnings: string[] = [];
+  const errors: string[] = [];
+  let adapter: AdapterInfo | undefined;
+  try {
+    adapter = await describeAdapter();
+  } catch (err) {
+    warnings.push(`WebGPU adapter request failed: ${(err as Error).message}`);
+  }
+  const tryPrepare = async (name: BackendName): Promise<TfjsScorer | undefined> => {
+    if (name === 'webgpu' && !adapter) { errors.push('webgpu: no WebGPU adapter'); return undefined; }
+    try {
+      return await prepare(name, model, wasmPaths);
+    } catch (err) {
+      errors.push(`${name}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  if (option === 'auto' && adapter?.isFallbackAdapter) {
+    const gpu = await tryPrepare('webgpu');
+    const wasm = await tryPrepare('wasm');
+    const dim = model.manifest.featureSpec.dimension;
+    const timingsMs: Partial<Record<BackendName, number>> = {};
+    if (gpu) timingsMs.webgpu = await timeBatch(gpu, dim);
+    if (wasm) timingsMs.wasm = await timeBatch(wasm, dim);
+    if (gpu || wasm) {
+      const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
+      (winner === gpu ? wasm : gpu)?.dispose();
+      await setBackend(winner.backend);
+      return {
+        scorer: winner,
+        adapter,
+        selection: { reason: `software WebGPU adapter (isFallbackAdapter): ${winner.backend} was faster on a ${RACE_BATCH}-candidate warm-up`, timingsMs },
+        warnings,
+      };
+    }
+  }
+
+  const order = option === 'auto' ? FALLBACK_ORDER : [option, ...FALLBACK_ORDER.filter((b) => b !== option)];
+  for (const name of order) {
+    const scorer = await tryPrepare(name);
+    if (!scorer) continue;
+    let reason: string;
+    if (option === name) reason = `backend '${name}' requested`;
+    else if (option !== 'auto') reason = `backend '${option}' requested but unavailable; fell back to ${name}`;
+    else if (name === 'webgpu') reason = 'hardware WebGPU adapter';
+    else reason = `fell back to ${name}`;
+    if (option !== 'auto' && option !== name) warnings.push(`${reason} (${errors.join('; ')})`);
+    return { scorer, adapter, selection: { reason: errors.length ? `${reason} (${errors.join('; ')})` : reason }, warnings };
+  }
+  throw new Error(`no tfjs backend could run the model (${errors.join('; ')})`);
+}

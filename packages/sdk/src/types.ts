@@ -1,0 +1,111 @@
+import type { VitrineError } from './errors';
+
+export type FeatureValue = string | number | boolean;
+export type FeatureRecord = Record<string, FeatureValue | null | undefined>;
+
+/** Something a shop can show in a slot: a coupon, a flash sale, a bundle... */
+export interface Activity {
+  id: string;
+  type: string;
+  features?: Record<string, FeatureValue>;
+  /** Eligibility window: ISO date string, epoch milliseconds or Date. */
+  startsAt?: string | number | Date;
+  endsAt?: string | number | Date;
+}
+
+export type Outcome = 'view' | 'click' | 'add_to_cart' | 'purchase' | 'dismiss';
+export type BackendName = 'webgpu' | 'wasm' | 'webgl' | 'cpu';
+export type BackendOption = 'auto' | BackendName;
+
+export interface Progress {
+  stage: 'manifest' | 'download' | 'verify' | 'cache' | 'backend' | 'warmup' | 'ready';
+  /** 0..1 over the whole initialisation. */
+  progress: number;
+  loadedBytes?: number;
+  totalBytes?: number;
+  detail?: string;
+}
+
+export interface VitrineOptions {
+  /** URL of a model manifest (relative URLs resolve against the page). */
+  model: string;
+  /** Server for anonymized signals (used by the reward loop). */
+  endpoint?: string;
+  backend?: BackendOption;
+  /** Attributes of a signed-in shopper; they never leave the device. */
+  user?: FeatureRecord;
+  onProgress?: (p: Progress) => void;
+  /** Receives errors of fire-and-forget calls (track) and degradations. */
+  onError?: (err: VitrineError) => void;
+  /** Exploration rate of the epsilon-greedy slate policy, 0..1 (default 0.05). */
+  epsilon?: number;
+  /** Where the wasm binaries live (default: beside the SDK's own files). */
+  wasmPaths?: string;
+  /** 'auto' (IndexedDB, else memory) or 'memory'. */
+  storage?: 'auto' | 'memory';
+  /** Random source in [0,1); injectable for reproducible tests. */
+  random?: () => number;
+  /** Clock; injectable for tests. */
+  now?: () => number;
+}
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface BackendSelection {
+  /** Why this backend was chosen. */
+  reason: string;
+  /** Warm-up timings per backend tried (ms for one batch), when a race was run. */
+  timingsMs?: Partial<Record<BackendName, number>>;
+}
+
+export interface VitrineStatus {
+  ready: boolean;
+  backend: BackendName | 'rules';
+  adapter?: AdapterInfo;
+  selection?: BackendSelection;
+  modelVersion?: string;
+  profile: 'indexeddb' | 'memory';
+  degraded?: string;
+  /** Non-fatal problems met on the way (e.g. a refused model update, storage fallback). */
+  warnings: string[];
+}
+
+export interface Reason {
+  code: 'model' | 'explore' | 'profile' | 'rules' | 'fallback';
+  text: string;
+}
+
+export interface RankedItem {
+  id: string;
+  /** Model score (predicted probability of a positive outcome), or null under rules. */
+  score: number | null;
+  /** Probability that the policy placed this item at this position. */
+  propensity: number;
+  position: number;
+  reasons: Reason[];
+}
+
+export interface Decision {
+  id: string;
+  items: RankedItem[];
+  modelVersion: string | null;
+  backend: BackendName | 'rules';
+  policy: { name: 'epsilon-greedy-slate'; epsilon: number; explored: boolean };
+  /** Activities dropped because they were outside their eligibility window. */
+  ineligible: string[];
+  degraded?: string;
+}
+
+export interface RankOptions {
+  context?: FeatureRecord;
+  /** Number of placements to return (default: all eligible). */
+  slots?: number;
+  /** Evaluate eligibility windows at this time (default: now). */
+  at?: string | number | Date;
+}

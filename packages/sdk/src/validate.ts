@@ -1,0 +1,83 @@
+import * as v from 'valibot';
+import { VitrineError } from './errors';
+import type { Activity, FeatureRecord, RankOptions, VitrineOptions } from './types';
+
+const Primitive = v.union([v.string(), v.pipe(v.number(), v.finite('must be a finite number')), v.boolean()]);
+const Record_ = v.record(v.string(), v.nullish(Primitive));
+const TimeValue = v.union([
+  v.pipe(v.string(), v.check((s) => Number.isFinite(Date.parse(s)), 'must be an ISO date')),
+  v.pipe(v.number(), v.finite()),
+  v.pipe(v.date(), v.check((d) => Number.isFinite(d.getTime()), 'must be a valid Date')),
+]);
+
+const ActivitySchema = v.object({
+  id: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(200, 'is longer than 200 characters')),
+  type: v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty')),
+  features: v.optional(v.record(v.string(), Primitive)),
+  startsAt: v.optional(TimeValue),
+  endsAt: v.optional(TimeValue),
+});
+
+const ActivitiesSchema = v.pipe(
+  v.array(ActivitySchema, 'must be an array of activities'),
+  v.maxLength(100_000, 'has more than 100000 activities'),
+);
+
+const RankOptionsSchema = v.optional(v.object({
+  context: v.optional(Record_),
+  slots: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
+  at: v.optional(TimeValue),
+}));
+
+const OptionsSchema = v.object({
+  model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
+  endpoint: v.optional(v.string()),
+  backend: v.optional(v.picklist(['auto', 'webgpu', 'wasm', 'webgl', 'cpu'], "must be 'auto', 'webgpu', 'wasm', 'webgl' or 'cpu'")),
+  user: v.optional(Record_),
+  onProgress: v.optional(v.function()),
+  onError: v.optional(v.function()),
+  epsilon: v.optional(v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
+  wasmPaths: v.optional(v.string()),
+  storage: v.optional(v.picklist(['auto', 'memory'])),
+  random: v.optional(v.function()),
+  now: v.optional(v.function()),
+});
+
+const OUTCOMES = ['view', 'click', 'add_to_cart', 'purchase', 'dismiss'] as const;
+const TrackSchema = v.object({
+  decisionId: v.pipe(v.string('must be a decision id string'), v.minLength(1)),
+  activityId: v.pipe(v.string('must be an activity id string'), v.minLength(1)),
+  outcome: v.picklist(OUTCOMES, `must be one of ${OUTCOMES.join(', ')}`),
+});
+
+function check<T>(schema: v.GenericSchema<unknown, T>, input: unknown, root: string, code: 'invalid_input' | 'invalid_options'): T {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = (issue.path ?? []).map((p) => (typeof p.key === 'number' ? `[${p.key}]` : `.${String(p.key)}`)).join('');
+  const field = `${root}${path}`.replace(/^\./, '');
+  const got = issue.input === undefined ? 'undefined' : JSON.stringify(issue.input)?.slice(0, 60);
+  throw new VitrineError(code, `${field} ${issue.message.replace(/^Invalid \w+: /, '')} (got ${got})`, { field });
+}
+
+export function validateOptions(input: unknown): VitrineOptions {
+  if (typeof input !== 'object' || input === null) throw new VitrineError('invalid_options', 'options must be an object with at least { model }', { field: 'options' });
+  return check(OptionsSchema, input, 'options', 'invalid_options') as VitrineOptions;
+}
+
+export function validateRank(activities: unknown, options: unknown): { activities: Activity[]; options: RankOptions } {
+  const list = check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[];
+  const seen = new Set<string>();
+  list.forEach((a, i) => {
+    if (seen.has(a.id)) throw new VitrineError('invalid_input', `activities[${i}].id "${a.id}" appears more than once`, { field: `activities[${i}].id` });
+    seen.add(a.id);
+  });
+  const opts = (check(RankOptionsSchema, options, 'options', 'invalid_input') ?? {}) as RankOptions;
+  return { activities: list, options: opts };
+}
+
+export function validateTrack(decisionId: unknown, activityId: unknown, outcome: unknown) {
+  return check(TrackSchema, { decisionId, activityId, outcome }, '', 'invalid_input');
+}
+
+export type { FeatureRecord };
