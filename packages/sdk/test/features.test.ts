@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { FeatureEncoder, fitFeatureSpec, columnNames, PROFILE_FEATURES, type FeatureDeclaration } from '../src/features';
+import { applyEvent, emptyAggregates } from '../src/profile/aggregate';
+
+const decls: FeatureDeclaration[] = [
+  { source: 'context', key: 'page', kind: 'categorical' },
+  { source: 'context', key: 'cart', kind: 'numeric' },
+  { source: 'user', key: 'age', kind: 'categorical' },
+  { source: 'activity', key: 'type', kind: 'categorical' },
+  { source: 'activity', key: 'features.discount', kind: 'numeric' },
+];
+const examples = [
+  { activity: { id: 'a', type: 'coupon', features: { discount: 10 } }, context: { page: 'home', cart: 20 }, user: { age: '26' } },
+  { activity: { id: 'b', type: 'bundle', features: { discount: 30 } }, context: { page: 'cart', cart: 40 }, user: { age: '31' } },
+];
+
+describe('feature encoder', () => {
+  const spec = fitFeatureSpec('t', decls, examples);
+
+  it('fits sorted vocabularies and standardisation', () => {
+    expect(spec.features[0]).toMatchObject({ kind: 'categorical', vocab: ['cart', 'home'] });
+    expect(spec.features[1]).toMatchObject({ kind: 'numeric', mean: 30, std: 10 });
+    expect(spec.dimension).toBe(2 + 1 + 2 + 2 + 1 + PROFILE_FEATURES.length);
+    expect(columnNames(spec)).toHaveLength(spec.dimension);
+  });
+
+  it('one-hot encodes, standardises, and zeroes unknown or missing values', () => {
+    const enc = new FeatureEncoder(spec);
+    const row = enc.encode({ id: 'z', type: 'flash', features: { discount: 50 } }, { page: 'home', cart: 40 }, {}, emptyAggregates());
+    const names = columnNames(spec);
+    const get = (n: string) => row[names.indexOf(n)];
+    expect(get('context.page=home')).toBe(1);
+    expect(get('context.page=cart')).toBe(0);
+    expect(get('context.cart')).toBeCloseTo(1);
+    expect(get('user.age=26') + get('user.age=31')).toBe(0);
+    expect(get('activity.type=coupon') + get('activity.type=bundle')).toBe(0);
+    expect(get('activity.features.discount')).toBeCloseTo(3);
+    expect(get('profile.accept_rate')).toBe(0.5);
+    expect(get('profile.has_history')).toBe(0);
+  });
+
+  it('batch rows equal single rows (shared context encoded once)', () => {
+    const enc = new FeatureEncoder(spec);
+    const acts = examples.map((e) => e.activity);
+    const batch = enc.encodeBatch(acts, { page: 'cart', cart: 25 }, { age: '31' }, emptyAggregates());
+    acts.forEach((a, i) => {
+      expect(Array.from(batch.subarray(i * enc.dimension, (i + 1) * enc.dimension))).toEqual(Array.from(enc.encode(a, { page: 'cart', cart: 25 }, { age: '31' }, emptyAggregates())));
+    });
+  });
+
+  it('profile features reflect only the events folded in so far', () => {
+    const enc = new FeatureEncoder(spec);
+    const names = columnNames(spec);
+    let p = emptyAggregates();
+    p = applyEvent(p, { activityId: 'a', activityType: 'coupon', outcome: 'click', hour: 0 });
+    p = applyEvent(p, { activityId: 'b', activityType: 'bundle', outcome: 'dismiss', hour: 0 });
+    p = applyEvent(p, { activityId: 'a', activityType: 'coupon', outcome: 'view', hour: 0 });
+    const row = enc.encode(examples[0].activity, {}, {}, p);
+    const get = (n: string) => row[names.indexOf(n)];
+    expect(get('profile.answered_log')).toBeCloseTo(Math.log1p(2));
+    expect(get('profile.accept_rate')).toBeCloseTo(2 / 4);
+    expect(get('profile.type_accept_rate')).toBeCloseTo((1 + 2 * 0.5) / 3);
+    expect(get('profile.last_outcome')).toBe(-1);
+    expect(get('profile.last_outcome_type')).toBe(1);
+    expect(get('profile.type_views_log')).toBeCloseTo(Math.log1p(1));
+  });
+
+  it('refuses a spec whose dimension does not add up', () => {
+    expect(() => new FeatureEncoder({ ...spec, dimension: spec.dimension + 1 })).toThrow(/dimension/);
+  });
+});

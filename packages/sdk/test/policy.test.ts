@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { chooseSlate } from '../src/policy/epsilon-greedy';
+import { isEligible } from '../src/policy/eligibility';
+import { seededRandom } from '../../../models/src/random';
+
+describe('epsilon-greedy slate policy', () => {
+  const scores = [0.1, 0.9, 0.5, 0.3];
+
+  it('places items greedily by score when not exploring', () => {
+    const slate = chooseSlate(scores, 3, 0, Math.random);
+    expect(slate.order).toEqual([1, 2, 3]);
+    expect(slate.propensities).toEqual([1, 1, 1]);
+    expect(slate.explored).toBe(false);
+  });
+
+  it('logs propensities equal to the empirical placement frequencies', () => {
+    const eps = 0.3;
+    const random = seededRandom(7);
+    const counts = new Map<string, number>();
+    const logged = new Map<string, number>();
+    const trials = 40_000;
+    for (let t = 0; t < trials; t++) {
+      const s = chooseSlate(scores, 2, eps, random);
+      s.order.forEach((item, pos) => {
+        const key = `${item}@${pos}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        logged.set(key, s.propensities[pos]);
+      });
+    }
+    for (const [key, c] of counts) expect(Math.abs(c / trials - logged.get(key)!)).toBeLessThan(0.01);
+    // greedy top item at position 0: (1 - eps) + eps / n
+    expect(logged.get('1@0')).toBeCloseTo(0.7 + 0.3 / 4, 10);
+    expect(logged.get('0@0')).toBeCloseTo(0.3 / 4, 10);
+  });
+
+  it('keeps ties in the shop order and handles a single candidate', () => {
+    expect(chooseSlate([0.5, 0.5, 0.5], 3, 0, Math.random).order).toEqual([0, 1, 2]);
+    expect(chooseSlate([0.2], 5, 0.5, () => 0).propensities).toEqual([1]);
+  });
+});
+
+describe('eligibility windows', () => {
+  const at = Date.parse('2026-06-01T12:00:00Z');
+  it('includes the start and excludes the end', () => {
+    expect(isEligible({ id: 'a', type: 't', startsAt: '2026-06-01T12:00:00Z' }, at)).toBe(true);
+    expect(isEligible({ id: 'a', type: 't', endsAt: '2026-06-01T12:00:00Z' }, at)).toBe(false);
+    expect(isEligible({ id: 'a', type: 't', startsAt: at + 1 }, at)).toBe(false);
+    expect(isEligible({ id: 'a', type: 't', startsAt: new Date(at - 1), endsAt: at + 1 }, at)).toBe(true);
+  });
+});

@@ -1,0 +1,148 @@
+import 'fake-indexeddb/auto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { createVitrine, VitrineError, type Activity } from '../src/index';
+import { IdbProfileStore } from '../src/profile/idb-store';
+import { fakeFetch } from './helpers';
+
+const manifest = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
+const weightsPath = JSON.parse(manifest).files[0].path as string;
+const weights = new Uint8Array(readFileSync(new URL(`../../../models/coupons/${weightsPath}`, import.meta.url)));
+const MODEL = 'https://shop.test/models/coupons/manifest.json';
+
+const catalog: Activity[] = ['Bar', 'Coffee House', 'Restaurant(<20)'].flatMap((type) =>
+  ['2h', '1d'].map((e) => ({ id: `${type.toLowerCase().replace(/[^a-z]+/g, '-')}-${e}`, type, features: { expiration: e } })));
+const context = { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM' };
+
+beforeEach(() => {
+  vi.stubGlobal('fetch', fakeFetch({ [MODEL]: manifest, [new URL(weightsPath, MODEL).href]: weights }).fetch);
+});
+afterEach(() => vi.unstubAllGlobals());
+
+describe('createVitrine (Node, cpu backend, memory profile)', () => {
+  it('ranks with the model, stamps the decision and logs propensities', async () => {
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory', epsilon: 0.1, random: () => 0.99 });
+    expect(v.status).toMatchObject({ ready: true, backend: 'cpu', profile: 'memory', modelVersion: JSON.parse(manifest).version });
+    const d = await v.rank(catalog, { context, slots: 3 });
+    expect(d.items).toHaveLength(3);
+    expect(d.backend).toBe('cpu');
+    expect(d.policy).toMatchObject({ epsilon: 0.1, explored: false });
+    const scores = d.items.map((i) => i.score!);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    for (const item of d.items) {
+      expect(item.score).toBeGreaterThan(0);
+      expect(item.score).toBeLessThan(1);
+      expect(item.propensity).toBeCloseTo(0.9 + 0.1 / catalog.length, 10);
+      expect(item.reasons[0].code).toBe('model');
+    }
+    v.close();
+  });
+
+  it('learns from track(): declining a type lowers its score', async () => {
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory', epsilon: 0 });
+    const before = await v.rank(catalog, { context });
+    const bar = before.items.find((i) => i.id === 'bar-1d')!;
+    for (let k = 0; k < 4; k++) {
+      const d = await v.rank(catalog, { context });
+      await v.track(d.id, 'bar-1d', 'dismiss');
+      await v.track(d.id, 'bar-2h', 'dismiss');
+    }
+    const after = await v.rank(catalog, { context });
+    expect(after.items.find((i) => i.id === 'bar-1d')!.score!).toBeLessThan(bar.score!);
+    const exported = await v.exportProfile();
+    expect(exported.events).toHaveLength(8);
+    expect(exported.aggregates.byType.Bar.negatives).toBe(8);
+    expect(after.items.find((i) => i.id === 'bar-1d')!.reasons.some((r) => r.code === 'profile')).toBe(true);
+    v.close();
+  });
+
+  it('drops activities outside their eligibility window', async () => {
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory' });
+    const acts = [{ ...catalog[0], endsAt: '2020-01-01T00:00:00Z' }, catalog[1], { ...catalog[2], startsAt: Date.now() + 3_600_000 }];
+    const d = await v.rank(acts, { context });
+    expect(d.items.map((i) => i.id)).toEqual([catalog[1].id]);
+    expect(d.ineligible).toEqual([catalog[0].id, catalog[2].id]);
+  });
+
+  it('rejects bad input with a VitrineError naming the field, and never throws synchronously', async () => {
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory' });
+    const cases: [unknown, unknown, string][] = [
+      ['nope', undefined, 'activities'],
+      [[{ id: '', type: 'x' }], undefined, 'activities[0].id'],
+      [[{ id: 'a', type: 'x' }, { id: 'a', type: 'y' }], undefined, 'activities[1].id'],
+      [[{ id: 'a', type: 'x', features: { n: {} } }], undefined, 'activities[0].features.n'],
+      [[{ id: 'a', type: 'x', endsAt: 'soon' }], undefined, 'activities[0].endsAt'],
+      [catalog, { slots: 0 }, 'options.slots'],
+      [catalog, { context: { cart: [1] } }, 'options.context.cart'],
+    ];
+    for (const [acts, opts, field] of cases) {
+      const p = v.rank(acts as Activity[], opts as never);
+      const err = await p.catch((e) => e);
+      expect(err).toBeInstanceOf(VitrineError);
+      expect(err.code).toBe('invalid_input');
+      expect(err.field).toBe(field);
+      expect(err.message).toContain(field);
+    }
+    const t = await v.track('nope', 'a', 'click').catch((e) => e);
+    expect(t.code).toBe('unknown_decision');
+    const d = await v.rank(catalog, { context });
+    expect((await v.track(d.id, 'missing', 'click').catch((e) => e)).field).toBe('activityId');
+    expect((await v.track(d.id, catalog[0].id, 'like' as never).catch((e) => e)).field).toBe('outcome');
+  });
+
+  it('rejects invalid options with invalid_options', async () => {
+    const err = await createVitrine({ model: MODEL, backend: 'tpu' as never }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'invalid_options', field: 'options.backend' });
+    expect((await createVitrine(undefined as never).catch((e) => e)).code).toBe('invalid_options');
+  });
+
+  it('degrades to the shop order with a reason when the model cannot be loaded', async () => {
+    const errors: VitrineError[] = [];
+    const v = await createVitrine({ model: 'https://shop.test/missing.json', storage: 'memory', backend: 'cpu', onError: (e) => errors.push(e) });
+    expect(v.status.degraded).toMatch(/model_unavailable/);
+    const d = await v.rank(catalog, { slots: 2 });
+    expect(d.backend).toBe('rules');
+    expect(d.items.map((i) => i.id)).toEqual([catalog[0].id, catalog[1].id]);
+    expect(d.items[0]).toMatchObject({ score: null, propensity: 1 });
+    expect(d.degraded).toMatch(/model_unavailable/);
+    expect(errors[0].code).toBe('model_unavailable');
+  });
+
+  it('falls back to rules with a reason when scoring fails at run time', async () => {
+    const errors: VitrineError[] = [];
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory', onError: (e) => errors.push(e) });
+    const { removeBackend } = await import('@tensorflow/tfjs-core');
+    removeBackend('cpu'); // the backend disappears under a live instance (last test: it stays removed)
+    const d = await v.rank(catalog, { context, slots: 2 });
+    expect(d.backend).toBe('rules');
+    expect(d.degraded).toMatch(/scoring failed/);
+    expect(d.items.map((i) => i.id)).toEqual([catalog[0].id, catalog[1].id]);
+    expect(errors.map((e) => e.code)).toContain('scoring_failed');
+  });
+});
+
+describe('IndexedDB profile store (fake-indexeddb)', () => {
+  it('persists aggregates and events across connections and bounds retention', async () => {
+    const now = Date.now();
+    const store = await IdbProfileStore.open({ maxEvents: 3, maxAgeDays: 1 }, () => now);
+    await store.clear();
+    await store.append({ activityId: 'old', activityType: 'Bar', outcome: 'click', hour: now - 3 * 86_400_000 });
+    for (let i = 0; i < 4; i++) await store.append({ activityId: `a${i}`, activityType: 'Bar', outcome: 'dismiss', hour: now });
+    store.close();
+    const reopened = await IdbProfileStore.open({ maxEvents: 3, maxAgeDays: 1 }, () => now);
+    const events = await reopened.events();
+    expect(events.map((e) => e.activityId)).toEqual(['a1', 'a2', 'a3']);
+    const agg = await reopened.load();
+    expect(agg.total).toEqual({ views: 0, positives: 1, negatives: 4 });
+    await reopened.clear();
+    expect(await reopened.events()).toEqual([]);
+    reopened.close();
+  });
+
+  it('reopens once when the connection was closed under it', async () => {
+    const store = await IdbProfileStore.open();
+    (store as unknown as { db: { close(): void } }).db.close(); // simulate the browser dropping it
+    await expect(store.append({ activityId: 'a', activityType: 'Bar', outcome: 'view', hour: 0 })).resolves.toBeDefined();
+    store.close();
+  });
+});
