@@ -12,7 +12,9 @@ const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ confi
 };
 
 const FALLBACK_ORDER: BackendName[] = ['webgpu', 'wasm', 'webgl', 'cpu'];
-const WARM_BATCHES = [1, 16, 256];
+// GPU backends pad to power-of-two buckets; compiling these up front (in parallel) keeps the
+// first real rank of up to 1,024 candidates free of shader compiles.
+const WARM_BATCHES = [32, 64, 128, 256, 512, 1024];
 const RACE_BATCH = 256;
 
 export interface SelectedScorer {

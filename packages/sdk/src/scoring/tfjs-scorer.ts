@@ -11,6 +11,11 @@ function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
+/** Smallest power of two >= n (at least 32): at most 2x padding, a handful of shader variants. */
+export function bucket(n: number): number {
+  return Math.max(32, 2 ** Math.ceil(Math.log2(n)));
+}
+
 interface LayerTensors { kernel: Tensor; bias: Tensor; activation: 'relu' | 'linear' | 'sigmoid' }
 
 /**
@@ -57,13 +62,25 @@ export class TfjsScorer implements Scorer {
     if (n === 0) return Promise.resolve(new Float32Array(0));
     return exclusive(async () => {
       await this.activate();
-      const out = this.forward(rows, n);
+      const padded = this.gpu ? bucket(n) : n;
+      let input = rows;
+      if (padded !== n) {
+        input = new Float32Array(padded * this.dimension);
+        input.set(rows.subarray(0, n * this.dimension));
+      }
+      const out = this.forward(input, padded);
       try {
-        return (await out.data()) as Float32Array;
+        const scores = (await out.data()) as Float32Array;
+        return padded === n ? scores : scores.slice(0, n);
       } finally {
         out.dispose();
       }
     });
+  }
+
+  /** GPU backends compile a shader per batch-shape class; padding to buckets keeps that set small. */
+  private get gpu(): boolean {
+    return this.backend === 'webgpu' || this.backend === 'webgl';
   }
 
   /**
@@ -71,9 +88,10 @@ export class TfjsScorer implements Scorer {
    * creates pipelines asynchronously (in parallel) and we wait for all of them.
    */
   warmUp(batchSizes: number[]): Promise<void> {
+    if (this.gpu) batchSizes = [...new Set(batchSizes.map(bucket))];
     return exclusive(async () => {
       await this.activate();
-      const backend = engine().backend as unknown as { checkCompileCompletionAsync?: () => Promise<void> };
+      const backend = engine().backend as unknown as { checkCompileCompletionAsync?: () => Promise<void>; getUniformLocations?: () => void };
       const flag = this.backend === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : this.backend === 'webgl' ? 'ENGINE_COMPILE_ONLY' : null;
       if (flag && backend.checkCompileCompletionAsync) {
         try {
@@ -83,6 +101,8 @@ export class TfjsScorer implements Scorer {
           env().set(flag, false);
         }
         await backend.checkCompileCompletionAsync();
+        // WebGL programs compiled in compile-only mode have no uniform locations until asked.
+        if (this.backend === 'webgl') backend.getUniformLocations?.();
       }
       for (const n of batchSizes) {
         const out = this.forward(new Float32Array(n * this.dimension), n);
