@@ -20,10 +20,18 @@ export default defineConfig({
     browserName: 'chromium',
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
-  webServer: {
-    command: 'npx tsx scripts/serve.ts',
-    url: 'http://127.0.0.1:4173/e2e/blank.html',
-    reuseExistingServer: !process.env.CI,
-    env: { PORT: '4173' },
-  },
+  webServer: [
+    {
+      command: 'npx tsx scripts/serve.ts',
+      url: 'http://127.0.0.1:4173/e2e/blank.html',
+      reuseExistingServer: !process.env.CI,
+      env: { PORT: '4173' },
+    },
+    {
+      command: 'npm run dev -w @vitrine/demo-shop',
+      url: 'http://127.0.0.1:5174/',
+      reuseExistingServer: !process.env.CI,
+      env: { DEMO_PORT: '5174' },
+    },
+  ],
 });

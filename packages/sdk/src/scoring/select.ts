@@ -58,7 +58,7 @@ async function timeBatch(scorer: TfjsScorer, dimension: number): Promise<number>
     await scorer.score(rows, RACE_BATCH);
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[1];
+  return Math.round(times.sort((a, b) => a - b)[1] * 100) / 100;
 }
 
 /**

@@ -1,0 +1,133 @@
+import { CATALOG, CONTEXT_FIELDS, USER_FIELDS } from './catalog';
+
+interface Item { id: string; score: number | null; propensity: number; position: number; reasons: { code: string; text: string }[] }
+interface Decision { id: string; items: Item[]; backend: string; modelVersion: string | null; degraded?: string; policy: { explored: boolean } }
+interface Client {
+  status: Record<string, unknown> & { backend: string };
+  rank(a: unknown[], o: unknown): Promise<Decision>;
+  track(d: string, a: string, o: string): Promise<void>;
+  exportProfile(): Promise<unknown>;
+  forget(): Promise<void>;
+  close(): void;
+}
+declare global {
+  interface Window { Vitrine?: { init(o: unknown): Promise<Client> }; vitrineQueue: ((v: Client) => void)[] }
+}
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
+let client: Client | undefined;
+let lastRankMs = 0;
+
+function select(form: HTMLFormElement, fields: Record<string, string[]>, initial: Record<string, string>) {
+  for (const [name, options] of Object.entries(fields)) {
+    const label = document.createElement('label');
+    label.textContent = name;
+    const sel = document.createElement('select');
+    sel.name = name;
+    for (const o of options) sel.add(new Option(o, o, false, o === initial[name]));
+    label.append(sel);
+    form.append(label);
+  }
+}
+
+function read(form: HTMLFormElement, numeric: string[] = []): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  new FormData(form).forEach((v, k) => { out[k] = numeric.includes(k) ? Number(v) : String(v); });
+  return out;
+}
+
+select($('#context'), CONTEXT_FIELDS, { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM' });
+select($('#user'), USER_FIELDS, { age: '26', gender: 'Female', has_children: '0', CoffeeHouse: '1~3', Bar: 'never', RestaurantLessThan20: '4~8' });
+
+async function start() {
+  client?.close();
+  const backend = ($('#backend') as HTMLSelectElement).value;
+  $('#cards').innerHTML = '<p class="muted">Loading the model…</p>';
+  client = await window.Vitrine!.init({
+    model: '/models/coupons/manifest.json',
+    backend,
+    user: read($('#user')),
+    onProgress: (p: { stage: string; progress: number }) => { $('#cards').innerHTML = `<p class="muted">${p.stage} ${(p.progress * 100).toFixed(0)}%</p>`; },
+  });
+  await rank();
+}
+
+async function rank() {
+  if (!client) return;
+  const slots = Number(($('#slots') as HTMLInputElement).value) || 4;
+  const t0 = performance.now();
+  const decision = await client.rank(CATALOG, { context: read($('#context'), ['toCoupon_GEQ15min', 'direction_same']), slots });
+  lastRankMs = performance.now() - t0;
+  renderCards(decision);
+  await renderQa(decision);
+}
+
+function renderCards(decision: Decision) {
+  const cards = $('#cards');
+  cards.replaceChildren();
+  for (const item of decision.items) {
+    const a = CATALOG.find((c) => c.id === item.id)!;
+    const card = document.createElement('article');
+    card.className = 'card';
+    card.dataset.id = item.id;
+    card.innerHTML = `<h3></h3><p class="title"></p><p class="expiry"></p><ul class="reasons"></ul>
+      <div class="actions"><button data-outcome="click">Get coupon</button><button data-outcome="dismiss" class="secondary">No thanks</button></div>`;
+    card.querySelector('h3')!.textContent = a.type;
+    card.querySelector('.title')!.textContent = a.title;
+    card.querySelector('.expiry')!.textContent = `valid ${a.features.expiration === '2h' ? '2 hours' : '1 day'}`;
+    for (const r of item.reasons) {
+      const li = document.createElement('li');
+      li.textContent = r.text;
+      card.querySelector('.reasons')!.append(li);
+    }
+    card.querySelectorAll('button').forEach((b) => b.addEventListener('click', async () => {
+      await client!.track(decision.id, item.id, b.dataset.outcome!);
+      await rank();
+    }));
+    cards.append(card);
+  }
+}
+
+async function renderQa(decision: Decision) {
+  const s = client!.status as Record<string, any>;
+  const rows: [string, string][] = [
+    ['backend', s.backend],
+    ['adapter', s.adapter ? `${s.adapter.vendor} ${s.adapter.architecture} ${s.adapter.description}`.trim() : 'no WebGPU adapter'],
+    ['isFallbackAdapter', s.adapter ? String(s.adapter.isFallbackAdapter) : '–'],
+    ['selection', s.selection?.reason ?? '–'],
+    ['warm-up timings', s.selection?.timingsMs ? JSON.stringify(s.selection.timingsMs) : '–'],
+    ['model version', s.modelVersion ?? 'none'],
+    ['profile storage', s.profile],
+    ['degraded', s.degraded ?? 'no'],
+    ['warnings', s.warnings?.length ? s.warnings.join('; ') : 'none'],
+    ['decision', `${decision.id.slice(0, 8)}… explored=${decision.policy.explored}`],
+    ['rank latency', `${lastRankMs.toFixed(1)} ms`],
+  ];
+  const dl = $('#status');
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.field = k;
+    dl.append(dt, dd);
+  }
+  const tbody = $('#decision').querySelector('tbody')!;
+  tbody.replaceChildren();
+  for (const item of decision.items) {
+    const tr = document.createElement('tr');
+    for (const v of [String(item.position + 1), item.id, item.score === null ? '–' : item.score.toFixed(4), item.propensity.toFixed(4)]) {
+      const td = document.createElement('td'); td.textContent = v; tr.append(td);
+    }
+    tbody.append(tr);
+  }
+  $('#profile').textContent = JSON.stringify(await client!.exportProfile(), null, 1);
+}
+
+$('#context').addEventListener('change', rank);
+$('#slots').addEventListener('change', rank);
+$('#user').addEventListener('change', start);
+$('#backend').addEventListener('change', start);
+$('#forget').addEventListener('click', async () => { await client?.forget(); await start(); });
+
+// The SDK script tag is async: start once it has run.
+if (window.Vitrine) start();
+else document.querySelector('script[src$="vitrine.min.js"]')!.addEventListener('load', () => start());
