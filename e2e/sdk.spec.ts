@@ -20,6 +20,10 @@ test('auto on a software adapter races WebGPU against WASM and reports the timin
   expect(status.selection.timingsMs).toMatchObject({ webgpu: expect.any(Number), wasm: expect.any(Number) });
   const t = status.selection.timingsMs;
   expect(status.backend).toBe(t.webgpu <= t.wasm ? 'webgpu' : 'wasm');
+  // The next visit reuses the race result instead of compiling WebGPU shaders again.
+  const again = await init(page, { backend: 'auto', storage: 'memory' });
+  expect(again.backend).toBe(status.backend);
+  expect(again.selection.reason).toMatch(/earlier visit/);
 });
 
 test('all backends return the same scores within 1e-4', async ({ page }) => {
@@ -143,7 +147,7 @@ test('bad rank input gets a clear VitrineError and nothing is thrown into the pa
     return out;
   });
   expect(errors[0]).toMatchObject({ name: 'VitrineError', code: 'invalid_input', field: 'activities[0].type' });
-  expect(errors[0].message).toContain('activities[0].type');
+  expect(errors[0]!.message).toContain('activities[0].type');
   expect(errors[1]).toMatchObject({ code: 'invalid_input', field: 'activities' });
   expect(errors[2]).toMatchObject({ code: 'invalid_input', field: 'options.slots' });
   expect(errors[3]).toMatchObject({ code: 'unknown_decision', field: 'decisionId' });

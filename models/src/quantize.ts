@@ -1,3 +1,4 @@
+import { halfToFloat } from '../../packages/sdk/src/model/dequantize';
 import type { MlpWeights } from './mlp';
 
 export type QuantizationScheme = 'uint8-per-channel' | 'float16' | 'float32';
@@ -76,4 +77,3 @@ function floatToHalf(v: number): number {
   return (frac & 0x1000) ? half + 1 : half; // round half up on the dropped bits
 }
 
-export { halfToFloat } from '../../packages/sdk/src/model/dequantize';

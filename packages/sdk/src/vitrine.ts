@@ -238,13 +238,16 @@ export function createVitrine(options: VitrineOptions): Promise<Vitrine> {
     let encoder: FeatureEncoder | null = null;
     let degraded: string | undefined;
     const status: VitrineStatus = { ready: false, backend: 'rules', profile: 'memory', warnings };
+    // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
+    const selectP = import('./scoring/select');
+    selectP.catch(() => undefined);
     try {
       const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
       model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
       if (model.warning) warnings.push(model.warning);
       encoder = new FeatureEncoder(model.manifest.featureSpec);
       progress({ stage: 'backend', progress: 0.75 });
-      const { selectScorer } = await import('./scoring/select');
+      const { selectScorer } = await selectP;
       const selected = await selectScorer(model, opts.backend ?? 'auto', opts.wasmPaths);
       progress({ stage: 'warmup', progress: 0.95 });
       scorer = selected.scorer;

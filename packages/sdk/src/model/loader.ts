@@ -3,7 +3,8 @@ import { VitrineError } from '../errors';
 import { parseManifest, type ModelManifest } from './manifest';
 import { dequantize } from './dequantize';
 
-export const MODEL_CACHE = 'vitrine-models-v1';
+import { MODEL_CACHE } from './cache-name';
+export { MODEL_CACHE };
 const LAST_GOOD_PREFIX = 'https://vitrine.invalid/last-good?manifest=';
 
 export interface LoadedModel {

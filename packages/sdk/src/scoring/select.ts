@@ -2,6 +2,7 @@ import { engine, findBackend, setBackend } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model/loader';
 import type { AdapterInfo, BackendName, BackendOption, BackendSelection } from '../types';
 import { TfjsScorer } from './tfjs-scorer';
+import { MODEL_CACHE } from '../model/cache-name';
 import './backends/webgpu';
 
 /** Fallback backends are separate chunks, fetched only when needed. */
@@ -41,12 +42,12 @@ export async function describeAdapter(): Promise<AdapterInfo | undefined> {
 }
 
 /** Initialises one backend and returns a warmed-up scorer, or throws why it can't. */
-async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined): Promise<TfjsScorer> {
+async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined, warm = WARM_BATCHES): Promise<TfjsScorer> {
   if (name !== 'webgpu') (await lazyBackends[name]()).configure(wasmPaths);
   if (!findBackend(name) && !(await setBackend(name))) throw new Error(`${name} is not available in this browser`);
   if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} failed to initialise`);
   const scorer = new TfjsScorer(model, name);
-  await scorer.warmUp(WARM_BATCHES);
+  await scorer.warmUp(warm);
   return scorer;
 }
 
@@ -75,10 +76,10 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
   } catch (err) {
     warnings.push(`WebGPU adapter request failed: ${(err as Error).message}`);
   }
-  const tryPrepare = async (name: BackendName): Promise<TfjsScorer | undefined> => {
+  const tryPrepare = async (name: BackendName, warm?: number[]): Promise<TfjsScorer | undefined> => {
     if (name === 'webgpu' && !adapter) { errors.push('webgpu: no WebGPU adapter'); return undefined; }
     try {
-      return await prepare(name, model, wasmPaths);
+      return await prepare(name, model, wasmPaths, warm);
     } catch (err) {
       errors.push(`${name}: ${(err as Error).message}`);
       return undefined;
@@ -86,8 +87,20 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
   };
 
   if (option === 'auto' && adapter?.isFallbackAdapter) {
-    const gpu = await tryPrepare('webgpu');
-    const wasm = await tryPrepare('wasm');
+    const raceKey = `${adapter.vendor}|${adapter.architecture}|${adapter.device}|${adapter.description}|${model.manifest.version}`;
+    const remembered = await readRace(raceKey);
+    if (remembered) {
+      const scorer = await tryPrepare(remembered.backend);
+      if (scorer) {
+        return {
+          scorer, adapter, warnings,
+          selection: { reason: `software WebGPU adapter (isFallbackAdapter): ${remembered.backend} won the warm-up race on an earlier visit`, timingsMs: remembered.timingsMs },
+        };
+      }
+    }
+    // A short race: each backend compiles and times only the race batch; the winner warms up fully.
+    const gpu = await tryPrepare('webgpu', [RACE_BATCH]);
+    const wasm = await tryPrepare('wasm', [RACE_BATCH]);
     const dim = model.manifest.featureSpec.dimension;
     const timingsMs: Partial<Record<BackendName, number>> = {};
     if (gpu) timingsMs.webgpu = await timeBatch(gpu, dim);
@@ -95,7 +108,8 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
     if (gpu || wasm) {
       const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
       (winner === gpu ? wasm : gpu)?.dispose();
-      await setBackend(winner.backend);
+      await winner.warmUp(WARM_BATCHES);
+      await writeRace(raceKey, { backend: winner.backend, timingsMs });
       return {
         scorer: winner,
         adapter,
@@ -118,4 +132,27 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
     return { scorer, adapter, selection: { reason: errors.length ? `${reason} (${errors.join('; ')})` : reason }, warnings };
   }
   throw new Error(`no tfjs backend could run the model (${errors.join('; ')})`);
+}
+
+// The race result depends only on the device and the model, so it is remembered (nothing personal:
+// adapter name and model version) and the next visit skips straight to the winner.
+const RACE_URL = 'https://vitrine.invalid/backend-race';
+interface RaceResult { backend: BackendName; timingsMs: Partial<Record<BackendName, number>> }
+
+async function readRace(key: string): Promise<RaceResult | undefined> {
+  try {
+    if (typeof caches === 'undefined') return undefined;
+    const res = await (await caches.open(MODEL_CACHE)).match(`${RACE_URL}?k=${encodeURIComponent(key)}`);
+    const value = res ? ((await res.json()) as RaceResult) : undefined;
+    return value && (value.backend === 'webgpu' || value.backend === 'wasm') ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeRace(key: string, result: RaceResult): Promise<void> {
+  try {
+    if (typeof caches === 'undefined') return;
+    await (await caches.open(MODEL_CACHE)).put(`${RACE_URL}?k=${encodeURIComponent(key)}`, new Response(JSON.stringify(result)));
+  } catch { /* only an optimisation */ }
 }
