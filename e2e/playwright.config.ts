@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu', // WebGPU adapter in headless Chromium (SwiftShader here, isFallbackAdapter: true)
@@ -23,12 +26,14 @@ export default defineConfig({
   webServer: [
     {
       command: 'npx tsx scripts/serve.ts',
+      cwd: ROOT,
       url: 'http://127.0.0.1:4173/e2e/blank.html',
       reuseExistingServer: !process.env.CI,
       env: { PORT: '4173' },
     },
     {
       command: 'npm run dev -w @vitrine/demo-shop',
+      cwd: ROOT,
       url: 'http://127.0.0.1:5174/',
       reuseExistingServer: !process.env.CI,
       env: { DEMO_PORT: '5174' },
