@@ -175,3 +175,30 @@ test('the initial script loads no fallback backend when WebGPU is forced', async
   expect(urls.filter((u) => /\/(wasm|webgl|cpu)-[^/]+\.js$|\.wasm$/.test(u))).toEqual([]);
   expect(urls.some((u) => u.endsWith('/sdk/index.js'))).toBe(true);
 });
+
+test('another tab upgrading the database is not blocked, and this page keeps working', async ({ page }) => {
+  const errors: string[] = [];
+  await init(page, { backend: 'wasm' });
+  const result = await page.evaluate(async (c) => {
+    const v = (window as any).__v;
+    const d = await v.rank(c);
+    await v.track(d.id, d.items[0].id, 'click');
+    // What a newer SDK in another tab does: open the same database at a higher version.
+    const upgraded = await new Promise<string>((resolve) => {
+      const req = indexedDB.open('vitrine', 2);
+      req.onblocked = () => resolve('blocked');
+      req.onsuccess = () => { req.result.close(); resolve('upgraded'); };
+      req.onerror = () => resolve(`error ${req.error?.name}`);
+      setTimeout(() => resolve('timeout'), 3000);
+    });
+    const d2 = await v.rank(c);
+    await v.track(d2.id, d2.items[0].id, 'dismiss');
+    return { upgraded, backend: d2.backend, status: v.status };
+  }, CATALOG);
+  expect(result.upgraded).toBe('upgraded');
+  expect(result.backend).toBe('wasm');
+  // Our v1 connection stepped aside; the old page keeps its profile in memory and says so.
+  expect(result.status.profile).toBe('memory');
+  expect(result.status.warnings.join(' ')).toMatch(/profile storage failed/);
+  expect(errors).toEqual([]);
+});

@@ -248,7 +248,7 @@ export function createVitrine(options: VitrineOptions): Promise<Vitrine> {
       encoder = new FeatureEncoder(model.manifest.featureSpec);
       progress({ stage: 'backend', progress: 0.75 });
       const { selectScorer } = await selectP;
-      const selected = await selectScorer(model, opts.backend ?? 'auto', opts.wasmPaths);
+      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE });
       progress({ stage: 'warmup', progress: 0.95 });
       scorer = selected.scorer;
       warnings.push(...selected.warnings);

@@ -3,8 +3,8 @@ import { VitrineError } from '../errors';
 import { parseManifest, type ModelManifest } from './manifest';
 import { dequantize } from './dequantize';
 
-import { MODEL_CACHE } from './cache-name';
-export { MODEL_CACHE };
+/** One Cache API bucket for model files and the remembered backend race (nothing personal). */
+export const MODEL_CACHE = 'vitrine-models-v1';
 const LAST_GOOD_PREFIX = 'https://vitrine.invalid/last-good?manifest=';
 
 export interface LoadedModel {

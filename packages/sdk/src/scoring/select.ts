@@ -2,7 +2,6 @@ import { engine, findBackend, setBackend } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model/loader';
 import type { AdapterInfo, BackendName, BackendOption, BackendSelection } from '../types';
 import { TfjsScorer } from './tfjs-scorer';
-import { MODEL_CACHE } from '../model/cache-name';
 import './backends/webgpu';
 
 /** Fallback backends are separate chunks, fetched only when needed. */
@@ -67,7 +66,8 @@ async function timeBatch(scorer: TfjsScorer, dimension: number): Promise<number>
  * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
  * An explicit backend is used when it works; otherwise the chain continues and says why.
  */
-export async function selectScorer(model: LoadedModel, option: BackendOption, wasmPaths?: string): Promise<SelectedScorer> {
+export async function selectScorer(model: LoadedModel, option: BackendOption, options: { wasmPaths?: string; cacheName: string }): Promise<SelectedScorer> {
+  const { wasmPaths, cacheName } = options;
   const warnings: string[] = [];
   const errors: string[] = [];
   let adapter: AdapterInfo | undefined;
@@ -88,7 +88,7 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
 
   if (option === 'auto' && adapter?.isFallbackAdapter) {
     const raceKey = `${adapter.vendor}|${adapter.architecture}|${adapter.device}|${adapter.description}|${model.manifest.version}`;
-    const remembered = await readRace(raceKey);
+    const remembered = await readRace(cacheName, raceKey);
     if (remembered) {
       const scorer = await tryPrepare(remembered.backend);
       if (scorer) {
@@ -109,7 +109,7 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
       const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
       (winner === gpu ? wasm : gpu)?.dispose();
       await winner.warmUp(WARM_BATCHES);
-      await writeRace(raceKey, { backend: winner.backend, timingsMs });
+      await writeRace(cacheName, raceKey, { backend: winner.backend, timingsMs });
       return {
         scorer: winner,
         adapter,
@@ -139,10 +139,10 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, wa
 const RACE_URL = 'https://vitrine.invalid/backend-race';
 interface RaceResult { backend: BackendName; timingsMs: Partial<Record<BackendName, number>> }
 
-async function readRace(key: string): Promise<RaceResult | undefined> {
+async function readRace(cacheName: string, key: string): Promise<RaceResult | undefined> {
   try {
     if (typeof caches === 'undefined') return undefined;
-    const res = await (await caches.open(MODEL_CACHE)).match(`${RACE_URL}?k=${encodeURIComponent(key)}`);
+    const res = await (await caches.open(cacheName)).match(`${RACE_URL}?k=${encodeURIComponent(key)}`);
     const value = res ? ((await res.json()) as RaceResult) : undefined;
     return value && (value.backend === 'webgpu' || value.backend === 'wasm') ? value : undefined;
   } catch {
@@ -150,9 +150,9 @@ async function readRace(key: string): Promise<RaceResult | undefined> {
   }
 }
 
-async function writeRace(key: string, result: RaceResult): Promise<void> {
+async function writeRace(cacheName: string, key: string, result: RaceResult): Promise<void> {
   try {
     if (typeof caches === 'undefined') return;
-    await (await caches.open(MODEL_CACHE)).put(`${RACE_URL}?k=${encodeURIComponent(key)}`, new Response(JSON.stringify(result)));
+    await (await caches.open(cacheName)).put(`${RACE_URL}?k=${encodeURIComponent(key)}`, new Response(JSON.stringify(result)));
   } catch { /* only an optimisation */ }
 }
