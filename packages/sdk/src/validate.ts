@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { VitrineError } from './errors';
-import type { Activity, FeatureRecord, RankOptions, VitrineOptions } from './types';
+import type { Activity, RankOptions, VitrineOptions } from './types';
 
 const Primitive = v.union([v.string(), v.pipe(v.number(), v.finite('must be a finite number')), v.boolean()]);
 const Record_ = v.record(v.string(), v.nullish(Primitive));
@@ -80,4 +80,3 @@ export function validateTrack(decisionId: unknown, activityId: unknown, outcome:
   return check(TrackSchema, { decisionId, activityId, outcome }, '', 'invalid_input');
 }
 
-export type { FeatureRecord };

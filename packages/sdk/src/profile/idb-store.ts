@@ -1,4 +1,4 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from './aggregate';
 import { DEFAULT_RETENTION, type ProfileStore, type RetentionPolicy } from './store';
 
@@ -98,7 +98,7 @@ export class IdbProfileStore implements ProfileStore {
     });
   }
 
-  private async pruneIn(events: ReturnType<IDBPDatabase<VitrineDB>['transaction']>['store'] | any): Promise<void> {
+  private async pruneIn(events: IDBPObjectStore<VitrineDB, ('events' | 'state')[], 'events', 'readwrite'>): Promise<void> {
     const cutoff = this.now() - this.retention.maxAgeDays * DAY_MS;
     let cursor = await events.index('hour').openCursor(IDBKeyRange.upperBound(cutoff, true));
     while (cursor) {
