@@ -15,6 +15,8 @@ export interface ArtifactInput {
   spec: FeatureSpec;
   weights: MlpWeights;
   tensors: QuantizedTensor[];
+  /** The same weights unquantized, published beside as `manifest.float32.json` for evaluation. */
+  float32Tensors: QuantizedTensor[];
   scheme: QuantizationScheme;
   training: Record<string, unknown>;
   metrics: Record<string, unknown>;
@@ -24,12 +26,42 @@ export interface ArtifactInput {
  * Writes `<dir>/<version>/{manifest.json,weights.bin}` and points `<dir>/manifest.json` at it.
  * The version is derived from the weight bytes, so the same data and seed give the same version.
  */
-export function writeArtifact(dir: string, input: ArtifactInput): { version: string; manifest: ModelManifest; bytes: number } {
-  // Pack tensors, 4-byte aligned so float32 views never straddle.
+export function writeArtifact(dir: string, input: ArtifactInput): { version: string; manifest: ModelManifest; bytes: number; downloadBytes: number } {
+  const { bin, entries } = pack(input.tensors);
+  const binHash = sha256(bin);
+  const version = `${input.name}-${binHash.slice(0, 12)}`;
+  const manifest = (relative: string, file: string, data: Uint8Array, tensors: ModelManifest['tensors'], scheme: string, suffix = ''): ModelManifest => ({
+    format: MODEL_FORMAT,
+    name: input.name,
+    version: `${version}${suffix}`,
+    createdAt: new Date().toISOString(),
+    featureSpec: input.spec,
+    architecture: { kind: 'mlp', layers: input.weights.layers.map((l) => ({ units: l.units, activation: l.activation })) },
+    files: [{ path: `${relative}${file}`, bytes: data.byteLength, sha256: sha256(data) }],
+    tensors,
+    quantization: { scheme },
+    training: input.training,
+    metrics: input.metrics,
+  });
+  const versioned = manifest('', 'weights.bin', bin, entries, input.scheme);
+  parseManifest(versioned); // the SDK must accept what we publish
+  const f32 = pack(input.float32Tensors);
+  mkdirSync(join(dir, version), { recursive: true });
+  writeFileSync(join(dir, version, 'weights.bin'), bin);
+  writeFileSync(join(dir, version, 'manifest.json'), `${JSON.stringify(versioned)}\n`);
+  writeFileSync(join(dir, version, 'weights.float32.bin'), f32.bin);
+  writeFileSync(join(dir, version, 'manifest.float32.json'), `${JSON.stringify(manifest('', 'weights.float32.bin', f32.bin, f32.entries, 'float32', '-float32'))}\n`);
+  const root = `${JSON.stringify(manifest(`${version}/`, 'weights.bin', bin, entries, input.scheme))}\n`;
+  writeFileSync(join(dir, 'manifest.json'), root);
+  return { version, manifest: versioned, bytes: bin.byteLength, downloadBytes: bin.byteLength + Buffer.byteLength(root) };
+}
+
+/** Packs tensors into one file, 4-byte aligned so float32 views never straddle. */
+function pack(tensors: QuantizedTensor[]): { bin: Uint8Array; entries: ModelManifest['tensors'] } {
   const parts: Uint8Array[] = [];
   const entries: ModelManifest['tensors'] = [];
   let offset = 0;
-  for (const t of input.tensors) {
+  for (const t of tensors) {
     const pad = (4 - (offset % 4)) % 4;
     if (pad) { parts.push(new Uint8Array(pad)); offset += pad; }
     entries.push({ name: t.name, file: 0, offset, shape: t.shape, dtype: t.dtype, ...(t.quant ? { quant: t.quant } : {}) });
@@ -39,26 +71,6 @@ export function writeArtifact(dir: string, input: ArtifactInput): { version: str
   const bin = new Uint8Array(offset);
   let at = 0;
   for (const p of parts) { bin.set(p, at); at += p.byteLength; }
-  const binHash = sha256(bin);
-  const version = `${input.name}-${binHash.slice(0, 12)}`;
-  const manifest = (relative: string): ModelManifest => ({
-    format: MODEL_FORMAT,
-    name: input.name,
-    version,
-    createdAt: new Date().toISOString(),
-    featureSpec: input.spec,
-    architecture: { kind: 'mlp', layers: input.weights.layers.map((l) => ({ units: l.units, activation: l.activation })) },
-    files: [{ path: `${relative}weights.bin`, bytes: bin.byteLength, sha256: binHash }],
-    tensors: entries,
-    quantization: { scheme: input.scheme },
-    training: input.training,
-    metrics: input.metrics,
-  });
-  const versioned = manifest('');
-  parseManifest(versioned); // the SDK must accept what we publish
-  mkdirSync(join(dir, version), { recursive: true });
-  writeFileSync(join(dir, version, 'weights.bin'), bin);
-  writeFileSync(join(dir, version, 'manifest.json'), `${JSON.stringify(versioned, null, 1)}\n`);
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest(`${version}/`), null, 1)}\n`);
-  return { version, manifest: versioned, bytes: bin.byteLength };
+  return { bin, entries };
 }
+

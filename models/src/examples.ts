@@ -1,6 +1,6 @@
 import { FeatureEncoder } from '../../packages/sdk/src/features/encode';
 import type { FeatureSpec } from '../../packages/sdk/src/features/spec';
-import { applyEvent, emptyAggregates, type ProfileAggregates } from '../../packages/sdk/src/profile/aggregate';
+import { activityAttributes, applyEvent, emptyAggregates, type ProfileAggregates } from '../../packages/sdk/src/profile/aggregate';
 import type { CouponRow } from './datasets/coupons';
 
 export interface Examples {
@@ -28,7 +28,7 @@ export function buildExamples(rows: CouponRow[], spec: FeatureSpec): Examples {
     x.set(encoder.encode(row.activity, row.context, row.user, p.agg), i * d);
     y[i] = row.label;
     history[i] = p.count;
-    p.agg = applyEvent(p.agg, { activityId: row.activity.id, activityType: row.activity.type, outcome: row.outcome, hour: 0 });
+    p.agg = applyEvent(p.agg, { activityId: row.activity.id, activityType: row.activity.type, outcome: row.outcome, hour: 0, attributes: activityAttributes(row.activity.features) });
     p.count += 1;
     profiles.set(row.respondent, p);
   });

@@ -101,3 +101,38 @@ export function predictMlp(w: MlpWeights, x: Float32Array, n: number): Float64Ar
   }
   return act as Float64Array;
 }
+
+/**
+ * Logit-averaging ensemble of one-hidden-layer MLPs, written as ONE wider MLP: hidden units are
+ * concatenated and the output kernel is divided by K, so sigmoid(mean of logits) is computed
+ * exactly by the SDK's ordinary forward pass.
+ */
+export function mergeEnsemble(members: MlpWeights[]): MlpWeights {
+  if (members.length === 1) return members[0];
+  if (members.some((m) => m.layers.length !== 2)) throw new Error('mergeEnsemble supports one hidden layer');
+  const k = members.length;
+  const inputs = members[0].layers[0].inputs;
+  const hidden = members.map((m) => m.layers[0].units);
+  const total = hidden.reduce((a, b) => a + b, 0);
+  const kernel0 = new Float32Array(inputs * total);
+  const bias0 = new Float32Array(total);
+  const kernel1 = new Float32Array(total);
+  let bias1 = 0;
+  let off = 0;
+  members.forEach((m, j) => {
+    const h = hidden[j];
+    for (let i = 0; i < inputs; i++) for (let u = 0; u < h; u++) kernel0[i * total + off + u] = m.layers[0].kernel[i * h + u];
+    for (let u = 0; u < h; u++) {
+      bias0[off + u] = m.layers[0].bias[u];
+      kernel1[off + u] = m.layers[1].kernel[u] / k;
+    }
+    bias1 += m.layers[1].bias[0] / k;
+    off += h;
+  });
+  return {
+    layers: [
+      { kernel: kernel0, bias: bias0, inputs, units: total, activation: 'relu' },
+      { kernel: kernel1, bias: Float32Array.of(bias1), inputs: total, units: 1, activation: 'sigmoid' },
+    ],
+  };
+}

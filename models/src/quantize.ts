@@ -35,13 +35,15 @@ export function quantizeMlp(w: MlpWeights, scheme: QuantizationScheme): { tensor
           lo = Math.min(lo, v);
           hi = Math.max(hi, v);
         }
-        // Stored as float64 JSON numbers, so the browser dequantizes with exactly these values.
-        const s = hi > lo ? (hi - lo) / 255 : 1;
+        // Rounded to 8 significant digits first (a compact manifest), then used for both
+        // quantizing and the dequantized copy: the browser computes with exactly these values.
+        const s = short(hi > lo ? (hi - lo) / 255 : 1);
+        lo = short(lo);
         scale.push(s);
         min.push(lo);
         for (let i = 0; i < layer.inputs; i++) {
           const k = i * layer.units + u;
-          q[k] = Math.round((layer.kernel[k] - lo) / s);
+          q[k] = Math.min(255, Math.max(0, Math.round((layer.kernel[k] - lo) / s)));
           kernel[k] = lo + q[k] * s;
         }
       }
@@ -59,6 +61,10 @@ export function quantizeMlp(w: MlpWeights, scheme: QuantizationScheme): { tensor
     dequantized.layers.push({ ...layer, kernel, bias: Float32Array.from(layer.bias) });
   });
   return { tensors, dequantized };
+}
+
+function short(x: number): number {
+  return Number(x.toPrecision(8));
 }
 
 function floatToHalf(v: number): number {

@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { fitFeatureSpec } from '../../packages/sdk/src/features/fit';
-import { COUPON_DECLARATIONS, loadCoupons, type CouponRow } from './datasets/coupons';
+import { COUPON_CROSSES, COUPON_DECLARATIONS, loadCoupons, type CouponRow } from './datasets/coupons';
 import { buildExamples, respondentFolds } from './examples';
 import { auc, logloss } from './metrics';
-import { DEFAULT_MLP, predictMlp, trainMlp, type MlpConfig } from './mlp';
+import { DEFAULT_MLP, mergeEnsemble, predictMlp, trainMlp, type MlpConfig } from './mlp';
 import { quantizeMlp, type QuantizationScheme } from './quantize';
 import { writeArtifact, sha256 } from './artifact';
 import { seededRandom } from './random';
+import { writeVectors } from './vectors';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +24,9 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: String(DEFAULT_MLP.seed) },
     quantization: { type: 'string', default: 'uint8-per-channel' },
     'no-publish': { type: 'boolean', default: false },
+    crosses: { type: 'string', default: 'true' },
+    ensemble: { type: 'string', default: '1' },
+    'min-count': { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -45,23 +49,35 @@ const cfg: MlpConfig = {
   seed: Number(args.seed),
 };
 const k = Number(args.cv);
+const members = Number(args.ensemble);
+if (!(members >= 1)) fail('--ensemble must be >= 1');
 
-const rows = loadCoupons(args.data);
+let rows: CouponRow[] = [];
+try {
+  rows = loadCoupons(args.data);
+} catch (err) {
+  fail((err as Error).message);
+}
 const dataSha256 = sha256(readFileSync(args.data));
 const respondents = new Set(rows.map((r) => r.respondent)).size;
 const log = (s: string) => console.error(s);
 log(`train: ${rows.length} rows, ${respondents} respondents, data sha256 ${dataSha256.slice(0, 12)}, mlp ${JSON.stringify(cfg)}, ${scheme}`);
 
-const totalSteps = (k > 1 ? k + 1 : 1) * cfg.epochs;
+const totalSteps = ((k > 1 ? k : 0) + (args['no-publish'] ? 0 : 1)) * cfg.epochs * members;
 const bar = new SingleBar({ format: 'train [{bar}] {percentage}% | {stage} | epoch {epoch} loss {loss}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
 bar.start(totalSteps, 0, { stage: '', epoch: 0, loss: '-' });
 
 async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string) {
-  const spec = fitFeatureSpec('coupons', COUPON_DECLARATIONS, train);
+  const decls = args.crosses !== 'false' ? [...COUPON_DECLARATIONS, ...COUPON_CROSSES] : COUPON_DECLARATIONS;
+  const spec = fitFeatureSpec('coupons', decls, train.map((r) => ({ ...r, label: r.label })), { minCount: Number(args['min-count']) });
   const tr = buildExamples(train, spec);
-  const weights = await trainMlp(tr.x, tr.y, tr.n, tr.d, cfg, (epoch, loss) => bar.increment(1, { stage, epoch, loss: loss.toFixed(4) }));
+  const trained = [];
+  for (let m = 0; m < members; m++) {
+    trained.push(await trainMlp(tr.x, tr.y, tr.n, tr.d, { ...cfg, seed: cfg.seed + 1000 * m }, (epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) })));
+  }
+  const weights = mergeEnsemble(trained);
   const { tensors, dequantized } = quantizeMlp(weights, scheme);
-  if (!test.length) return { spec, weights, tensors };
+  if (!test.length) return { spec, weights, tensors, float32Tensors: quantizeMlp(weights, 'float32').tensors };
   const te = buildExamples(test, spec);
   const pf = predictMlp(weights, te.x, te.n);
   const pq = predictMlp(dequantized, te.x, te.n);
@@ -85,7 +101,7 @@ if (k > 1) {
     folds.push(res.fold!);
   }
 }
-const final = await fitAndScore(rows, [], 'final model');
+const final = args['no-publish'] ? undefined : await fitAndScore(rows, [], 'final model');
 bar.stop();
 
 const mean = (key: string) => folds.reduce((s, f) => s + f[key], 0) / folds.length;
@@ -100,21 +116,26 @@ if (cv) {
 }
 
 const result: Record<string, unknown> = { dataset: 'coupons', rows: rows.length, respondents, config: cfg, quantization: scheme, cv };
-if (!args['no-publish']) {
-  const { version, bytes } = writeArtifact(args.out!, {
+if (final) {
+  const { version, bytes, downloadBytes } = writeArtifact(args.out!, {
     name: 'coupons',
     spec: final.spec,
     weights: final.weights,
     tensors: final.tensors,
+    float32Tensors: final.float32Tensors!,
     scheme,
     training: {
-      command: `npm run train -- --dataset coupons --data <coupons-train.csv> --hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed} --quantization ${scheme}`,
+      command: `npm run train -- --dataset coupons --data <coupons-train.csv> --hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed} --ensemble ${members} --crosses ${args.crosses} --min-count ${args['min-count']} --quantization ${scheme}`,
+      ensemble: members,
       dataSha256, rows: rows.length, respondents, config: cfg, featureFormat: final.spec.format,
     },
     metrics: cv ? { cv } : {},
   });
   result.version = version;
   result.bytes = bytes;
-  log(`train: published ${args.out}/${version} (${bytes} bytes of weights)`);
+  result.download_bytes = downloadBytes;
+  log(`train: published ${args.out}/${version} (${bytes} bytes of weights, ${downloadBytes} bytes to download with the manifest)`);
+  const vectors = writeVectors(`${args.out}/manifest.json`, `${args.out}/test-vectors.json`);
+  log(`train: wrote ${vectors.cases.length} shared test vectors to ${args.out}/test-vectors.json`);
 }
 console.log(args.json ? JSON.stringify(result) : `done: ${JSON.stringify({ version: result.version, cv_auc: cv?.auc })}`);

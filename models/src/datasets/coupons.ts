@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Papa from 'papaparse';
-import type { FeatureDeclaration } from '../../../packages/sdk/src/features/spec';
+import type { CrossDeclaration, FeatureDeclaration } from '../../../packages/sdk/src/features/spec';
 import type { Activity, FeatureRecord, Outcome } from '../../../packages/sdk/src/types';
 
 /**
@@ -14,6 +14,19 @@ export const USER_KEYS = ['gender', 'age', 'maritalStatus', 'has_children', 'edu
 export const REQUIRED_COLUMNS = ['respondent', ...CONTEXT_KEYS, 'coupon', 'expiration', ...USER_KEYS, 'Y'];
 
 const NUMERIC_CONTEXT = new Set(['toCoupon_GEQ5min', 'toCoupon_GEQ15min', 'toCoupon_GEQ25min', 'direction_same', 'direction_opp']);
+
+const OFFER_TYPE: FeatureDeclaration = { source: 'activity', key: 'type', kind: 'categorical' };
+const OFFER_ID: FeatureDeclaration = { source: 'activity', key: 'id', kind: 'categorical' };
+const cat = (source: 'context' | 'user', key: string): FeatureDeclaration => ({ source, key, kind: 'categorical' });
+
+/**
+ * Offer x context and offer x habit crosses: the interactions a linear model needs and that a
+ * small MLP learns faster when they are given explicitly. Chosen by cross-validation (models/README.md).
+ */
+export const COUPON_CROSSES: CrossDeclaration[] = [
+  ...['destination', 'passanger', 'weather', 'time', 'temperature'].map((k): CrossDeclaration => ({ kind: 'cross', parts: [OFFER_ID, cat('context', k)] })),
+  ...['Bar', 'CoffeeHouse', 'CarryAway', 'RestaurantLessThan20', 'Restaurant20To50', 'age', 'income', 'has_children'].map((k): CrossDeclaration => ({ kind: 'cross', parts: [OFFER_TYPE, cat('user', k)] })),
+];
 
 export const COUPON_DECLARATIONS: FeatureDeclaration[] = [
   ...CONTEXT_KEYS.map((key): FeatureDeclaration => ({ source: 'context', key, kind: NUMERIC_CONTEXT.has(key) ? 'numeric' : 'categorical' })),

@@ -89,6 +89,8 @@ export interface RankedItem {
   propensity: number;
   position: number;
   reasons: Reason[];
+  /** The model's input vector, only with `includeFeatures`. */
+  features?: number[];
 }
 
 export interface Decision {
@@ -108,4 +110,6 @@ export interface RankOptions {
   slots?: number;
   /** Evaluate eligibility windows at this time (default: now). */
   at?: string | number | Date;
+  /** Attach each item's encoded feature vector (for QA and the shared test vectors). */
+  includeFeatures?: boolean;
 }

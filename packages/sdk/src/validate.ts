@@ -27,6 +27,7 @@ const RankOptionsSchema = v.optional(v.object({
   context: v.optional(Record_),
   slots: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
   at: v.optional(TimeValue),
+  includeFeatures: v.optional(v.boolean()),
 }));
 
 const OptionsSchema = v.object({
@@ -80,3 +81,7 @@ export function validateTrack(decisionId: unknown, activityId: unknown, outcome:
   return check(TrackSchema, { decisionId, activityId, outcome }, '', 'invalid_input');
 }
 
+
+export function validateUser(user: unknown): Record<string, string | number | boolean | null | undefined> {
+  return check(Record_, user, 'user', 'invalid_input');
+}

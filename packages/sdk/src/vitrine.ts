@@ -4,13 +4,13 @@ import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './mo
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
 import { explain } from './policy/explain';
-import { coarseHour, emptyAggregates, type ProfileAggregates } from './profile/aggregate';
+import { activityAttributes, coarseHour, emptyAggregates, type ProfileAggregates, type ProfileEvent } from './profile/aggregate';
 import { DB_NAME } from './profile/idb-store';
 import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
-import { validateOptions, validateRank, validateTrack } from './validate';
+import { validateOptions, validateRank, validateTrack, validateUser } from './validate';
 import type { Activity, Decision, FeatureRecord, Outcome, RankedItem, RankOptions, VitrineOptions, VitrineStatus } from './types';
 
 const DEFAULT_EPSILON = 0.05;
@@ -22,12 +22,14 @@ function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T
   return p;
 }
 
-interface StoredDecision { types: Map<string, string> }
+interface StoredDecision { activities: Map<string, Activity> }
 
 export interface Vitrine {
   readonly status: VitrineStatus;
   rank(activities: Activity[], options?: RankOptions): Promise<Decision>;
   track(decisionId: string, activityId: string, outcome: Outcome): Promise<void>;
+  /** Replaces the shopper's attributes (sign-in, sign-out); they never leave the device. */
+  setUser(user: FeatureRecord): Promise<void>;
   exportProfile(): Promise<ProfileExport>;
   forget(): Promise<void>;
   close(): void;
@@ -105,6 +107,7 @@ class VitrineClient implements Vitrine {
         propensity: slate.propensities[pos],
         position: pos,
         reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
+        ...(options.includeFeatures ? { features: Array.from(rows.subarray(i * this.encoder!.dimension, (i + 1) * this.encoder!.dimension)) } : {}),
       }));
       return this.remember({
         id,
@@ -137,8 +140,7 @@ class VitrineClient implements Vitrine {
   }
 
   private remember(decision: Decision, activities: Activity[]): Decision {
-    const types = new Map(activities.map((a) => [a.id, a.type]));
-    this.decisions.set(decision.id, { types });
+    this.decisions.set(decision.id, { activities: new Map(activities.map((a) => [a.id, a])) });
     if (this.decisions.size > DECISIONS_KEPT) this.decisions.delete(this.decisions.keys().next().value!);
     return decision;
   }
@@ -152,15 +154,22 @@ class VitrineClient implements Vitrine {
     const { decisionId, activityId, outcome } = validateTrack(decisionIdIn, activityIdIn, outcomeIn);
     const decision = this.decisions.get(decisionId);
     if (!decision) throw new VitrineError('unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, { field: 'decisionId' });
-    const activityType = decision.types.get(activityId);
-    if (activityType === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not among the candidates of decision ${decisionId}`, { field: 'activityId' });
-    const event = { activityId, activityType, outcome, hour: coarseHour(this.now()) };
+    const activity = decision.activities.get(activityId);
+    if (activity === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not among the candidates of decision ${decisionId}`, { field: 'activityId' });
+    const attributes = activityAttributes(activity.features);
+    const event: ProfileEvent = { activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()), ...(attributes ? { attributes } : {}) };
     try {
       this.profile = await this.store.append(event);
     } catch (err) {
       await this.toMemory(err);
       this.profile = await this.store.append(event);
     }
+  }
+
+  setUser(user: FeatureRecord): Promise<void> {
+    return settled((async () => {
+      this.user = { ...validateUser(user) };
+    })(), this.report);
   }
 
   exportProfile(): Promise<ProfileExport> {

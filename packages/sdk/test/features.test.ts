@@ -65,6 +65,43 @@ describe('feature encoder', () => {
     expect(get('profile.type_views_log')).toBeCloseTo(Math.log1p(1));
   });
 
+  it('encodes cross features as one-hot pairs and fits priors only from labelled rows', () => {
+    const labelled = [
+      { ...examples[0], label: 1 }, { ...examples[0], label: 1 }, { ...examples[1], label: 0 }, { ...examples[1], label: 1 },
+    ];
+    const cross = fitFeatureSpec('x', [{ kind: 'cross', parts: [{ source: 'activity', key: 'type', kind: 'categorical' }, { source: 'user', key: 'age', kind: 'categorical' }] }], labelled);
+    expect(cross.features[0]).toMatchObject({ kind: 'cross', key: 'activity.type*user.age', vocab: ['bundle\u241f31', 'coupon\u241f26'] });
+    expect(cross.priors.global).toBe(0.75);
+    // Shrunk towards the global rate with 10 pseudo-observations.
+    expect(cross.priors.byType.coupon).toBeCloseTo((2 + 10 * 0.75) / 12, 6);
+    expect(cross.priors.byAttribute).toEqual({});
+    const enc = new FeatureEncoder(cross);
+    const names = columnNames(cross);
+    const row = enc.encode({ id: 'q', type: 'bundle' }, {}, { age: '31' }, emptyAggregates());
+    expect(row[names.indexOf('cross.activity.type*user.age=bundle\u241f31')]).toBe(1);
+    expect(enc.encode({ id: 'q', type: 'bundle' }, {}, { age: '99' }, emptyAggregates()).slice(0, 2)).toEqual(new Float32Array([0, 0]));
+  });
+
+  it('profile residuals compare the shopper with the population rate, including per attribute', () => {
+    const offer = { id: 'c1', type: 'coupon', features: { expiration: '2h', discount: 10 } };
+    const spec = fitFeatureSpec('r', decls, [
+      { activity: offer, context: {}, user: {}, label: 0 },
+      { activity: { id: 'c2', type: 'coupon', features: { expiration: '1d' } }, context: {}, user: {}, label: 1 },
+    ]);
+    expect(spec.priors.byAttribute).toEqual({ 'expiration=1d': expect.any(Number), 'expiration=2h': expect.any(Number) });
+    const enc = new FeatureEncoder(spec);
+    const names = columnNames(spec);
+    let p = emptyAggregates();
+    for (let i = 0; i < 3; i++) p = applyEvent(p, { activityId: 'c1', activityType: 'coupon', outcome: 'click', hour: 0, attributes: { expiration: '2h' } });
+    const row = enc.encode(offer, {}, {}, p);
+    const prior2h = spec.priors.byAttribute['expiration=2h'];
+    expect(row[names.indexOf('profile.attribute_residual')]).toBeCloseTo((3 - 3 * prior2h) / (3 + 2), 6);
+    expect(row[names.indexOf('profile.type_residual')]).toBeCloseTo((3 - 3 * spec.priors.byType.coupon) / 5, 6);
+    expect(row[names.indexOf('profile.residual')]).toBeGreaterThan(0);
+    // An offer with an attribute value never answered: no attribute evidence.
+    expect(enc.encode({ ...offer, features: { expiration: '1w' } }, {}, {}, p)[names.indexOf('profile.attribute_residual')]).toBe(0);
+  });
+
   it('refuses a spec whose dimension does not add up', () => {
     expect(() => new FeatureEncoder({ ...spec, dimension: spec.dimension + 1 })).toThrow(/dimension/);
   });

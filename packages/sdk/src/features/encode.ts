@@ -1,7 +1,7 @@
 import type { ProfileAggregates } from '../profile/aggregate';
 import type { Activity, FeatureRecord } from '../types';
-import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature } from './spec';
-import { categoryOf, numberOf, readValue } from './values';
+import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature, type Priors } from './spec';
+import { categoryFor, numberOf, readValue } from './values';
 
 interface Column {
   feature: FittedFeature;
@@ -23,8 +23,9 @@ export class FeatureEncoder {
     let offset = 0;
     for (const feature of spec.features) {
       const col: Column = { feature, offset };
-      if (feature.kind === 'categorical') col.index = new Map(feature.vocab.map((v, i) => [v, i]));
-      (feature.source === 'activity' ? this.perActivity : this.shared).push(col);
+      if (feature.kind !== 'numeric') col.index = new Map(feature.vocab.map((v, i) => [v, i]));
+      const perActivity = feature.kind === 'cross' ? feature.parts.some((p) => p.source === 'activity') : feature.source === 'activity';
+      (perActivity ? this.perActivity : this.shared).push(col);
       offset += featureWidth(feature);
     }
     this.profileOffset = offset;
@@ -41,14 +42,14 @@ export class FeatureEncoder {
     if (activities.length === 0) return out;
     // Context and user columns are the same for every candidate: encode once, copy per row.
     const template = new Float32Array(d);
-    for (const col of this.shared) write(template, 0, col, readValue(col.feature, activities[0], context, user));
-    const profileBase = this.spec.profile ? profileTotals(profile) : undefined;
+    for (const col of this.shared) write(template, 0, col, activities[0], context, user);
+    const profileBase = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
     for (let r = 0; r < activities.length; r++) {
       const a = activities[r];
       const row = r * d;
       out.set(template, row);
-      for (const col of this.perActivity) write(out, row, col, readValue(col.feature, a, context, user));
-      if (profileBase) writeProfile(out, row + this.profileOffset, profileBase, profile, a);
+      for (const col of this.perActivity) write(out, row, col, a, context, user);
+      if (profileBase) writeProfile(out, row + this.profileOffset, profileBase, profile, a, this.spec.priors);
     }
     return out;
   }
@@ -58,20 +59,21 @@ export class FeatureEncoder {
   }
 }
 
-function write(out: Float32Array, row: number, col: Column, raw: unknown): void {
+function write(out: Float32Array, row: number, col: Column, a: Activity, context: FeatureRecord, user: FeatureRecord): void {
   const f = col.feature;
-  if (f.kind === 'categorical') {
-    const c = categoryOf(raw as never);
-    const i = c === undefined ? undefined : col.index!.get(c);
-    if (i !== undefined) out[row + col.offset + i] = 1;
-  } else {
-    const x = numberOf(raw as never);
+  if (f.kind === 'numeric') {
+    const x = numberOf(readValue(f, a, context, user));
     out[row + col.offset] = x === undefined ? 0 : (x - f.mean) / f.std;
+    return;
   }
+  const c = categoryFor(f, a, context, user);
+  const i = c === undefined ? undefined : col.index!.get(c);
+  if (i !== undefined) out[row + col.offset + i] = 1;
 }
 
 interface ProfileTotals {
   answered: number;
+  residual: number;
   rate: number;
   last: number;
   recent5: number;
@@ -79,13 +81,25 @@ interface ProfileTotals {
 
 const log1p = Math.log1p;
 
-function profileTotals(p: ProfileAggregates): ProfileTotals {
+const RESIDUAL_SMOOTHING = 2;
+
+/** (observed positives - positives expected from the population rate) / (answers + smoothing). */
+function residual(c: { positives: number; negatives: number } | undefined, prior: number): number {
+  if (!c) return 0;
+  const n = c.positives + c.negatives;
+  return (c.positives - n * prior) / (n + RESIDUAL_SMOOTHING);
+}
+
+function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTotals {
   const answered = p.total.positives + p.total.negatives;
   const recent = p.recent.slice(-5);
   const recentPos = recent.reduce((s, e) => s + e.positive, 0);
   const lastEvent = p.recent[p.recent.length - 1];
+  let expected = 0;
+  for (const [type, c] of Object.entries(p.byType)) expected += (c.positives + c.negatives) * (priors.byType[type] ?? priors.global);
   return {
     answered,
+    residual: (p.total.positives - expected) / (answered + RESIDUAL_SMOOTHING),
     // Beta(1,1)-smoothed acceptance rate: 0.5 with no history.
     rate: (p.total.positives + 1) / (answered + 2),
     last: lastEvent ? (lastEvent.positive ? 1 : -1) : 0,
@@ -93,7 +107,7 @@ function profileTotals(p: ProfileAggregates): ProfileTotals {
   };
 }
 
-function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: ProfileAggregates, a: Activity): void {
+function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: ProfileAggregates, a: Activity, priors: Priors): void {
   const type = p.byType[a.type];
   const typeAnswered = type ? type.positives + type.negatives : 0;
   // Shrink the per-type rate towards the shopper's overall rate, and the per-activity rate towards the type rate.
@@ -116,4 +130,23 @@ function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: Profil
   out[at + 8] = t.recent5;
   out[at + 9] = t.answered > 0 ? 1 : 0;
   out[at + 10] = log1p(type?.views ?? 0);
+  out[at + 11] = t.residual;
+  out[at + 12] = residual(type, priors.byType[a.type] ?? priors.global);
+  out[at + 13] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
+  out[at + 14] = attributeResidual(p, a, priors);
+}
+
+/** Mean residual of the shopper's answers over the candidate's attribute values (0 without history). */
+function attributeResidual(p: ProfileAggregates, a: Activity, priors: Priors): number {
+  let sum = 0;
+  let count = 0;
+  for (const [k, v] of Object.entries(a.features ?? {})) {
+    if (typeof v !== 'string') continue;
+    const key = `${k}=${v}`;
+    const c = p.byAttribute?.[key];
+    if (!c) continue;
+    sum += residual(c, priors.byAttribute[key] ?? priors.global);
+    count += 1;
+  }
+  return count ? sum / count : 0;
 }

@@ -22,7 +22,33 @@ export interface NumericFeature extends FeatureDeclaration {
   std: number;
 }
 
-export type FittedFeature = CategoricalFeature | NumericFeature;
+/** One-hot of the pair of two categorical values (e.g. offer type x shopper habit). */
+export interface CrossFeature {
+  kind: 'cross';
+  source: 'cross';
+  key: string;
+  parts: [FeatureDeclaration, FeatureDeclaration];
+  vocab: string[];
+}
+
+export interface CrossDeclaration {
+  kind: 'cross';
+  parts: [FeatureDeclaration, FeatureDeclaration];
+}
+
+export type FittedFeature = CategoricalFeature | NumericFeature | CrossFeature;
+
+/**
+ * Population acceptance rates fitted with the model: the profile block compares what this
+ * shopper did with what people usually do for the same offers (positive = accepts more).
+ */
+export interface Priors {
+  global: number;
+  byType: Record<string, number>;
+  byActivity: Record<string, number>;
+  /** Keyed `name=value` over activity attributes (string `features`). */
+  byAttribute: Record<string, number>;
+}
 
 export interface FeatureSpec {
   /** Bumped whenever encoding semantics change; models name the version they were trained with. */
@@ -31,10 +57,11 @@ export interface FeatureSpec {
   features: FittedFeature[];
   /** Whether the profile block (see PROFILE_FEATURES) is appended. */
   profile: boolean;
+  priors: Priors;
   dimension: number;
 }
 
-export const FEATURE_FORMAT = 'vitrine-features@1' as const;
+export const FEATURE_FORMAT = 'vitrine-features@2' as const;
 
 /** Profile features, appended after the declared ones, in this order. Only past events feed them. */
 export const PROFILE_FEATURES = [
@@ -49,10 +76,18 @@ export const PROFILE_FEATURES = [
   'profile.recent5_accept_rate',
   'profile.has_history',
   'profile.type_views_log',
+  'profile.residual',
+  'profile.type_residual',
+  'profile.activity_residual',
+  'profile.attribute_residual',
 ] as const;
 
 export function featureWidth(f: FittedFeature): number {
-  return f.kind === 'categorical' ? f.vocab.length : 1;
+  return f.kind === 'numeric' ? 1 : f.vocab.length;
+}
+
+export function crossKey(parts: [FeatureDeclaration, FeatureDeclaration]): string {
+  return parts.map((p) => `${p.source}.${p.key}`).join('*');
 }
 
 export function specDimension(features: FittedFeature[], profile: boolean): number {
@@ -63,8 +98,8 @@ export function specDimension(features: FittedFeature[], profile: boolean): numb
 export function columnNames(spec: FeatureSpec): string[] {
   const names: string[] = [];
   for (const f of spec.features) {
-    if (f.kind === 'categorical') for (const v of f.vocab) names.push(`${f.source}.${f.key}=${v}`);
-    else names.push(`${f.source}.${f.key}`);
+    if (f.kind === 'numeric') names.push(`${f.source}.${f.key}`);
+    else for (const v of f.vocab) names.push(`${f.source}.${f.key}=${v}`);
   }
   if (spec.profile) names.push(...PROFILE_FEATURES);
   return names;

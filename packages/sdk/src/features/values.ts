@@ -1,5 +1,5 @@
 import type { Activity, FeatureRecord, FeatureValue } from '../types';
-import type { FeatureDeclaration } from './spec';
+import type { FeatureDeclaration, FittedFeature } from './spec';
 
 /** Reads the raw value a declaration refers to; undefined when absent. */
 export function readValue(
@@ -26,4 +26,14 @@ export function numberOf(v: FeatureValue | null | undefined): number | undefined
   if (v === null || v === undefined || v === '') return undefined;
   const n = typeof v === 'boolean' ? (v ? 1 : 0) : Number(v);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/** Category of a categorical or cross feature (cross: both parts joined by U+241F), or undefined. */
+export function categoryFor(f: FittedFeature | FeatureDeclaration, activity: Activity, context: FeatureRecord, user: FeatureRecord): string | undefined {
+  if (f.kind === 'cross') {
+    const a = categoryOf(readValue(f.parts[0], activity, context, user));
+    const b = categoryOf(readValue(f.parts[1], activity, context, user));
+    return a === undefined || b === undefined ? undefined : `${a}\u241f${b}`;
+  }
+  return categoryOf(readValue(f as FeatureDeclaration, activity, context, user));
 }

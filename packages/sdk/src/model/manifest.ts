@@ -6,10 +6,14 @@ export const MODEL_FORMAT = 'vitrine-model@1';
 const Hex64 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256'));
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(0));
 
+const Source = v.picklist(['context', 'user', 'activity']);
+const Declaration = v.object({ kind: v.picklist(['categorical', 'numeric']), source: Source, key: v.string() });
 const FeatureSchema = v.variant('kind', [
-  v.object({ kind: v.literal('categorical'), source: v.picklist(['context', 'user', 'activity']), key: v.string(), vocab: v.array(v.string()) }),
-  v.object({ kind: v.literal('numeric'), source: v.picklist(['context', 'user', 'activity']), key: v.string(), mean: v.number(), std: v.number() }),
+  v.object({ kind: v.literal('categorical'), source: Source, key: v.string(), vocab: v.array(v.string()) }),
+  v.object({ kind: v.literal('numeric'), source: Source, key: v.string(), mean: v.number(), std: v.number() }),
+  v.object({ kind: v.literal('cross'), source: v.literal('cross'), key: v.string(), parts: v.tuple([Declaration, Declaration]), vocab: v.array(v.string()) }),
 ]);
+const Rates = v.record(v.string(), v.pipe(v.number(), v.minValue(0), v.maxValue(1)));
 
 const QuantSchema = v.object({
   /** Axis along which scale/zero point vary (per-channel); absent means per-tensor. */
@@ -29,6 +33,7 @@ export const ManifestSchema = v.object({
     name: v.string(),
     features: v.array(FeatureSchema),
     profile: v.boolean(),
+    priors: v.object({ global: v.pipe(v.number(), v.minValue(0), v.maxValue(1)), byType: Rates, byActivity: Rates, byAttribute: Rates }),
     dimension: PositiveInt,
   }),
   architecture: v.object({

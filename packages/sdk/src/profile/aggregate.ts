@@ -16,6 +16,8 @@ export interface ProfileAggregates {
   total: Counts;
   byType: Record<string, Counts>;
   byActivity: Record<string, Counts>;
+  /** Answers per activity attribute value, keyed `name=value` (e.g. `expiration=2h`). */
+  byAttribute: Record<string, Counts>;
   /** Most recent answered outcomes, newest last: 1 positive, 0 negative. */
   recent: { type: string; activityId: string; positive: 0 | 1 }[];
 }
@@ -26,13 +28,23 @@ export interface ProfileEvent {
   outcome: Outcome;
   /** Coarse time: epoch milliseconds floored to the hour. */
   hour: number;
+  /** The activity's categorical attributes (`features` with string values), not the shopper's. */
+  attributes?: Record<string, string>;
+}
+
+/** Categorical attributes of an activity, as recorded with its events. */
+export function activityAttributes(features: Record<string, unknown> | undefined): Record<string, string> | undefined {
+  if (!features) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(features)) if (typeof v === 'string' && v.length <= 64) out[k] = v;
+  return Object.keys(out).length ? out : undefined;
 }
 
 export const RECENT_LIMIT = 20;
 const POSITIVE: ReadonlySet<Outcome> = new Set(['click', 'add_to_cart', 'purchase']);
 
 export function emptyAggregates(): ProfileAggregates {
-  return { schema: 1, total: zero(), byType: {}, byActivity: {}, recent: [] };
+  return { schema: 1, total: zero(), byType: {}, byActivity: {}, byAttribute: {}, recent: [] };
 }
 
 function zero(): Counts {
@@ -56,11 +68,14 @@ export function applyEvent(agg: ProfileAggregates, event: ProfileEvent): Profile
     ? agg.recent
     : [...agg.recent, { type: event.activityType, activityId: event.activityId, positive: (isPositive(event.outcome) ? 1 : 0) as 0 | 1 }]
         .slice(-RECENT_LIMIT);
+  const byAttribute = { ...(agg.byAttribute ?? {}) };
+  for (const [k, v] of Object.entries(event.attributes ?? {})) byAttribute[`${k}=${v}`] = bump(byAttribute[`${k}=${v}`]);
   return {
     schema: 1,
     total: bump(agg.total),
     byType: { ...agg.byType, [event.activityType]: bump(agg.byType[event.activityType]) },
     byActivity: { ...agg.byActivity, [event.activityId]: bump(agg.byActivity[event.activityId]) },
+    byAttribute,
     recent,
   };
 }
