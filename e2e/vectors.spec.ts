@@ -13,7 +13,7 @@ for (const backend of ['wasm', 'webgpu', 'cpu']) {
         await v.forget();
         await v.setUser(c.user);
         for (const h of c.history) {
-          const d = await v.rank([h.activity]);
+          const d = await v.rank([h.activity], { context: h.context ?? {} });
           await v.track(d.id, h.activity.id, h.outcome);
         }
         const d = await v.rank([c.activity], { context: c.context, includeFeatures: true });

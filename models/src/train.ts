@@ -26,6 +26,9 @@ const { values: args } = parseArgs({
     'no-publish': { type: 'boolean', default: false },
     crosses: { type: 'string', default: 'true' },
     ensemble: { type: 'string', default: '1' },
+    profile: { type: 'string', default: 'true' },
+    bagging: { type: 'string', default: 'false' },
+    baseline: { type: 'string' },
     'min-count': { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
   },
@@ -41,7 +44,8 @@ if (!args.data) fail('--data <csv> is required, e.g. --data ../shared/data/coupo
 const scheme = args.quantization as QuantizationScheme;
 if (!['uint8-per-channel', 'float16', 'float32'].includes(scheme)) fail(`--quantization must be uint8-per-channel, float16 or float32`);
 const cfg: MlpConfig = {
-  hidden: args.hidden!.split(',').filter(Boolean).map(Number),
+  // `--hidden 0`: no hidden layer, i.e. logistic regression.
+  hidden: args.hidden!.split(',').map(Number).filter((h) => h > 0),
   epochs: Number(args.epochs),
   batchSize: DEFAULT_MLP.batchSize,
   learningRate: Number(args.lr),
@@ -50,6 +54,8 @@ const cfg: MlpConfig = {
 };
 const k = Number(args.cv);
 const members = Number(args.ensemble);
+if (args.baseline && args.baseline !== 'popularity') fail('--baseline must be popularity');
+if (args.baseline && !args['no-publish']) fail('--baseline only evaluates; add --no-publish');
 if (!(members >= 1)) fail('--ensemble must be >= 1');
 
 let rows: CouponRow[] = [];
@@ -69,11 +75,15 @@ bar.start(totalSteps, 0, { stage: '', epoch: 0, loss: '-' });
 
 async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string) {
   const decls = args.crosses !== 'false' ? [...COUPON_DECLARATIONS, ...COUPON_CROSSES] : COUPON_DECLARATIONS;
-  const spec = fitFeatureSpec('coupons', decls, train.map((r) => ({ ...r, label: r.label })), { minCount: Number(args['min-count']) });
+  const spec = fitFeatureSpec('coupons', decls, train.map((r) => ({ ...r, label: r.label })), { minCount: Number(args['min-count']), profile: args.profile !== 'false' });
+  if (args.baseline === 'popularity') return popularity(spec, test);
   const tr = buildExamples(train, spec);
   const trained = [];
   for (let m = 0; m < members; m++) {
-    trained.push(await trainMlp(tr.x, tr.y, tr.n, tr.d, { ...cfg, seed: cfg.seed + 1000 * m }, (epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) })));
+    // Bagging: each member sees a bootstrap sample of respondents (a respondent drawn twice
+    // counts as two shoppers), which decorrelates members more than seeds alone.
+    const bag = args.bagging === 'true' && members > 1 ? buildExamples(bootstrap(train, seededRandom(cfg.seed + 7919 * (m + 1))), spec) : tr;
+    trained.push(await trainMlp(bag.x, bag.y, bag.n, bag.d, { ...cfg, seed: cfg.seed + 1000 * m }, (epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) })));
   }
   const weights = mergeEnsemble(trained);
   const { tensors, dequantized } = quantizeMlp(weights, scheme);
@@ -91,6 +101,25 @@ async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string)
       auc_after_5: auc(after5.map((i) => pq[i]), after5.map((i) => te.y[i])),
     },
   };
+}
+
+function bootstrap(rows: CouponRow[], random: () => number): CouponRow[] {
+  const byRespondent = new Map<string, CouponRow[]>();
+  for (const r of rows) byRespondent.set(r.respondent, [...(byRespondent.get(r.respondent) ?? []), r]);
+  const ids = [...byRespondent.keys()];
+  return ids.flatMap((_, k) => {
+    const id = ids[Math.floor(random() * ids.length)];
+    return byRespondent.get(id)!.map((r) => ({ ...r, respondent: `${id}#${k}` }));
+  });
+}
+
+/** Baseline: each offer's acceptance rate in the training folds. */
+function popularity(spec: ReturnType<typeof fitFeatureSpec>, test: CouponRow[]) {
+  const p = test.map((r) => spec.priors.byActivity[r.activity.id] ?? spec.priors.global);
+  const y = test.map((r) => r.label);
+  const fold = { n: test.length, auc: auc(p, y), logloss: logloss(p, y), auc_float32: auc(p, y), logloss_float32: logloss(p, y), auc_after_5: NaN };
+  bar.increment(cfg.epochs * members);
+  return { spec, weights: undefined as never, tensors: [], fold };
 }
 
 const folds: Record<string, number>[] = [];
@@ -127,6 +156,9 @@ if (final) {
     training: {
       command: `npm run train -- --dataset coupons --data <coupons-train.csv> --hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed} --ensemble ${members} --crosses ${args.crosses} --min-count ${args['min-count']} --quantization ${scheme}`,
       ensemble: members,
+      crosses: args.crosses !== 'false',
+      bagging: args.bagging === 'true',
+      minCount: Number(args['min-count']),
       dataSha256, rows: rows.length, respondents, config: cfg, featureFormat: final.spec.format,
     },
     metrics: cv ? { cv } : {},

@@ -16,7 +16,7 @@ export interface VectorCase {
   user: FeatureRecord;
   context: FeatureRecord;
   /** Earlier interactions, oldest first, replayed with rank() + track() in the browser. */
-  history: { activity: Activity; outcome: Outcome }[];
+  history: { activity: Activity; outcome: Outcome; context?: FeatureRecord }[];
   activity: Activity;
   features: number[];
   score: number;
@@ -60,9 +60,10 @@ export function buildVectors(manifestPath: string): TestVectors {
   for (let i = 0; i < 24; i++) {
     const user = USERS[i % USERS.length];
     const context = CONTEXTS[i % CONTEXTS.length];
-    const history = Array.from({ length: [0, 1, 3, 6, 12][i % 5] }, () => ({
+    const history = Array.from({ length: [0, 1, 3, 6, 12][i % 5] }, (_, j) => ({
       activity: COUPON_CATALOG[Math.floor(random() * COUPON_CATALOG.length)],
       outcome: outcomes[Math.floor(random() * outcomes.length)],
+      ...(j % 2 ? { context: CONTEXTS[(i + j) % CONTEXTS.length] } : {}),
     }));
     const activity = i === 23 ? { id: 'brand-new-offer', type: 'Live stream', features: { expiration: '1w' } } : COUPON_CATALOG[i % COUPON_CATALOG.length];
     let profile = emptyAggregates();

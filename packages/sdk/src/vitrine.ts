@@ -157,7 +157,10 @@ class VitrineClient implements Vitrine {
     const activity = decision.activities.get(activityId);
     if (activity === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not among the candidates of decision ${decisionId}`, { field: 'activityId' });
     const attributes = activityAttributes(activity.features);
-    const event: ProfileEvent = { activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()), ...(attributes ? { attributes } : {}) };
+    const event: ProfileEvent = {
+      activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()),
+      ...(attributes ? { attributes } : {}),
+    };
     try {
       this.profile = await this.store.append(event);
     } catch (err) {

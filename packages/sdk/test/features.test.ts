@@ -80,11 +80,18 @@ describe('feature encoder', () => {
     const row = enc.encode({ id: 'q', type: 'bundle' }, {}, { age: '31' }, emptyAggregates());
     expect(row[names.indexOf('cross.activity.type*user.age=bundle\u241f31')]).toBe(1);
     expect(enc.encode({ id: 'q', type: 'bundle' }, {}, { age: '99' }, emptyAggregates()).slice(0, 2)).toEqual(new Float32Array([0, 0]));
+    // Batch fast path (shared side resolved once) == the generic per-row lookup.
+    const batch = enc.encodeBatch([{ id: 'a', type: 'coupon' }, { id: 'b', type: 'bundle' }, { id: 'c', type: 'flash' }], {}, { age: '26' }, emptyAggregates());
+    const d = enc.dimension;
+    expect(batch[names.indexOf('cross.activity.type*user.age=coupon\u241f26')]).toBe(1);
+    expect(Array.from(batch.subarray(d, d + 2))).toEqual([0, 0]);
+    expect(Array.from(batch.subarray(2 * d, 2 * d + 2))).toEqual([0, 0]);
   });
 
   it('profile residuals compare the shopper with the population rate, including per attribute', () => {
     const offer = { id: 'c1', type: 'coupon', features: { expiration: '2h', discount: 10 } };
     const spec = fitFeatureSpec('r', decls, [
+      { activity: offer, context: { page: 'home' }, user: {}, label: 1 },
       { activity: offer, context: {}, user: {}, label: 0 },
       { activity: { id: 'c2', type: 'coupon', features: { expiration: '1d' } }, context: {}, user: {}, label: 1 },
     ]);

@@ -1,7 +1,7 @@
-import type { ProfileAggregates } from '../profile/aggregate';
+import { activityAttributes, type ProfileAggregates } from '../profile/aggregate';
 import type { Activity, FeatureRecord } from '../types';
 import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature, type Priors } from './spec';
-import { categoryFor, numberOf, readValue } from './values';
+import { categoryFor, categoryOf, numberOf, readValue } from './values';
 
 interface Column {
   feature: FittedFeature;
@@ -44,11 +44,21 @@ export class FeatureEncoder {
     const template = new Float32Array(d);
     for (const col of this.shared) write(template, 0, col, activities[0], context, user);
     const profileBase = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
+    const resolved = this.perActivity.map((col) => resolveCross(col, activities[0], context, user));
     for (let r = 0; r < activities.length; r++) {
       const a = activities[r];
       const row = r * d;
       out.set(template, row);
-      for (const col of this.perActivity) write(out, row, col, a, context, user);
+      for (let c = 0; c < this.perActivity.length; c++) {
+        const col = this.perActivity[c];
+        const cross = resolved[c];
+        if (cross) {
+          const i = cross.index.get(categoryOf(readValue(cross.activityPart, a, context, user)) ?? '');
+          if (i !== undefined) out[row + col.offset + i] = 1;
+        } else {
+          write(out, row, col, a, context, user);
+        }
+      }
       if (profileBase) writeProfile(out, row + this.profileOffset, profileBase, profile, a, this.spec.priors);
     }
     return out;
@@ -57,6 +67,29 @@ export class FeatureEncoder {
   encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
     return this.encodeBatch([activity], context, user, profile);
   }
+}
+
+const SEP = '\u241f';
+
+/**
+ * A cross of an activity field with a context/user field: the latter is the same for every
+ * candidate of a batch, so resolve it once and map the activity value straight to its column.
+ */
+function resolveCross(col: Column, first: Activity, context: FeatureRecord, user: FeatureRecord): { activityPart: FittedFeature & { source: 'activity' }; index: Map<string, number> } | undefined {
+  const f = col.feature;
+  if (f.kind !== 'cross') return undefined;
+  const side = f.parts.findIndex((p) => p.source === 'activity');
+  if (side < 0 || f.parts[1 - side].source === 'activity') return undefined;
+  const shared = categoryOf(readValue(f.parts[1 - side], first, context, user));
+  const index = new Map<string, number>();
+  if (shared !== undefined) {
+    f.vocab.forEach((v, i) => {
+      const [a, b] = v.split(SEP);
+      const [activityValue, sharedValue] = side === 0 ? [a, b] : [b, a];
+      if (sharedValue === shared) index.set(activityValue, i);
+    });
+  }
+  return { activityPart: f.parts[side] as FittedFeature & { source: 'activity' }, index };
 }
 
 function write(out: Float32Array, row: number, col: Column, a: Activity, context: FeatureRecord, user: FeatureRecord): void {
@@ -133,19 +166,17 @@ function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: Profil
   out[at + 11] = t.residual;
   out[at + 12] = residual(type, priors.byType[a.type] ?? priors.global);
   out[at + 13] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
-  out[at + 14] = attributeResidual(p, a, priors);
+  out[at + 14] = meanResidual(Object.entries(activityAttributes(a.features) ?? {}).map(([k, v]) => `${k}=${v}`), p.byAttribute, priors.byAttribute, priors.global);
 }
 
-/** Mean residual of the shopper's answers over the candidate's attribute values (0 without history). */
-function attributeResidual(p: ProfileAggregates, a: Activity, priors: Priors): number {
+/** Mean residual of the shopper's answers over the given `name=value` keys that have history (0 if none). */
+function meanResidual(keys: string[], counts: Record<string, { positives: number; negatives: number }> | undefined, prior: Record<string, number>, global: number): number {
   let sum = 0;
   let count = 0;
-  for (const [k, v] of Object.entries(a.features ?? {})) {
-    if (typeof v !== 'string') continue;
-    const key = `${k}=${v}`;
-    const c = p.byAttribute?.[key];
+  for (const key of keys) {
+    const c = counts?.[key];
     if (!c) continue;
-    sum += residual(c, priors.byAttribute[key] ?? priors.global);
+    sum += residual(c, prior[key] ?? global);
     count += 1;
   }
   return count ? sum / count : 0;
