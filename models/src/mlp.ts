@@ -11,7 +11,7 @@ export interface MlpConfig {
   seed: number;
 }
 
-export const DEFAULT_MLP: MlpConfig = { hidden: [32], epochs: 10, batchSize: 128, learningRate: 0.003, l2: 1e-3, seed: 42 };
+export const DEFAULT_MLP: MlpConfig = { hidden: [8], epochs: 12, batchSize: 128, learningRate: 0.003, l2: 2e-3, seed: 42 };
 
 export interface MlpWeights {
   layers: { kernel: Float32Array; bias: Float32Array; inputs: number; units: number; activation: 'relu' | 'sigmoid' }[];

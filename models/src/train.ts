@@ -25,7 +25,7 @@ const { values: args } = parseArgs({
     quantization: { type: 'string', default: 'uint8-per-channel' },
     'no-publish': { type: 'boolean', default: false },
     crosses: { type: 'string', default: 'true' },
-    ensemble: { type: 'string', default: '1' },
+    ensemble: { type: 'string', default: '10' },
     profile: { type: 'string', default: 'true' },
     bagging: { type: 'string', default: 'false' },
     baseline: { type: 'string' },
