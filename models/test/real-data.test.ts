@@ -49,7 +49,7 @@ describe.skipIf(!present)('committed coupons model on the real survey data', () 
   }, 300_000);
 
   it("ope: estimates of each policy from the other policy's logs agree with what was observed", () => {
-    const res = run('ope', ['--obd', OBD, '--campaign', 'men', '--json']);
+    const res = run('ope-cli', ['--obd', OBD, '--campaign', 'men', '--json']);
     expect(res.observed.random).toBeCloseTo(0.0046, 4);
     for (const target of ['random', 'bts'] as const) {
       const obsCi = res.observed_ci[target];
