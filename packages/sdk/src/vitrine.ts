@@ -98,8 +98,8 @@ class VitrineClient implements Vitrine {
     const id = newId();
     if (!this.scorer || !this.encoder) return this.remember(this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'), activities);
     try {
-      const rows = this.encoder.encodeBatch(activities, context, this.user, this.profile);
-      const scores = await this.scorer.score(rows, activities.length);
+      const scores = await this.scorer.score(this.encoder.encodeFactored(activities, context, this.user, this.profile));
+      const rows = options.includeFeatures ? this.encoder.encodeBatch(activities, context, this.user, this.profile) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const items: RankedItem[] = slate.order.map((i, pos) => ({
         id: activities[i].id,
@@ -107,7 +107,7 @@ class VitrineClient implements Vitrine {
         propensity: slate.propensities[pos],
         position: pos,
         reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
-        ...(options.includeFeatures ? { features: Array.from(rows.subarray(i * this.encoder!.dimension, (i + 1) * this.encoder!.dimension)) } : {}),
+        ...(rows ? { features: Array.from(rows.subarray(i * this.encoder!.dimension, (i + 1) * this.encoder!.dimension)) } : {}),
       }));
       return this.remember({
         id,

@@ -50,12 +50,11 @@ async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string 
   return scorer;
 }
 
-async function timeBatch(scorer: TfjsScorer, dimension: number): Promise<number> {
-  const rows = new Float32Array(RACE_BATCH * dimension);
+async function timeBatch(scorer: TfjsScorer): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    await scorer.score(rows, RACE_BATCH);
+    await scorer.scoreSynthetic(RACE_BATCH);
     times.push(performance.now() - t0);
   }
   return Math.round(times.sort((a, b) => a - b)[1] * 100) / 100;
@@ -101,10 +100,9 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
     // A short race: each backend compiles and times only the race batch; the winner warms up fully.
     const gpu = await tryPrepare('webgpu', [RACE_BATCH]);
     const wasm = await tryPrepare('wasm', [RACE_BATCH]);
-    const dim = model.manifest.featureSpec.dimension;
     const timingsMs: Partial<Record<BackendName, number>> = {};
-    if (gpu) timingsMs.webgpu = await timeBatch(gpu, dim);
-    if (wasm) timingsMs.wasm = await timeBatch(wasm, dim);
+    if (gpu) timingsMs.webgpu = await timeBatch(gpu);
+    if (wasm) timingsMs.wasm = await timeBatch(wasm);
     if (gpu || wasm) {
       const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
       (winner === gpu ? wasm : gpu)?.dispose();

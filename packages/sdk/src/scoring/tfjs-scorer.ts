@@ -1,4 +1,5 @@
 import { engine, env, setBackend, tensor, type Tensor } from '@tensorflow/tfjs-core';
+import type { FactoredBatch } from '../features/encode';
 import type { LoadedModel } from '../model/loader';
 import type { BackendName } from '../types';
 import type { Scorer } from './scorer';
@@ -18,64 +19,30 @@ export function bucket(n: number): number {
 
 interface LayerTensors { kernel: Tensor; bias: Tensor; activation: 'relu' | 'linear' | 'sigmoid' }
 
+/** Input-width bucket (multiple of 32, power of two): few shader variants on GPU backends. */
+function widthBucket(w: number): number {
+  return Math.max(32, 2 ** Math.ceil(Math.log2(w)));
+}
+
 /**
  * Runs the MLP with tfjs-core kernels only: each layer is one `_FusedMatMul` (matmul + bias +
- * activation) on 3-D tensors, so a backend needs exactly one registered kernel.
+ * activation) on 3-D tensors, so a backend needs exactly one registered kernel. The first layer
+ * takes the factored batch (see FeatureEncoder.encodeFactored): its weights and bias are folded
+ * per batch in JS, so the backend multiplies tens of columns instead of hundreds.
  */
 export class TfjsScorer implements Scorer {
-  private layers: LayerTensors[] | null = null;
-  private readonly dimension: number;
+  private rest: LayerTensors[] | null = null;
+  private readonly kernel0: Float32Array;
+  private readonly bias0: Float32Array;
+  private readonly hidden: number;
+  private readonly activation0: 'relu' | 'linear' | 'sigmoid';
 
   constructor(private readonly model: LoadedModel, readonly backend: BackendName) {
-    this.dimension = model.manifest.featureSpec.dimension;
-  }
-
-  private async activate(): Promise<void> {
-    if (engine().backendName !== this.backend) {
-      const ok = await setBackend(this.backend);
-      if (!ok) throw new Error(`tfjs backend ${this.backend} failed to initialise`);
-    }
-    if (!this.layers) {
-      let inputs = this.dimension;
-      this.layers = this.model.manifest.architecture.layers.map((layer, i) => {
-        const kernel = tensor(this.model.weights.get(`layers.${i}.kernel`)!, [1, inputs, layer.units], 'float32');
-        const bias = tensor(this.model.weights.get(`layers.${i}.bias`)!, [layer.units], 'float32');
-        inputs = layer.units;
-        return { kernel, bias, activation: layer.activation };
-      });
-    }
-  }
-
-  private forward(rows: Float32Array, n: number): Tensor {
-    let x = tensor(rows, [1, n, this.dimension], 'float32');
-    for (const layer of this.layers!) {
-      const y = engine().runKernel('_FusedMatMul', { a: x, b: layer.kernel, bias: layer.bias }, {
-        transposeA: false, transposeB: false, activation: layer.activation === 'sigmoid' ? 'sigmoid' : layer.activation,
-      }) as Tensor;
-      x.dispose();
-      x = y;
-    }
-    return x;
-  }
-
-  score(rows: Float32Array, n: number): Promise<Float32Array> {
-    if (n === 0) return Promise.resolve(new Float32Array(0));
-    return exclusive(async () => {
-      await this.activate();
-      const padded = this.gpu ? bucket(n) : n;
-      let input = rows;
-      if (padded !== n) {
-        input = new Float32Array(padded * this.dimension);
-        input.set(rows.subarray(0, n * this.dimension));
-      }
-      const out = this.forward(input, padded);
-      try {
-        const scores = (await out.data()) as Float32Array;
-        return padded === n ? scores : scores.slice(0, n);
-      } finally {
-        out.dispose();
-      }
-    });
+    const first = model.manifest.architecture.layers[0];
+    this.kernel0 = model.weights.get('layers.0.kernel')!;
+    this.bias0 = model.weights.get('layers.0.bias')!;
+    this.hidden = first.units;
+    this.activation0 = first.activation;
   }
 
   /** GPU backends compile a shader per batch-shape class; padding to buckets keeps that set small. */
@@ -83,20 +50,101 @@ export class TfjsScorer implements Scorer {
     return this.backend === 'webgpu' || this.backend === 'webgl';
   }
 
+  private async activate(): Promise<void> {
+    if (engine().backendName !== this.backend) {
+      const ok = await setBackend(this.backend);
+      if (!ok) throw new Error(`tfjs backend ${this.backend} failed to initialise`);
+    }
+    if (!this.rest) {
+      const layers = this.model.manifest.architecture.layers;
+      this.rest = layers.slice(1).map((layer, j) => {
+        const i = j + 1;
+        const kernel = tensor(this.model.weights.get(`layers.${i}.kernel`)!, [1, layers[i - 1].units, layer.units], 'float32');
+        const bias = tensor(this.model.weights.get(`layers.${i}.bias`)!, [layer.units], 'float32');
+        return { kernel, bias, activation: layer.activation };
+      });
+    }
+  }
+
+  /** Folds the shared entries into the bias and each signature's cross columns into one weight row. */
+  private foldFirstLayer(batch: FactoredBatch, width: number): { weights: Float32Array; bias: Float32Array } {
+    const h = this.hidden;
+    const W = this.kernel0;
+    const weights = new Float32Array(width * h);
+    const v = batch.variableColumns.length;
+    for (let k = 0; k < v; k++) weights.set(W.subarray(batch.variableColumns[k] * h, (batch.variableColumns[k] + 1) * h), k * h);
+    batch.signatures.forEach((cols, s) => {
+      const at = (v + s) * h;
+      for (const c of cols) for (let u = 0; u < h; u++) weights[at + u] += W[c * h + u];
+    });
+    const bias = Float32Array.from(this.bias0);
+    for (let j = 0; j < batch.shared.index.length; j++) {
+      const row = batch.shared.index[j] * h;
+      const x = batch.shared.value[j];
+      for (let u = 0; u < h; u++) bias[u] += x * W[row + u];
+    }
+    return { weights, bias };
+  }
+
+  private forward(rows: Float32Array, n: number, width: number, weights: Float32Array, bias: Float32Array): Tensor {
+    const run = (x: Tensor, kernel: Tensor, b: Tensor, activation: string) =>
+      engine().runKernel('_FusedMatMul', { a: x, b: kernel, bias: b }, { transposeA: false, transposeB: false, activation }) as Tensor;
+    const x0 = tensor(rows, [1, n, width], 'float32');
+    const k0 = tensor(weights, [1, width, this.hidden], 'float32');
+    const b0 = tensor(bias, [this.hidden], 'float32');
+    let x = run(x0, k0, b0, this.activation0);
+    x0.dispose(); k0.dispose(); b0.dispose();
+    for (const layer of this.rest!) {
+      const y = run(x, layer.kernel, layer.bias, layer.activation);
+      x.dispose();
+      x = y;
+    }
+    return x;
+  }
+
+  score(batch: FactoredBatch): Promise<Float32Array> {
+    const n = batch.n;
+    if (n === 0) return Promise.resolve(new Float32Array(0));
+    return exclusive(async () => {
+      await this.activate();
+      const width = this.gpu ? widthBucket(batch.width) : batch.width;
+      const rowsN = this.gpu ? bucket(n) : n;
+      let input = batch.rows;
+      if (width !== batch.width || rowsN !== n) {
+        input = new Float32Array(rowsN * width);
+        for (let r = 0; r < n; r++) input.set(batch.rows.subarray(r * batch.width, (r + 1) * batch.width), r * width);
+      }
+      const { weights, bias } = this.foldFirstLayer(batch, width);
+      const out = this.forward(input, rowsN, width, weights, bias);
+      try {
+        const scores = (await out.data()) as Float32Array;
+        return rowsN === n ? scores : scores.slice(0, n);
+      } finally {
+        out.dispose();
+      }
+    });
+  }
+
+  /** Scores `n` all-zero candidates of a typical width: for warm-up and backend races. */
+  scoreSynthetic(n: number, width = 64): Promise<Float32Array> {
+    return this.score({ n, width, rows: new Float32Array(n * width), variableColumns: new Int32Array(0), signatures: [], shared: { index: new Int32Array(0), value: new Float32Array(0) } });
+  }
+
   /**
    * Compiles the shaders before the first real call. On WebGPU, the engine's compile-only mode
    * creates pipelines asynchronously (in parallel) and we wait for all of them.
    */
-  warmUp(batchSizes: number[]): Promise<void> {
+  warmUp(batchSizes: number[], width = 64): Promise<void> {
     if (this.gpu) batchSizes = [...new Set(batchSizes.map(bucket))];
     return exclusive(async () => {
       await this.activate();
       const backend = engine().backend as unknown as { checkCompileCompletionAsync?: () => Promise<void>; getUniformLocations?: () => void };
       const flag = this.backend === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : this.backend === 'webgl' ? 'ENGINE_COMPILE_ONLY' : null;
+      const zeros = (n: number) => this.forward(new Float32Array(n * width), n, width, new Float32Array(width * this.hidden), new Float32Array(this.hidden));
       if (flag && backend.checkCompileCompletionAsync) {
         try {
           env().set(flag, true);
-          for (const n of batchSizes) this.forward(new Float32Array(n * this.dimension), n).dispose();
+          for (const n of batchSizes) zeros(n).dispose();
         } finally {
           env().set(flag, false);
         }
@@ -105,7 +153,7 @@ export class TfjsScorer implements Scorer {
         if (this.backend === 'webgl') backend.getUniformLocations?.();
       }
       for (const n of batchSizes) {
-        const out = this.forward(new Float32Array(n * this.dimension), n);
+        const out = zeros(n);
         await out.data();
         out.dispose();
       }
@@ -113,7 +161,7 @@ export class TfjsScorer implements Scorer {
   }
 
   dispose(): void {
-    for (const l of this.layers ?? []) { l.kernel.dispose(); l.bias.dispose(); }
-    this.layers = null;
+    for (const l of this.rest ?? []) { l.kernel.dispose(); l.bias.dispose(); }
+    this.rest = null;
   }
 }
