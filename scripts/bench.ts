@@ -72,7 +72,9 @@ async function latency(browser: Browser, base: string) {
     if (status.backend !== backend) { console.log(`| ${backend} | unavailable: ${status.selection?.reason} | | | | |`); await ctx.close(); continue; }
     out[backend] = {};
     for (const n of SIZES) {
-      const runs = n >= 10000 ? (backend === 'wasm' ? 30 : 8) : 40;
+      // Fast backends get more samples: a 2-core machine is noisy and the median must be stable.
+      const fast = backend === 'wasm' || backend === 'cpu';
+      const runs = n >= 10000 ? (backend === 'wasm' ? 30 : 8) : fast && n <= 1000 ? 200 : 40;
       const times: number[] = await page.evaluate(async ({ n, runs }) => {
         const types = ['Bar', 'Carry out & Take away', 'Coffee House', 'Restaurant(20-50)', 'Restaurant(<20)'];
         const acts = Array.from({ length: n }, (_, i) => ({ id: `a${i}`, type: types[i % 5], features: { expiration: i % 2 ? '2h' : '1d' } }));

@@ -1,4 +1,4 @@
-import { activityAttributes, type ProfileAggregates } from '../profile/aggregate';
+import { ATTRIBUTE_MAX_LENGTH, type ProfileAggregates } from '../profile/aggregate';
 import type { Activity, FeatureRecord } from '../types';
 import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature, type Priors } from './spec';
 import { categoryFor, categoryOf, numberOf, readValue } from './values';
@@ -254,18 +254,28 @@ function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: Profil
   out[at + 11] = t.residual;
   out[at + 12] = residual(type, priors.byType[a.type] ?? priors.global);
   out[at + 13] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
-  out[at + 14] = meanResidual(Object.entries(activityAttributes(a.features) ?? {}).map(([k, v]) => `${k}=${v}`), p.byAttribute, priors.byAttribute, priors.global);
+  out[at + 14] = attributeResidual(p, a, priors);
 }
 
-/** Mean residual of the shopper's answers over the given `name=value` keys that have history (0 if none). */
-function meanResidual(keys: string[], counts: Record<string, { positives: number; negatives: number }> | undefined, prior: Record<string, number>, global: number): number {
+/**
+ * Mean residual over the candidate's attribute values that have history (0 if none). Same
+ * attribute rule as `activityAttributes` (string values up to 64 characters), without allocating:
+ * this runs once per candidate.
+ */
+function attributeResidual(p: ProfileAggregates, a: Activity, priors: Priors): number {
+  const counts = p.byAttribute;
+  if (!counts || !a.features) return 0;
   let sum = 0;
   let count = 0;
-  for (const key of keys) {
-    const c = counts?.[key];
+  for (const k in a.features) {
+    const v = a.features[k];
+    if (typeof v !== 'string' || v.length > ATTRIBUTE_MAX_LENGTH) continue;
+    const key = `${k}=${v}`;
+    const c = counts[key];
     if (!c) continue;
-    sum += residual(c, prior[key] ?? global);
+    sum += residual(c, priors.byAttribute[key] ?? priors.global);
     count += 1;
   }
   return count ? sum / count : 0;
 }
+

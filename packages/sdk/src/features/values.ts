@@ -1,6 +1,24 @@
 import type { Activity, FeatureRecord, FeatureValue } from '../types';
 import type { FeatureDeclaration, FittedFeature } from './spec';
 
+type Reader = (activity: Activity, context: FeatureRecord, user: FeatureRecord) => FeatureValue | null | undefined;
+const readers = new WeakMap<FeatureDeclaration, Reader>();
+
+/** A reader for the declaration, resolved once (this sits on the per-candidate hot path). */
+function readerFor(decl: FeatureDeclaration): Reader {
+  let r = readers.get(decl);
+  if (r) return r;
+  const key = decl.key;
+  if (decl.source === 'context') r = (_a, c) => c[key];
+  else if (decl.source === 'user') r = (_a, _c, u) => u[key];
+  else if (key === 'id') r = (a) => a.id;
+  else if (key === 'type') r = (a) => a.type;
+  else if (key.startsWith('features.')) { const name = key.slice('features.'.length); r = (a) => a.features?.[name]; }
+  else r = () => undefined;
+  readers.set(decl, r);
+  return r;
+}
+
 /** Reads the raw value a declaration refers to; undefined when absent. */
 export function readValue(
   decl: FeatureDeclaration,
@@ -8,12 +26,7 @@ export function readValue(
   context: FeatureRecord,
   user: FeatureRecord,
 ): FeatureValue | null | undefined {
-  if (decl.source === 'context') return context[decl.key];
-  if (decl.source === 'user') return user[decl.key];
-  if (decl.key === 'id') return activity.id;
-  if (decl.key === 'type') return activity.type;
-  if (decl.key.startsWith('features.')) return activity.features?.[decl.key.slice('features.'.length)];
-  return undefined;
+  return readerFor(decl)(activity, context, user);
 }
 
 /** Canonical category string: `1`, `true` and `'1'` are distinct only by their text. */

@@ -32,11 +32,13 @@ export interface ProfileEvent {
   attributes?: Record<string, string>;
 }
 
+export const ATTRIBUTE_MAX_LENGTH = 64;
+
 /** Categorical attributes of an activity, as recorded with its events. */
 export function activityAttributes(features: Record<string, unknown> | undefined): Record<string, string> | undefined {
   if (!features) return undefined;
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(features)) if (typeof v === 'string' && v.length <= 64) out[k] = v;
+  for (const [k, v] of Object.entries(features)) if (typeof v === 'string' && v.length <= ATTRIBUTE_MAX_LENGTH) out[k] = v;
   return Object.keys(out).length ? out : undefined;
 }
 
