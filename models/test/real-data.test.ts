@@ -23,18 +23,18 @@ describe.skipIf(!present)('committed coupons model on the real survey data', () 
     expect(statSync('models/coupons/manifest.json').size + weightsBytes).toBeLessThanOrEqual(64 * 1024);
   });
 
-  // Issue #3's target is AUC >= 0.83. The committed model reaches 0.8298 (models/README.md): the
-  // target is NOT met yet. This floor guards the achieved level against regressions meanwhile.
-  const CV_AUC_FLOOR = 0.829;
+  // Issue #3's target. The committed model reaches 0.8302: the margin is smaller than the
+  // fold-to-fold spread (models/README.md), so a change that loses even a little fails here.
+  const CV_AUC_TARGET = 0.83;
 
-  it('holds its 5-fold CV AUC (grouped by respondent) with quantization loss <= 0.002, reproducibly', () => {
+  it('reaches AUC >= 0.83 in 5-fold CV grouped by respondent, with quantization loss <= 0.002, reproducibly', () => {
     const c = manifest.training.config;
     const t = manifest.training;
     const res = run('train', ['--dataset', 'coupons', '--data', COUPONS, '--no-publish', '--json', '--cv', '5',
       '--hidden', c.hidden.join(',') || '0', '--epochs', String(c.epochs), '--lr', String(c.learningRate), '--l2', String(c.l2),
       '--seed', String(c.seed), '--ensemble', String(t.ensemble), '--crosses', String(t.crosses), '--min-count', String(t.minCount)]);
     expect(res.cv.per_fold).toHaveLength(5);
-    expect(res.cv.auc).toBeGreaterThanOrEqual(CV_AUC_FLOOR);
+    expect(res.cv.auc).toBeGreaterThanOrEqual(CV_AUC_TARGET);
     for (const f of res.cv.per_fold) expect(Math.abs(f.auc - f.auc_float32)).toBeLessThanOrEqual(0.002);
     // Reproducible: the same command gives the CV recorded in the manifest.
     expect(res.cv.auc).toBeCloseTo(manifest.metrics.cv.auc, 4);
@@ -45,7 +45,7 @@ describe.skipIf(!present)('committed coupons model on the real survey data', () 
     expect(res).toMatchObject({ n: 10234, respondents: 474, model: { version: manifest.version, quantization: 'uint8-per-channel' } });
     expect(res.model.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(Math.abs(res.auc - res.float32.auc)).toBeLessThanOrEqual(0.002);
-    expect(res.auc).toBeGreaterThan(CV_AUC_FLOOR); // in-sample, so only a sanity floor
+    expect(res.auc).toBeGreaterThan(CV_AUC_TARGET); // in-sample, so only a sanity floor
   }, 300_000);
 
   it("ope: estimates of each policy from the other policy's logs agree with what was observed", () => {

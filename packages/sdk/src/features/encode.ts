@@ -195,6 +195,10 @@ function write(out: Float32Array, row: number, col: Column, a: Activity, context
 interface ProfileTotals {
   answered: number;
   residual: number;
+  /** One Newton step for an additive shopper effect on the logit scale, all answers. */
+  logitEffect: number;
+  /** The same, per activity type. */
+  typeLogitEffect: Map<string, number>;
   rate: number;
   last: number;
   recent5: number;
@@ -203,6 +207,8 @@ interface ProfileTotals {
 const log1p = Math.log1p;
 
 const RESIDUAL_SMOOTHING = 2;
+/** Prior information (in units of one answer at p = 0.5 is 0.25) shrinking the logit effect to 0. */
+const LOGIT_SHRINKAGE = 1;
 
 /** (observed positives - positives expected from the population rate) / (answers + smoothing). */
 function residual(c: { positives: number; negatives: number } | undefined, prior: number): number {
@@ -218,9 +224,30 @@ function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTotals {
   const lastEvent = p.recent[p.recent.length - 1];
   let expected = 0;
   for (const [type, c] of Object.entries(p.byType)) expected += (c.positives + c.negatives) * (priors.byType[type] ?? priors.global);
+  // Score/information of the logit-scale shopper offset at 0, using each offer's population rate.
+  let score = 0;
+  let info = 0;
+  const byType = new Map<string, [number, number]>();
+  for (const [id, c] of Object.entries(p.byActivity)) {
+    const n = c.positives + c.negatives;
+    if (n === 0) continue;
+    const type = c.type;
+    const prior = priors.byActivity[id] ?? (type ? priors.byType[type] : undefined) ?? priors.global;
+    const s = c.positives - n * prior;
+    const i = n * prior * (1 - prior);
+    score += s;
+    info += i;
+    if (type) {
+      const [ts, ti] = byType.get(type) ?? [0, 0];
+      byType.set(type, [ts + s, ti + i]);
+    }
+  }
+  const typeLogitEffect = new Map([...byType].map(([t, [ts, ti]]) => [t, ts / (ti + LOGIT_SHRINKAGE)]));
   return {
     answered,
     residual: (p.total.positives - expected) / (answered + RESIDUAL_SMOOTHING),
+    logitEffect: score / (info + LOGIT_SHRINKAGE),
+    typeLogitEffect,
     // Beta(1,1)-smoothed acceptance rate: 0.5 with no history.
     rate: (p.total.positives + 1) / (answered + 2),
     last: lastEvent ? (lastEvent.positive ? 1 : -1) : 0,
@@ -255,6 +282,8 @@ function writeProfile(out: Float32Array, at: number, t: ProfileTotals, p: Profil
   out[at + 12] = residual(type, priors.byType[a.type] ?? priors.global);
   out[at + 13] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
   out[at + 14] = attributeResidual(p, a, priors);
+  out[at + 15] = t.logitEffect;
+  out[at + 16] = t.typeLogitEffect.get(a.type) ?? 0;
 }
 
 /**

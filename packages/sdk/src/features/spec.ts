@@ -61,7 +61,7 @@ export interface FeatureSpec {
   dimension: number;
 }
 
-export const FEATURE_FORMAT = 'vitrine-features@2' as const;
+export const FEATURE_FORMAT = 'vitrine-features@3' as const;
 
 /** Profile features, appended after the declared ones, in this order. Only past events feed them. */
 export const PROFILE_FEATURES = [
@@ -80,6 +80,8 @@ export const PROFILE_FEATURES = [
   'profile.type_residual',
   'profile.activity_residual',
   'profile.attribute_residual',
+  'profile.logit_effect',
+  'profile.type_logit_effect',
 ] as const;
 
 export function featureWidth(f: FittedFeature): number {

@@ -15,7 +15,7 @@ export interface ProfileAggregates {
   schema: 1;
   total: Counts;
   byType: Record<string, Counts>;
-  byActivity: Record<string, Counts>;
+  byActivity: Record<string, Counts & { type?: string }>;
   /** Answers per activity attribute value, keyed `name=value` (e.g. `expiration=2h`). */
   byAttribute: Record<string, Counts>;
   /** Most recent answered outcomes, newest last: 1 positive, 0 negative. */
@@ -76,7 +76,7 @@ export function applyEvent(agg: ProfileAggregates, event: ProfileEvent): Profile
     schema: 1,
     total: bump(agg.total),
     byType: { ...agg.byType, [event.activityType]: bump(agg.byType[event.activityType]) },
-    byActivity: { ...agg.byActivity, [event.activityId]: bump(agg.byActivity[event.activityId]) },
+    byActivity: { ...agg.byActivity, [event.activityId]: { ...bump(agg.byActivity[event.activityId]), type: event.activityType } },
     byAttribute,
     recent,
   };
