@@ -6,7 +6,6 @@ export type VitrineErrorCode =
   | 'model_unavailable'
   | 'model_integrity'
   | 'model_invalid'
-  | 'backend_unavailable'
   | 'storage_unavailable'
   | 'scoring_failed'
   | 'closed';

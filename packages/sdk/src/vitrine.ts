@@ -15,6 +15,8 @@ import type { Activity, Decision, FeatureRecord, Outcome, RankedItem, RankOption
 
 const DEFAULT_EPSILON = 0.05;
 const DECISIONS_KEPT = 500;
+/** Bound on remembered placements across decisions (memory stays flat for huge candidate lists). */
+const PLACEMENTS_KEPT = 20_000;
 
 /** Hands a rejected promise to the caller while keeping fire-and-forget calls from raising `unhandledrejection`. */
 function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T> {
@@ -39,6 +41,7 @@ class VitrineClient implements Vitrine {
   status: VitrineStatus;
   private profile: ProfileAggregates = emptyAggregates();
   private decisions = new Map<string, StoredDecision>();
+  private placements = 0;
   private user: FeatureRecord;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -139,9 +142,17 @@ class VitrineClient implements Vitrine {
     };
   }
 
+  /** Keeps the placed items of recent decisions for track(): only what was shown can be acted on. */
   private remember(decision: Decision, activities: Activity[]): Decision {
-    this.decisions.set(decision.id, { activities: new Map(activities.map((a) => [a.id, a])) });
-    if (this.decisions.size > DECISIONS_KEPT) this.decisions.delete(this.decisions.keys().next().value!);
+    const byId = new Map(activities.map((a) => [a.id, a]));
+    const placed = new Map(decision.items.map((item) => [item.id, byId.get(item.id)!]));
+    this.decisions.set(decision.id, { activities: placed });
+    this.placements += placed.size;
+    while (this.decisions.size > 1 && (this.decisions.size > DECISIONS_KEPT || this.placements > PLACEMENTS_KEPT)) {
+      const oldest = this.decisions.keys().next().value!;
+      this.placements -= this.decisions.get(oldest)!.activities.size;
+      this.decisions.delete(oldest);
+    }
     return decision;
   }
 
@@ -155,7 +166,7 @@ class VitrineClient implements Vitrine {
     const decision = this.decisions.get(decisionId);
     if (!decision) throw new VitrineError('unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, { field: 'decisionId' });
     const activity = decision.activities.get(activityId);
-    if (activity === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not among the candidates of decision ${decisionId}`, { field: 'activityId' });
+    if (activity === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not placed by decision ${decisionId}`, { field: 'activityId' });
     const attributes = activityAttributes(activity.features);
     const event: ProfileEvent = {
       activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()),
@@ -192,6 +203,7 @@ class VitrineClient implements Vitrine {
 
   private async forgetImpl(): Promise<void> {
     this.decisions.clear();
+    this.placements = 0;
     this.user = {};
     this.profile = emptyAggregates();
     await this.store.clear();

@@ -56,6 +56,17 @@ describe('createVitrine (Node, cpu backend, memory profile)', () => {
     v.close();
   });
 
+  it('remembers a bounded number of placements for track(), oldest decisions first out', async () => {
+    const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory' });
+    const many = Array.from({ length: 2_000 }, (_, i) => ({ id: `p${i}`, type: 'Bar', features: { expiration: '2h' } }));
+    const first = await v.rank(many);
+    let last = first;
+    for (let k = 0; k < 10; k++) last = await v.rank(many); // 22,000 placements > 20,000 kept
+    expect((await v.track(first.id, 'p0', 'click').catch((e) => e)).code).toBe('unknown_decision');
+    await expect(v.track(last.id, 'p1', 'click')).resolves.toBeUndefined();
+    v.close();
+  });
+
   it('drops activities outside their eligibility window', async () => {
     const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory' });
     const acts = [{ ...catalog[0], endsAt: '2020-01-01T00:00:00Z' }, catalog[1], { ...catalog[2], startsAt: Date.now() + 3_600_000 }];
@@ -88,6 +99,11 @@ describe('createVitrine (Node, cpu backend, memory profile)', () => {
     const d = await v.rank(catalog, { context });
     expect((await v.track(d.id, 'missing', 'click').catch((e) => e)).field).toBe('activityId');
     expect((await v.track(d.id, catalog[0].id, 'like' as never).catch((e) => e)).field).toBe('outcome');
+    // Only what was placed (shown) can be tracked.
+    const one = await v.rank(catalog, { context, slots: 1 });
+    const notShown = catalog.find((a) => a.id !== one.items[0].id)!;
+    expect((await v.track(one.id, notShown.id, 'click').catch((e) => e)).message).toMatch(/was not placed/);
+    await expect(v.track(one.id, one.items[0].id, 'click')).resolves.toBeUndefined();
   });
 
   it('rejects invalid options with invalid_options', async () => {
