@@ -99,10 +99,11 @@ class VitrineClient implements Vitrine {
     const slots = options.slots ?? activities.length;
     const context = options.context ?? {};
     const id = newId();
-    if (!this.scorer || !this.encoder) return this.remember(this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'), activities);
+    if (!this.scorer || !this.encoder) return this.remember(this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'), activities.slice(0, slots));
     try {
-      const scores = await this.scorer.score(this.encoder.encodeFactored(activities, context, this.user, this.profile));
-      const rows = options.includeFeatures ? this.encoder.encodeBatch(activities, context, this.user, this.profile) : undefined;
+      const batch = this.encoder.encodeFactored(activities, context, this.user, this.profile);
+      const scores = await this.scorer.score(batch);
+      const rows = options.includeFeatures ? this.encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const items: RankedItem[] = slate.order.map((i, pos) => ({
         id: activities[i].id,
@@ -119,11 +120,11 @@ class VitrineClient implements Vitrine {
         backend: this.scorer.backend,
         policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
         ineligible,
-      }, activities);
+      }, slate.order.map((i) => activities[i]));
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
-      return this.remember(this.rulesDecision(id, activities, slots, ineligible, error.message), activities);
+      return this.remember(this.rulesDecision(id, activities, slots, ineligible, error.message), activities.slice(0, slots));
     }
   }
 
@@ -143,9 +144,8 @@ class VitrineClient implements Vitrine {
   }
 
   /** Keeps the placed items of recent decisions for track(): only what was shown can be acted on. */
-  private remember(decision: Decision, activities: Activity[]): Decision {
-    const byId = new Map(activities.map((a) => [a.id, a]));
-    const placed = new Map(decision.items.map((item) => [item.id, byId.get(item.id)!]));
+  private remember(decision: Decision, placedActivities: Activity[]): Decision {
+    const placed = new Map(placedActivities.map((a) => [a.id, a]));
     this.decisions.set(decision.id, { activities: placed });
     this.placements += placed.size;
     while (this.decisions.size > 1 && (this.decisions.size > DECISIONS_KEPT || this.placements > PLACEMENTS_KEPT)) {
@@ -272,7 +272,8 @@ export function createVitrine(options: VitrineOptions): Promise<Vitrine> {
       encoder = new FeatureEncoder(model.manifest.featureSpec);
       progress({ stage: 'backend', progress: 0.75 });
       const { selectScorer } = await selectP;
-      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE });
+      // Warm up for the input width this model really has, plus a few cross signatures.
+      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8 });
       progress({ stage: 'warmup', progress: 0.95 });
       scorer = selected.scorer;
       warnings.push(...selected.warnings);

@@ -58,37 +58,36 @@ export class FeatureEncoder {
     }
   }
 
+  /** Inputs per candidate in the factored form, before cross signatures (see encodeFactored). */
+  get variableWidth(): number {
+    return this.variableColumns.length;
+  }
+
   /** One row per activity, row-major `activities.length x dimension`. */
   encodeBatch(activities: readonly Activity[], context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
+    return this.expand(this.encodeFactored(activities, context, user, profile));
+  }
+
+  /**
+   * The dense vectors a factored batch stands for: shared entries, then each candidate's variable
+   * columns and cross columns. Dense and factored encodings cannot drift apart: one produces the other.
+   */
+  expand(batch: FactoredBatch): Float32Array {
     const d = this.dimension;
-    const out = new Float32Array(activities.length * d);
-    if (activities.length === 0) return out;
-    // Context and user columns are the same for every candidate: encode once, copy per row.
-    const template = new Float32Array(d);
-    for (const col of this.shared) write(template, 0, col, activities[0], context, user);
-    const profileBase = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
-    const resolved = this.perActivity.map((col) => resolveCross(col, activities[0], context, user));
-    for (let r = 0; r < activities.length; r++) {
-      const a = activities[r];
+    const v = batch.variableColumns.length;
+    const out = new Float32Array(batch.n * d);
+    for (let r = 0; r < batch.n; r++) {
       const row = r * d;
-      out.set(template, row);
-      for (let c = 0; c < this.perActivity.length; c++) {
-        const col = this.perActivity[c];
-        const cross = resolved[c];
-        if (cross) {
-          const i = cross.index.get(categoryOf(readValue(cross.activityPart, a, context, user)) ?? '');
-          if (i !== undefined) out[row + col.offset + i] = 1;
-        } else {
-          write(out, row, col, a, context, user);
-        }
-      }
-      if (profileBase) writeProfile(out, row + this.profileOffset, profileBase, profile, a, this.spec.priors);
+      for (let j = 0; j < batch.shared.index.length; j++) out[row + batch.shared.index[j]] = batch.shared.value[j];
+      for (let k = 0; k < v; k++) out[row + batch.variableColumns[k]] = batch.rows[r * batch.width + k];
+      const signature = batch.rows.subarray(r * batch.width + v, (r + 1) * batch.width).indexOf(1);
+      for (const c of batch.signatures[signature]) out[row + c] = 1;
     }
     return out;
   }
 
   /**
-   * The same information as `encodeBatch`, arranged for a cheap first layer. The first layer is
+   * The model's input, arranged for a cheap first layer (`expand` gives the dense vectors). The first layer is
    * linear before its activation, so x·W = (shared part)·W + (variable part)·W + Σ crosses·W:
    * - `shared`: non-zero context/user entries, identical for every candidate (fold into the bias);
    * - `rows`: per candidate, the variable columns then a one-hot over cross signatures (the set of

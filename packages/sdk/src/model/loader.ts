@@ -65,7 +65,7 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
   if (manifest) {
     try {
       const model = await loadFiles(manifest, manifestUrl, env, cache);
-      if (cache) await rememberGood(cache, manifestUrl, manifest);
+      if (cache) await rememberGood(cache, manifestUrl, manifest, lastGood);
       return model;
     } catch (err) {
       if (!lastGood || lastGood.version === manifest.version) throw err;
@@ -189,9 +189,8 @@ async function readLastGood(cache: Cache, manifestUrl: string): Promise<ModelMan
 }
 
 /** Records the verified manifest and drops cached files that belong to neither it nor anything else current. */
-async function rememberGood(cache: Cache, manifestUrl: string, manifest: ModelManifest): Promise<void> {
+async function rememberGood(cache: Cache, manifestUrl: string, manifest: ModelManifest, previous: ModelManifest | undefined): Promise<void> {
   try {
-    const previous = await readLastGood(cache, manifestUrl);
     await cache.put(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl), new Response(JSON.stringify(manifest), { headers: { 'content-type': 'application/json' } }));
     if (!previous || previous.version === manifest.version) return;
     const keep = new Set(manifest.files.map((f) => cacheKey(new URL(f.path, manifestUrl).href, f.sha256)));

@@ -1,4 +1,4 @@
-import { engine, findBackend, setBackend } from '@tensorflow/tfjs-core';
+import { engine, setBackend } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../model/loader';
 import type { AdapterInfo, BackendName, BackendOption, BackendSelection } from '../types';
 import { TfjsScorer } from './tfjs-scorer';
@@ -41,20 +41,20 @@ export async function describeAdapter(): Promise<AdapterInfo | undefined> {
 }
 
 /** Initialises one backend and returns a warmed-up scorer, or throws why it can't. */
-async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined, warm = WARM_BATCHES): Promise<TfjsScorer> {
+async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined, width: number, warm = WARM_BATCHES): Promise<TfjsScorer> {
   if (name !== 'webgpu') (await lazyBackends[name]()).configure(wasmPaths);
-  if (!findBackend(name) && !(await setBackend(name))) throw new Error(`${name} is not available in this browser`);
-  if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} failed to initialise`);
+  // setBackend resolves false (or throws) when the backend can't start in this browser.
+  if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} is not available in this browser`);
   const scorer = new TfjsScorer(model, name);
-  await scorer.warmUp(warm);
+  await scorer.warmUp(warm, width);
   return scorer;
 }
 
-async function timeBatch(scorer: TfjsScorer): Promise<number> {
+async function timeBatch(scorer: TfjsScorer, width: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    await scorer.scoreSynthetic(RACE_BATCH);
+    await scorer.scoreSynthetic(RACE_BATCH, width);
     times.push(performance.now() - t0);
   }
   return Math.round(times.sort((a, b) => a - b)[1] * 100) / 100;
@@ -65,8 +65,8 @@ async function timeBatch(scorer: TfjsScorer): Promise<number> {
  * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
  * An explicit backend is used when it works; otherwise the chain continues and says why.
  */
-export async function selectScorer(model: LoadedModel, option: BackendOption, options: { wasmPaths?: string; cacheName: string }): Promise<SelectedScorer> {
-  const { wasmPaths, cacheName } = options;
+export async function selectScorer(model: LoadedModel, option: BackendOption, options: { wasmPaths?: string; cacheName: string; inputWidth: number }): Promise<SelectedScorer> {
+  const { wasmPaths, cacheName, inputWidth } = options;
   const warnings: string[] = [];
   const errors: string[] = [];
   let adapter: AdapterInfo | undefined;
@@ -78,7 +78,7 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
   const tryPrepare = async (name: BackendName, warm?: number[]): Promise<TfjsScorer | undefined> => {
     if (name === 'webgpu' && !adapter) { errors.push('webgpu: no WebGPU adapter'); return undefined; }
     try {
-      return await prepare(name, model, wasmPaths, warm);
+      return await prepare(name, model, wasmPaths, inputWidth, warm);
     } catch (err) {
       errors.push(`${name}: ${(err as Error).message}`);
       return undefined;
@@ -101,12 +101,12 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
     const gpu = await tryPrepare('webgpu', [RACE_BATCH]);
     const wasm = await tryPrepare('wasm', [RACE_BATCH]);
     const timingsMs: Partial<Record<BackendName, number>> = {};
-    if (gpu) timingsMs.webgpu = await timeBatch(gpu);
-    if (wasm) timingsMs.wasm = await timeBatch(wasm);
+    if (gpu) timingsMs.webgpu = await timeBatch(gpu, inputWidth);
+    if (wasm) timingsMs.wasm = await timeBatch(wasm, inputWidth);
     if (gpu || wasm) {
       const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
       (winner === gpu ? wasm : gpu)?.dispose();
-      await winner.warmUp(WARM_BATCHES);
+      await winner.warmUp(WARM_BATCHES, inputWidth);
       await writeRace(cacheName, raceKey, { backend: winner.backend, timingsMs });
       return {
         scorer: winner,

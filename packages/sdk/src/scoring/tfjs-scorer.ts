@@ -12,17 +12,14 @@ function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-/** Smallest power of two >= n (at least 32): at most 2x padding, a handful of shader variants. */
+/** Smallest power of two >= n (at least 32): at most 2x padding, a handful of shader variants.
+ * Used for batch sizes and input widths on GPU backends. */
 export function bucket(n: number): number {
   return Math.max(32, 2 ** Math.ceil(Math.log2(n)));
 }
 
 interface LayerTensors { kernel: Tensor; bias: Tensor; activation: 'relu' | 'linear' | 'sigmoid' }
 
-/** Input-width bucket (multiple of 32, power of two): few shader variants on GPU backends. */
-function widthBucket(w: number): number {
-  return Math.max(32, 2 ** Math.ceil(Math.log2(w)));
-}
 
 /**
  * Runs the MLP with tfjs-core kernels only: each layer is one `_FusedMatMul` (matmul + bias +
@@ -107,7 +104,7 @@ export class TfjsScorer implements Scorer {
     if (n === 0) return Promise.resolve(new Float32Array(0));
     return exclusive(async () => {
       await this.activate();
-      const width = this.gpu ? widthBucket(batch.width) : batch.width;
+      const width = this.gpu ? bucket(batch.width) : batch.width;
       const rowsN = this.gpu ? bucket(n) : n;
       let input = batch.rows;
       if (width !== batch.width || rowsN !== n) {
@@ -126,7 +123,7 @@ export class TfjsScorer implements Scorer {
   }
 
   /** Scores `n` all-zero candidates of a typical width: for warm-up and backend races. */
-  scoreSynthetic(n: number, width = 64): Promise<Float32Array> {
+  scoreSynthetic(n: number, width: number): Promise<Float32Array> {
     return this.score({ n, width, rows: new Float32Array(n * width), variableColumns: new Int32Array(0), signatures: [], shared: { index: new Int32Array(0), value: new Float32Array(0) } });
   }
 
@@ -134,8 +131,9 @@ export class TfjsScorer implements Scorer {
    * Compiles the shaders before the first real call. On WebGPU, the engine's compile-only mode
    * creates pipelines asynchronously (in parallel) and we wait for all of them.
    */
-  warmUp(batchSizes: number[], width = 64): Promise<void> {
+  warmUp(batchSizes: number[], inputWidth: number): Promise<void> {
     if (this.gpu) batchSizes = [...new Set(batchSizes.map(bucket))];
+    const width = this.gpu ? bucket(inputWidth) : inputWidth;
     return exclusive(async () => {
       await this.activate();
       const backend = engine().backend as unknown as { checkCompileCompletionAsync?: () => Promise<void>; getUniformLocations?: () => void };
