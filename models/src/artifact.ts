@@ -57,7 +57,7 @@ export function writeArtifact(dir: string, input: ArtifactInput): { version: str
 }
 
 /** Packs tensors into one file, 4-byte aligned so float32 views never straddle. */
-function pack(tensors: QuantizedTensor[]): { bin: Uint8Array; entries: ModelManifest['tensors'] } {
+export function pack(tensors: QuantizedTensor[]): { bin: Uint8Array; entries: ModelManifest['tensors'] } {
   const parts: Uint8Array[] = [];
   const entries: ModelManifest['tensors'] = [];
   let offset = 0;

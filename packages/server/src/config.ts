@@ -1,0 +1,87 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noiseMultiplierFor } from '../../sdk/src/signals/zcdp';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+export interface PrivacyConfig {
+  /** Per shopper device and window: the (epsilon, delta) no device exceeds. */
+  epsilon: number;
+  delta: number;
+  windowDays: number;
+  /** Rounds a device may join per window; the noise is calibrated so they all fit the budget. */
+  contributionsPerWindow: number;
+  clipNorm: number;
+  /** Fewest updates a round needs; also sizes each device's share of the noise. */
+  minCohort: number;
+  /** Fraction trimmed from each end, per coordinate. */
+  trim: number;
+  /** Per-activity statistics are released only when at least this many batches back them. */
+  kThreshold: number;
+  /** Server learning rate applied to the noised robust mean. */
+  learningRate: number;
+  /** 'none' turns off both noises (simulation baseline only; the server refuses it). */
+  noise: 'gaussian' | 'none';
+}
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  seedModel: string;
+  privacy: PrivacyConfig;
+  promotion: { minEvents: number; margin: number };
+  roundIntervalMs: number;
+  rateLimit: { max: number; windowMs: number };
+  bodyLimit: number;
+  adminToken?: string;
+  logger: boolean;
+}
+
+export const DEFAULT_PRIVACY: PrivacyConfig = {
+  epsilon: 8, delta: 1e-6, windowDays: 30, contributionsPerWindow: 30, clipNorm: 1,
+  minCohort: 100, trim: 0.1, kThreshold: 20, learningRate: 0.5, noise: 'gaussian',
+};
+
+const num = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${raw}"`);
+  return n;
+};
+
+export function configFromEnv(): ServerConfig {
+  return {
+    port: num('PORT', 8787),
+    host: process.env.HOST ?? '127.0.0.1',
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    dataDir: process.env.DATABASE_URL ? undefined : resolve(process.env.VITRINE_DATA_DIR ?? '.vitrine'),
+    seedModel: resolve(process.env.VITRINE_SEED_MODEL ?? resolve(REPO_ROOT, 'models/coupons/manifest.json')),
+    privacy: {
+      ...DEFAULT_PRIVACY,
+      epsilon: num('VITRINE_EPSILON', DEFAULT_PRIVACY.epsilon),
+      minCohort: num('VITRINE_MIN_COHORT', DEFAULT_PRIVACY.minCohort),
+      kThreshold: num('VITRINE_K_THRESHOLD', DEFAULT_PRIVACY.kThreshold),
+    },
+    promotion: { minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000), margin: num('VITRINE_PROMOTION_MARGIN', 0.005) },
+    roundIntervalMs: num('VITRINE_ROUND_INTERVAL_MS', 3_600_000),
+    rateLimit: { max: num('VITRINE_RATE_LIMIT', 600), windowMs: 60_000 },
+    bodyLimit: 64 * 1024,
+    adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
+    logger: process.env.VITRINE_LOG !== '0',
+  };
+}
+
+/** Derived mechanism parameters (also what GET /v1/privacy publishes). */
+export function mechanism(p: PrivacyConfig) {
+  const z = noiseMultiplierFor(p.epsilon, p.delta, p.contributionsPerWindow);
+  return {
+    noiseMultiplier: z,
+    rhoPerContribution: 1 / (2 * z * z),
+    // Each device's share: minCohort honest devices' local noise alone sums to the central level.
+    localNoiseStd: p.noise === 'none' ? 0 : (z * 2 * p.clipNorm) / Math.sqrt(p.minCohort),
+    minHoursBetween: (p.windowDays * 24) / p.contributionsPerWindow,
+  };
+}

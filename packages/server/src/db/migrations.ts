@@ -1,0 +1,68 @@
+import type { Db } from './db';
+
+/**
+ * Forward-only migrations, the same on PGlite and PostgreSQL. On PostgreSQL an advisory lock
+ * makes several servers starting at once apply them exactly once.
+ */
+export const MIGRATIONS: string[] = [
+  `create table models (
+     version text primary key,
+     manifest jsonb not null,
+     weights bytea not null,
+     status text not null check (status in ('current', 'shadow', 'retired', 'rejected')),
+     parent text references models(version),
+     round_id integer,
+     created_at timestamptz not null default now(),
+     promoted_at timestamptz
+   );
+   create unique index models_one_current on models (status) where status = 'current';
+   create unique index models_one_shadow on models (status) where status = 'shadow';
+
+   create table batches (
+     id text primary key,
+     received_at timestamptz not null default now(),
+     model text not null,
+     shadow text,
+     events jsonb not null,
+     n_events integer not null,
+     update_vec jsonb,
+     round_id integer
+   );
+   create index batches_pending_updates on batches (model) where round_id is null and update_vec is not null;
+   create index batches_shadow on batches (shadow) where shadow is not null;
+
+   create table rounds (
+     id serial primary key,
+     at timestamptz not null default now(),
+     model text not null,
+     status text not null,
+     cohort integer not null,
+     candidate text,
+     report jsonb not null
+   );
+
+   create table promotions (
+     id serial primary key,
+     at timestamptz not null default now(),
+     shadow text not null,
+     current text not null,
+     decision text not null,
+     report jsonb not null
+   );
+
+   create table counters (name text primary key, value bigint not null);
+   insert into counters values ('duplicates', 0), ('rejected', 0);`,
+];
+
+export async function migrate(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (db.kind === 'postgres') await tx.query('select pg_advisory_xact_lock(7463729)');
+    await tx.query('create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())');
+    const done = new Set((await tx.query<{ version: number }>('select version from schema_migrations')).map((r) => Number(r.version)));
+    for (let i = 0; i < MIGRATIONS.length; i++) {
+      if (done.has(i + 1)) continue;
+      for (const statement of MIGRATIONS[i].split(/;\s*$/m).map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query('insert into schema_migrations (version) values ($1)', [i + 1]);
+    }
+  });
+}

@@ -1,0 +1,24 @@
+/** `npm run server`: the Vitrine server alone (PORT, VITRINE_DATA_DIR or DATABASE_URL). */
+import { configFromEnv } from './config';
+import { openDb } from './db/db';
+import { createServer } from './app';
+
+export async function startServer(overrides: Partial<ReturnType<typeof configFromEnv>> = {}) {
+  const config = { ...configFromEnv(), ...overrides };
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const server = await createServer(config, db);
+  const address = await server.app.listen({ port: config.port, host: config.host });
+  return { server, address, config };
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/server/src/main.ts')) {
+  const { server, address, config } = await startServer();
+  const current = server.registry.getCurrent()!;
+  console.log(`vitrine server on ${address} (${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`}); current model ${current.version}`);
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
