@@ -8,6 +8,7 @@ export type VitrineErrorCode =
   | 'model_invalid'
   | 'storage_unavailable'
   | 'scoring_failed'
+  | 'signals_failed'
   | 'closed';
 
 /**

@@ -3,9 +3,10 @@ export { VitrineError } from './errors';
 export type { Vitrine } from './vitrine';
 export type { VitrineErrorCode } from './errors';
 export type {
-  Activity, AdapterInfo, BackendName, BackendOption, BackendSelection, Decision, FeatureRecord, FeatureValue,
+  Activity, AdapterInfo, Consent, BackendName, BackendOption, BackendSelection, Decision, FeatureRecord, FeatureValue,
   Outcome, Progress, RankedItem, RankOptions, Reason, VitrineOptions, VitrineStatus,
 } from './types';
+export type { PrivacyReport } from './signals/stage';
 export type { ProfileExport, RetentionPolicy } from './profile/store';
 export type { ProfileAggregates, ProfileEvent } from './profile/aggregate';
 export const version = '0.1.0';

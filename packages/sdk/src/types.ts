@@ -13,6 +13,7 @@ export interface Activity {
   endsAt?: string | number | Date;
 }
 
+export type Consent = 'none' | 'signals';
 export type Outcome = 'view' | 'click' | 'add_to_cart' | 'purchase' | 'dismiss';
 export type BackendName = 'webgpu' | 'wasm' | 'webgl' | 'cpu';
 export type BackendOption = 'auto' | BackendName;
@@ -29,8 +30,13 @@ export interface Progress {
 export interface VitrineOptions {
   /** URL of a model manifest (relative URLs resolve against the page). */
   model: string;
-  /** Server for anonymized signals (used by the reward loop). */
+  /**
+   * Vitrine server base URL (e.g. `https://vitrine.example/v1`). With `consent: 'signals'` the
+   * SDK sends it anonymized reward signals (see docs/privacy.md); nothing is sent otherwise.
+   */
   endpoint?: string;
+  /** The shopper's choice: 'signals' allows anonymized reward signals; default 'none'. */
+  consent?: Consent;
   backend?: BackendOption;
   /** Attributes of a signed-in shopper; they never leave the device. */
   user?: FeatureRecord;

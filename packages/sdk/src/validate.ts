@@ -32,7 +32,8 @@ const RankOptionsSchema = v.optional(v.object({
 
 const OptionsSchema = v.object({
   model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
-  endpoint: v.optional(v.string()),
+  endpoint: v.optional(v.pipe(v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'), v.minLength(1, 'must not be empty'))),
+  consent: v.optional(v.picklist(['none', 'signals'], "must be 'none' or 'signals'")),
   backend: v.optional(v.picklist(['auto', 'webgpu', 'wasm', 'webgl', 'cpu'], "must be 'auto', 'webgpu', 'wasm', 'webgl' or 'cpu'")),
   user: v.optional(Record_),
   onProgress: v.optional(v.function()),
@@ -43,6 +44,8 @@ const OptionsSchema = v.object({
   random: v.optional(v.function()),
   now: v.optional(v.function()),
 });
+
+export const ConsentSchema = v.picklist(['none', 'signals'], "must be 'none' or 'signals'");
 
 const OUTCOMES = ['view', 'click', 'add_to_cart', 'purchase', 'dismiss'] as const;
 const TrackSchema = v.object({

@@ -10,8 +10,11 @@ import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
-import { validateOptions, validateRank, validateTrack, validateUser } from './validate';
-import type { Activity, Decision, FeatureRecord, Outcome, RankedItem, RankOptions, VitrineOptions, VitrineStatus } from './types';
+import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
+import { IdbOutbox, MemoryOutbox, type SignalOutbox } from './signals/outbox';
+import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
+import * as v from 'valibot';
+import type { Activity, Consent, Decision, FeatureRecord, Outcome, RankedItem, RankOptions, VitrineOptions, VitrineStatus } from './types';
 
 const DEFAULT_EPSILON = 0.05;
 const DECISIONS_KEPT = 500;
@@ -24,7 +27,15 @@ function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T
   return p;
 }
 
-interface StoredDecision { activities: Map<string, Activity> }
+interface StoredDecision { activities: Map<string, Activity>; placements?: Map<string, Placement> }
+
+/** Seams for Node tools (simulation, evaluation): replace the stores the browser would open. */
+export interface VitrineInternals {
+  profileStore?: ProfileStore;
+  outbox?: SignalOutbox;
+  /** Idle time before an open signal batch is sealed and sent (default 30 s). */
+  flushDelayMs?: number;
+}
 
 export interface Vitrine {
   readonly status: VitrineStatus;
@@ -34,6 +45,15 @@ export interface Vitrine {
   setUser(user: FeatureRecord): Promise<void>;
   exportProfile(): Promise<ProfileExport>;
   forget(): Promise<void>;
+  /**
+   * What this device sent to the Vitrine server and how much of its privacy budget it used.
+   * `{ consent: 'none' }` when signals are off.
+   */
+  privacyReport(): Promise<PrivacyReport | { consent: 'none'; sent: null }>;
+  /** Grants ('signals') or withdraws ('none') consent; withdrawing deletes unsent signals. */
+  setConsent(consent: Consent): Promise<void>;
+  /** Sends pending signals now (they are also sent on their own and when the page is hidden). */
+  flush(): Promise<void>;
   close(): void;
 }
 
@@ -47,6 +67,9 @@ class VitrineClient implements Vitrine {
   private readonly now: () => number;
   private readonly epsilon: number;
   private closed = false;
+  private signals: SignalsStage | null = null;
+  private readonly onPageHide = () => { void this.signals?.flush({ keepalive: true }); };
+  private readonly onHidden = () => { if (globalThis.document?.visibilityState === 'hidden') void this.signals?.flush({ keepalive: true }); };
 
   constructor(
     private readonly options: VitrineOptions,
@@ -55,6 +78,7 @@ class VitrineClient implements Vitrine {
     private readonly scorer: Scorer | null,
     private readonly encoder: FeatureEncoder | null,
     status: VitrineStatus,
+    private readonly internals: VitrineInternals = {},
   ) {
     this.status = status;
     this.user = { ...(options.user ?? {}) };
@@ -105,6 +129,7 @@ class VitrineClient implements Vitrine {
       const scores = await this.scorer.score(batch);
       const rows = options.includeFeatures ? this.encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
+      const placements = this.signals?.placements(activities, slate.order, slate.propensities, this.epsilon, this.encoder, context, this.user, this.profile);
       const items: RankedItem[] = slate.order.map((i, pos) => ({
         id: activities[i].id,
         score: scores[i],
@@ -120,7 +145,7 @@ class VitrineClient implements Vitrine {
         backend: this.scorer.backend,
         policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
         ineligible,
-      }, slate.order.map((i) => activities[i]));
+      }, slate.order.map((i) => activities[i]), placements);
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
@@ -144,9 +169,9 @@ class VitrineClient implements Vitrine {
   }
 
   /** Keeps the placed items of recent decisions for track(): only what was shown can be acted on. */
-  private remember(decision: Decision, placedActivities: Activity[]): Decision {
+  private remember(decision: Decision, placedActivities: Activity[], placements?: Map<string, Placement>): Decision {
     const placed = new Map(placedActivities.map((a) => [a.id, a]));
-    this.decisions.set(decision.id, { activities: placed });
+    this.decisions.set(decision.id, { activities: placed, ...(placements ? { placements } : {}) });
     this.placements += placed.size;
     while (this.decisions.size > 1 && (this.decisions.size > DECISIONS_KEPT || this.placements > PLACEMENTS_KEPT)) {
       const oldest = this.decisions.keys().next().value!;
@@ -178,6 +203,65 @@ class VitrineClient implements Vitrine {
       await this.toMemory(err);
       this.profile = await this.store.append(event);
     }
+    const placement = decision.placements?.get(activityId);
+    if (placement && this.signals) await this.signals.record(decisionId, activityId, placement, outcome);
+  }
+
+  /** Starts the signals stage when consent, an endpoint and a model are all there. */
+  async startSignals(): Promise<void> {
+    if (this.signals || this.options.consent !== 'signals' || !this.options.endpoint || !this.model) return;
+    let outbox = this.internals.outbox;
+    if (!outbox) {
+      try {
+        outbox = this.options.storage === 'memory' ? new MemoryOutbox() : await IdbOutbox.open();
+      } catch (err) {
+        outbox = new MemoryOutbox();
+        this.status = { ...this.status, warnings: [...this.status.warnings, `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`] };
+      }
+    }
+    const { SignalsStage } = await import('./signals/stage');
+    const { loadModel, defaultLoaderEnv } = await import('./model/loader');
+    const endpoint = new URL(this.options.endpoint, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+    this.signals = new SignalsStage(this.model, {
+      endpoint, outbox, now: this.now, random: this.random,
+      fetch: globalThis.fetch.bind(globalThis),
+      loadShadow: (url) => loadModel(url, defaultLoaderEnv()),
+      onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
+      flushDelayMs: this.internals.flushDelayMs ?? 30_000,
+    });
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
+    globalThis.document?.addEventListener?.('visibilitychange', this.onHidden);
+  }
+
+  private stopSignalListeners(): void {
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
+  }
+
+  privacyReport(): Promise<PrivacyReport | { consent: 'none'; sent: null }> {
+    return settled((async () => (this.signals ? this.signals.report() : { consent: 'none' as const, sent: null }))(), this.report);
+  }
+
+  setConsent(consent: Consent): Promise<void> {
+    return settled((async () => {
+      const parsed = v.safeParse(ConsentSchema, consent);
+      if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
+      (this.options as VitrineOptions).consent = parsed.output;
+      if (parsed.output === 'signals') return this.startSignals();
+      this.stopSignalListeners();
+      await this.signals?.stop({ purge: true });
+      this.signals = null;
+      for (const d of this.decisions.values()) delete d.placements;
+    })(), this.report);
+  }
+
+  flush(): Promise<void> {
+    return settled((async () => {
+      if (!this.signals) return;
+      await this.signals.settle();
+      await this.signals.flush();
+      await this.signals.settle();
+    })(), this.report);
   }
 
   setUser(user: FeatureRecord): Promise<void> {
@@ -202,6 +286,14 @@ class VitrineClient implements Vitrine {
   }
 
   private async forgetImpl(): Promise<void> {
+    // Unsent signals go too; the privacy ledger (dates and costs only) stays, so forgetting
+    // cannot reset the privacy budget.
+    await this.signals?.stop({ purge: true });
+    if (this.signals) {
+      this.signals = null;
+      this.stopSignalListeners();
+      await this.startSignals();
+    }
     this.decisions.clear();
     this.placements = 0;
     this.user = {};
@@ -217,6 +309,8 @@ class VitrineClient implements Vitrine {
 
   close(): void {
     this.closed = true;
+    this.stopSignalListeners();
+    this.signals?.close();
     this.scorer?.dispose();
     this.store.close();
   }
@@ -248,14 +342,14 @@ function newId(): string {
  * loaded gives a working client whose `status.degraded` says why and whose `rank` returns the
  * shop's own order.
  */
-export function createVitrine(options: VitrineOptions): Promise<Vitrine> {
+export function createVitrine(options: VitrineOptions, internals: VitrineInternals = {}): Promise<Vitrine> {
   const p = (async () => {
     const opts = validateOptions(options);
     const now = opts.now ?? Date.now;
     const progress = (p: Parameters<NonNullable<VitrineOptions['onProgress']>>[0]) => {
       try { opts.onProgress?.(p); } catch { /* never let a callback break init */ }
     };
-    const storeP = openProfileStore(opts.storage ?? 'auto', now);
+    const storeP = internals.profileStore ? Promise.resolve({ store: internals.profileStore, warning: undefined }) : openProfileStore(opts.storage ?? 'auto', now);
     const warnings: string[] = [];
     let model: LoadedModel | null = null;
     let scorer: Scorer | null = null;
@@ -292,8 +386,9 @@ export function createVitrine(options: VitrineOptions): Promise<Vitrine> {
       modelVersion: model?.manifest.version,
       profile: store.kind,
       ...(degraded ? { degraded } : {}),
-    });
+    }, internals);
     await client.loadProfile();
+    await client.startSignals().catch((err) => { try { opts.onError?.(toVitrineError(err, 'signals_failed', 'signals could not start')); } catch { /* ignore */ } });
     progress({ stage: 'ready', progress: 1 });
     return client as Vitrine;
   })();

@@ -1,0 +1,341 @@
+import * as v from 'valibot';
+import { FeatureEncoder } from '../features/encode';
+import type { LoadedModel } from '../model/loader';
+import type { ProfileAggregates } from '../profile/aggregate';
+import { referenceScores } from '../scoring/reference';
+import type { Activity, FeatureRecord, Outcome } from '../types';
+import { PrivacyAccountant } from './accountant';
+import { gaussian } from './noise';
+import { emptyLedger, type Ledger, type OutboxItem, type SignalOutbox } from './outbox';
+import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, REWARDS, SIGNALS_FORMAT, timeBucket, type PrivacyParameters, type SignalBatch } from './protocol';
+import { clippedNoisedGradient, preActivations, supportsUpdates, updateDimension } from './update';
+
+/** What the stage keeps per placed item of a decision, until the shopper acts on it. */
+export interface Placement { slot: number; p: number; z?: Float32Array; q?: number }
+
+export interface SignalsEnv {
+  endpoint: string;
+  fetch: typeof fetch;
+  outbox: SignalOutbox;
+  now: () => number;
+  random: () => number;
+  loadShadow: (manifestUrl: string) => Promise<LoadedModel>;
+  onError: (message: string, cause?: unknown) => void;
+  /** Idle time before an open batch is sealed and sent. */
+  flushDelayMs?: number;
+}
+
+export interface PrivacyReport {
+  consent: 'signals';
+  endpoint: string;
+  /** What one batch may hold, field by field. */
+  fields: string[];
+  parameters: PrivacyParameters | null;
+  budget: ReturnType<PrivacyAccountant['report']>['budget'] | null;
+  spent: ReturnType<PrivacyAccountant['report']>['spent'] | null;
+  remaining: ReturnType<PrivacyAccountant['report']>['remaining'] | null;
+  sent: Ledger['sent'];
+  dropped: Ledger['dropped'];
+  pending: { batches: number; events: number };
+  storage: 'indexeddb' | 'memory';
+  /** Why no update is attached right now, if so. */
+  updates: string;
+}
+
+const BASE_BACKOFF_MS = 2_000;
+const MAX_BACKOFF_MS = 10 * 60_000;
+/** Attempts per page life; what is left waits in the outbox for the next page load. */
+const MAX_ATTEMPTS_PER_PAGE = 8;
+/** Shadow propensities need the shadow's scores for every candidate: bounded work per rank. */
+const SHADOW_MAX_CANDIDATES = 256;
+
+/**
+ * The signals stage: turns tracked outcomes into anonymized batches, persists them until the
+ * server acknowledges them, and sends them without cookies or identifiers. Only constructed
+ * when the shop passed `consent: 'signals'` and an endpoint.
+ */
+export class SignalsStage {
+  private params: PrivacyParameters | null = null;
+  private accountant: PrivacyAccountant | null = null;
+  private shadow: { model: LoadedModel; encoder: FeatureEncoder } | null = null;
+  private ledger: Ledger = emptyLedger();
+  private open: OutboxItem | null = null;
+  private sealed = new Map<string, OutboxItem>();
+  private attempts = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private sending: Promise<void> | null = null;
+  private readonly normal: () => number;
+  private readonly catalog: Set<string>;
+  private readonly ready: Promise<void>;
+  private stopped = false;
+  private persist: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly model: LoadedModel, private readonly env: SignalsEnv) {
+    this.normal = gaussian();
+    const ids = model.manifest.featureSpec.features.find((f) => f.kind === 'categorical' && f.source === 'activity' && f.key === 'id');
+    this.catalog = new Set(ids && 'vocab' in ids ? ids.vocab : []);
+    this.ready = this.start().catch((err) => this.env.onError(`signals: ${(err as Error).message}`, err));
+    this.ready.catch(() => undefined);
+  }
+
+  private url(path: string): string {
+    return new URL(path, this.env.endpoint.endsWith('/') ? this.env.endpoint : `${this.env.endpoint}/`).href;
+  }
+
+  private async start(): Promise<void> {
+    this.ledger = await this.env.outbox.ledger();
+    for (const item of await this.env.outbox.list()) {
+      // A batch left open by a closed or crashed page: seal it now (same id: the server dedupes).
+      this.sealed.set(item.id, item.state === 'open' ? this.seal(item) : item);
+    }
+    const res = await this.env.fetch(this.url('privacy'), { credentials: 'omit', cache: 'no-cache' });
+    if (!res.ok) throw new Error(`GET privacy answered ${res.status}`);
+    const parsed = v.safeParse(PrivacySchema, await res.json());
+    if (!parsed.success) throw new Error(`privacy parameters invalid at ${v.getDotPath(parsed.issues[0])}: ${parsed.issues[0].message}`);
+    this.params = parsed.output;
+    this.accountant = new PrivacyAccountant(this.params, this.env.now);
+    if (this.params.shadowModel && supportsUpdates(this.model.manifest)) {
+      try {
+        const shadow = await this.env.loadShadow(this.url(this.params.shadowModel));
+        this.shadow = { model: shadow, encoder: new FeatureEncoder(shadow.manifest.featureSpec) };
+      } catch (err) {
+        this.env.onError(`signals: shadow model ${this.params.shadowModel} not loaded (${(err as Error).message})`, err);
+      }
+    }
+    for (const item of this.sealed.values()) await this.env.outbox.put(item);
+    this.schedule(0);
+  }
+
+  /** Called by rank(): what the stage needs to remember about each placed item. */
+  placements(activities: Activity[], order: number[], propensities: number[], epsilon: number, encoder: FeatureEncoder, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Map<string, Placement> {
+    const out = new Map<string, Placement>();
+    const placed = order.map((i) => activities[i]);
+    const wantsUpdate = this.params?.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest);
+    const z = wantsUpdate ? preActivations(this.model.weights.get('layers.0.kernel')!, encoder.encodeBatch(placed, context, user, profile), placed.length, encoder.dimension, this.model.manifest.architecture.layers[0].units) : undefined;
+    let q: number[] | undefined;
+    const n = activities.length;
+    if (this.shadow && n <= SHADOW_MAX_CANDIDATES) {
+      const rows = this.shadow.encoder.encodeBatch(activities, context, user, profile);
+      const scores = referenceScores(this.shadow.model.manifest, this.shadow.model.weights, rows, n);
+      const greedy = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+      const eps = n > 1 ? epsilon : 0;
+      q = order.map((item, pos) => (1 - eps) * (greedy[pos] === item ? 1 : 0) + eps / n);
+    }
+    order.forEach((i, pos) => {
+      if (!this.catalog.has(activities[i].id)) return; // never name an activity outside the published catalog
+      out.set(activities[i].id, { slot: pos, p: propensities[pos], ...(z ? { z: z[pos] } : {}), ...(q ? { q: q[pos] } : {}) });
+    });
+    return out;
+  }
+
+  /** Called by track(): one event per placed item; a later, better outcome raises its reward. */
+  async record(decisionId: string, activityId: string, placement: Placement, outcome: Outcome): Promise<void> {
+    await this.ready;
+    if (this.stopped || !this.params || !this.accountant) return;
+    const key = `${decisionId}:${activityId}`;
+    const reward = REWARDS[outcome];
+    if (!this.open || this.open.model !== this.model.manifest.version) this.open = await this.openBatch();
+    const existing = this.open.events.find((e) => e.key === key);
+    if (existing) {
+      existing.r = Math.max(existing.r, reward);
+    } else {
+      this.open.events.push({
+        key, a: activityId, s: placement.slot, p: placement.p, r: reward, t: timeBucket(this.env.now()),
+        ...(placement.q !== undefined && this.shadow ? { q: placement.q } : {}),
+        ...(placement.z && this.open.withUpdate ? { z: Array.from(placement.z) } : {}),
+      });
+    }
+    const item = this.open;
+    if (item.events.length >= MAX_EVENTS_PER_BATCH) {
+      this.open = null;
+      this.enqueue(this.seal(item));
+    } else {
+      await this.save(item);
+      this.schedule(this.env.flushDelayMs ?? 5_000);
+    }
+  }
+
+  private async openBatch(): Promise<OutboxItem> {
+    const withUpdate = Boolean(this.params && this.params.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest)
+      && this.params.update.dimension === updateDimension(this.model.manifest) && this.accountant!.refusal(this.ledger) === null);
+    const item: OutboxItem = {
+      id: randomHex(16, this.env.random), state: 'open', model: this.model.manifest.version,
+      ...(this.shadow ? { shadow: this.shadow.model.manifest.version } : {}),
+      events: [], withUpdate, attempts: 0, nextAt: 0, createdAt: this.env.now(),
+    };
+    if (withUpdate) {
+      // The cost is charged, and stored with the batch, before anything can leave the device.
+      this.ledger = this.accountant!.charge(this.ledger);
+      await this.track(this.env.outbox.putWithLedger(item, this.ledger));
+    }
+    return item;
+  }
+
+  /** Builds the exact body: events without their keys and pre-activations, plus the update. */
+  private seal(item: OutboxItem): OutboxItem {
+    const examples = item.events.filter((e) => e.z).map((e) => ({ z: Float32Array.from(e.z!), y: e.r }));
+    let update: SignalBatch['update'];
+    if (item.withUpdate && examples.length && this.params && item.model === this.model.manifest.version) {
+      const { vector } = clippedNoisedGradient(this.model.weights, examples, this.params.update.clipNorm, this.params.update.localNoiseStd, this.normal);
+      update = { g: vector.map((x) => Number(x.toPrecision(6))), n: examples.length };
+    }
+    const events = item.events.map(({ key: _k, z: _z, ...e }) => e);
+    const body: SignalBatch = { format: SIGNALS_FORMAT, id: item.id, model: item.model, ...(item.shadow && events.some((e) => e.q !== undefined) ? { shadow: item.shadow } : {}), events, ...(update ? { update } : {}) };
+    return { ...item, state: 'sealed', events: [], body };
+  }
+
+  private enqueue(item: OutboxItem): void {
+    this.sealed.set(item.id, item);
+    void this.save(item);
+    this.schedule(0);
+  }
+
+  private save(item: OutboxItem): Promise<void> {
+    return this.track(this.env.outbox.put(item)).catch((err) => this.env.onError(`signals: could not persist a batch (${(err as Error).message})`, err));
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.persist = this.persist.then(() => p, () => p);
+    return p;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { void this.flush(); }, delayMs);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Seals the open batch and sends what is due. `keepalive` for page exit. */
+  flush(options: { keepalive?: boolean } = {}): Promise<void> {
+    if (this.open && this.open.events.length) {
+      const item = this.seal(this.open);
+      this.open = null;
+      this.sealed.set(item.id, item);
+      void this.save(item);
+    }
+    if (options.keepalive) return this.sendAll(true);
+    this.sending ??= this.sendAll(false).finally(() => { this.sending = null; });
+    return this.sending;
+  }
+
+  private async sendAll(keepalive: boolean): Promise<void> {
+    if (!this.params || this.stopped) return;
+    if (!keepalive && typeof navigator !== 'undefined' && navigator.onLine === false) {
+      // Offline: wait for the browser to say we are back.
+      globalThis.addEventListener?.('online', () => this.schedule(0), { once: true });
+      return;
+    }
+    let budget = MAX_BODY_BYTES;
+    for (const item of [...this.sealed.values()]) {
+      if (!keepalive && item.nextAt > this.env.now()) continue;
+      const body = JSON.stringify(item.body);
+      if (keepalive) {
+        // All keepalive requests of a page share 64 KiB: send what fits, the rest waits in the outbox.
+        if (body.length > budget) continue;
+        budget -= body.length;
+      }
+      await this.send(item, body, keepalive);
+      if (!keepalive && this.attempts >= MAX_ATTEMPTS_PER_PAGE) break;
+    }
+    const next = [...this.sealed.values()].reduce((m, i) => Math.min(m, i.nextAt), Infinity);
+    if (Number.isFinite(next) && this.attempts < MAX_ATTEMPTS_PER_PAGE) this.schedule(Math.max(0, next - this.env.now()));
+  }
+
+  private async send(item: OutboxItem, body: string, keepalive: boolean): Promise<void> {
+    let status = 0;
+    let retryAfter: number | null = null;
+    try {
+      const request = this.env.fetch(this.url('signals'), {
+        method: 'POST', body, keepalive, credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer', cache: 'no-store',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+      });
+      if (keepalive) {
+        // The page is going away: the browser finishes the request; the outbox keeps the batch until a later page sees the ack.
+        request.then((res) => (res.ok ? this.acknowledged(item) : undefined), () => undefined);
+        return;
+      }
+      const res = await request;
+      status = res.status;
+      retryAfter = Number(res.headers.get('retry-after')) || null;
+      if (res.ok) return await this.acknowledged(item);
+      if (status === 400 || status === 413) {
+        const reason = await res.text().catch(() => '');
+        return await this.dropped(item, `HTTP ${status} ${reason.slice(0, 200)}`);
+      }
+    } catch {
+      status = 0;
+    }
+    this.attempts += 1;
+    const attempts = item.attempts + 1;
+    const delay = retryAfter !== null ? retryAfter * 1000 : Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1)) * (0.5 + this.env.random() / 2);
+    const next = { ...item, attempts, nextAt: this.env.now() + delay };
+    this.sealed.set(item.id, next);
+    await this.save(next);
+  }
+
+  private async acknowledged(item: OutboxItem): Promise<void> {
+    if (!this.sealed.delete(item.id)) return;
+    const b = item.body!;
+    this.ledger = { ...this.ledger, sent: { batches: this.ledger.sent.batches + 1, events: this.ledger.sent.events + b.events.length, updates: this.ledger.sent.updates + (b.update ? 1 : 0), lastAt: this.env.now() } };
+    await this.track(Promise.all([this.env.outbox.remove(item.id), this.env.outbox.saveLedger(this.ledger)])).catch(() => undefined);
+  }
+
+  private async dropped(item: OutboxItem, reason: string): Promise<void> {
+    this.sealed.delete(item.id);
+    this.ledger = { ...this.ledger, dropped: { batches: this.ledger.dropped.batches + 1, lastReason: reason } };
+    this.env.onError(`signals: the server refused batch ${item.id} (${reason}); dropped`);
+    await this.track(Promise.all([this.env.outbox.remove(item.id), this.env.outbox.saveLedger(this.ledger)])).catch(() => undefined);
+  }
+
+  async report(): Promise<PrivacyReport> {
+    await this.ready;
+    const acc = this.accountant?.report(this.ledger);
+    const pending = [...this.sealed.values(), ...(this.open ? [this.open] : [])];
+    return {
+      consent: 'signals',
+      endpoint: this.env.endpoint,
+      fields: ['format', 'id (random per batch)', 'model', 'shadow', 'events[].a activity', 'events[].s slot', 'events[].p propensity', 'events[].r reward 0..1', 'events[].t 6-hour bucket', 'events[].q shadow propensity', 'update.g clipped noised gradient', 'update.n examples'],
+      parameters: this.params,
+      budget: acc?.budget ?? null,
+      spent: acc?.spent ?? null,
+      remaining: acc?.remaining ?? null,
+      sent: this.ledger.sent,
+      dropped: this.ledger.dropped,
+      pending: { batches: pending.length, events: pending.reduce((s, i) => s + (i.body?.events.length ?? i.events.length), 0) },
+      storage: this.env.outbox.kind,
+      updates: !this.params ? 'privacy parameters not loaded' : this.accountant!.refusal(this.ledger) ?? 'next batch carries an update',
+    };
+  }
+
+  /** Waits for pending writes (tests, page exit). */
+  async settle(): Promise<void> {
+    await this.ready;
+    await this.persist.catch(() => undefined);
+    await this.sending;
+  }
+
+  /** Consent withdrawn: nothing more is sent and the queue is emptied (the ledger stays). */
+  async stop(options: { purge: boolean }): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.open = null;
+    this.sealed.clear();
+    if (options.purge) await this.env.outbox.clear().catch(() => undefined);
+  }
+
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.env.outbox.close();
+  }
+}
+
+function randomHex(bytes: number, random: () => number): string {
+  const b = new Uint8Array(bytes);
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
+  else for (let i = 0; i < bytes; i++) b[i] = Math.floor(random() * 256);
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}

@@ -1,0 +1,165 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { createServer, type VitrineServer } from '../src/app';
+import { REPO_ROOT } from '../src/config';
+import { openDb, type DbOptions } from '../src/db/db';
+import { parseManifest } from '../../sdk/src/model/manifest';
+import { timeBucket } from '../../sdk/src/signals/protocol';
+import { postgresReachable, randomBatchId, resetPostgres, TEST_PG_URL, testConfig } from './helpers';
+
+const seed = JSON.parse(readFileSync(resolve(REPO_ROOT, 'models/coupons/manifest.json'), 'utf8'));
+const SEED_VERSION: string = seed.version;
+const t = timeBucket(Date.UTC(2026, 10, 20, 13));
+const event = (over: Record<string, unknown> = {}) => ({ a: 'bar-1d', s: 0, p: 0.95, r: 1, t, ...over });
+const batch = (over: Record<string, unknown> = {}) => ({ format: 'vitrine-signals@1', id: randomBatchId(), model: SEED_VERSION, events: [event()], ...over });
+const post = (s: VitrineServer, body: unknown, type = 'text/plain;charset=UTF-8') =>
+  s.app.inject({ method: 'POST', url: '/v1/signals', headers: { 'content-type': type }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+
+const pgAvailable = await postgresReachable();
+const stores: [string, () => Promise<DbOptions>][] = [
+  ['embedded PGlite', async () => ({ dataDir: mkdtempSync(join(tmpdir(), 'vitrine-pglite-')) })],
+  ['PostgreSQL', async () => { await resetPostgres(); return { databaseUrl: TEST_PG_URL }; }],
+];
+
+describe.each(stores)('server on %s', (name, options) => {
+  const skip = name === 'PostgreSQL' && !pgAvailable;
+  if (skip) console.warn(`PostgreSQL tests skipped: nothing answers at ${TEST_PG_URL} (.ci/run installs and starts one; or set VITRINE_TEST_DATABASE_URL)`);
+  let server: VitrineServer;
+  let dbOptions: DbOptions;
+  beforeAll(async () => {
+    if (skip) return;
+    dbOptions = await options();
+    server = await createServer(testConfig(), await openDb(dbOptions));
+  });
+  afterAll(async () => { await server?.close(); });
+
+  it.skipIf(skip)('serves the current model with an ETag and its files as immutable, verifiable bytes', async () => {
+    const res = await server.app.inject({ url: '/v1/models/current' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.etag).toBe(`"${SEED_VERSION}"`);
+    const manifest = parseManifest(res.json());
+    expect(manifest.version).toBe(SEED_VERSION);
+    expect((await server.app.inject({ url: '/v1/models/current', headers: { 'if-none-match': `"${SEED_VERSION}"` } })).statusCode).toBe(304);
+    // The file path resolves against /v1/models/current to /v1/models/<version>/weights.bin.
+    const fileUrl = new URL(manifest.files[0].path, 'http://x/v1/models/current').pathname;
+    const bin = await server.app.inject({ url: fileUrl });
+    expect(bin.statusCode).toBe(200);
+    expect(bin.headers['cache-control']).toContain('immutable');
+    expect(createHash('sha256').update(bin.rawPayload).digest('hex')).toBe(manifest.files[0].sha256);
+    expect((await server.app.inject({ url: '/v1/models/nope-123/weights.bin' })).statusCode).toBe(404);
+  });
+
+  it.skipIf(skip)('accepts text/plain and JSON signals with 202; a batch sent twice counts once', async () => {
+    const b = batch({ events: [event(), event({ a: 'coffee-house-2h', s: 1, r: 0 })] });
+    const first = await post(server, b);
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toMatchObject({ batch: b.id, events: 2, duplicate: false });
+    const again = await post(server, b, 'application/json');
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ duplicate: true });
+    const stats = (await server.app.inject({ url: '/v1/stats' })).json();
+    expect(stats.signals).toMatchObject({ batches: 1, events: 2, duplicatesDropped: 1 });
+    expect(stats.models.current).toBe(SEED_VERSION);
+    expect(stats.storage).toBe(name === 'PostgreSQL' ? 'postgres' : 'pglite');
+  });
+
+  it.skipIf(skip)('answers 400 naming the bad field, and 413 above the body limit', async () => {
+    const cases: [unknown, string][] = [
+      [batch({ events: [event({ r: 2 })] }), 'events.0.r'],
+      [batch({ events: [event({ a: 'not-in-catalog' })] }), 'events.0.a'],
+      [batch({ userId: 'u-123' }), 'userId'],
+      [batch({ events: [event({ sessionId: 'abc' })] }), 'events.0.sessionId'],
+      [batch({ events: [event({ t: 1 })] }), 'events.0.t'],
+      [batch({ id: 'short' }), 'id'],
+      [batch({ model: 'unknown-model' }), 'model'],
+      [batch({ update: { g: [0.1, 0.2], n: 1 } }), 'update.g'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await post(server, body);
+      expect(res.statusCode, JSON.stringify(body)).toBe(400);
+      expect(res.json().field).toBe(field);
+      expect(res.json().error).toContain(field);
+    }
+    const notJson = await post(server, '{"format":');
+    expect(notJson.statusCode).toBe(400);
+    const huge = await post(server, batch({ pad: 'x'.repeat(70_000) }));
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error).toContain('body');
+  });
+
+  it.skipIf(skip)('acknowledged means stored: a new server on the same store sees the batch', async () => {
+    const b = batch();
+    expect((await post(server, b)).statusCode).toBe(202);
+    await server.close();
+    server = await createServer(testConfig(), await openDb(dbOptions));
+    const again = await post(server, b);
+    expect(again.json()).toMatchObject({ duplicate: true });
+  });
+
+  it.skipIf(skip)('aggregates a DP round into a shadow model, then promotes it on off-policy evidence', async () => {
+    const privacy = (await server.app.inject({ url: '/v1/privacy' })).json();
+    expect(privacy.update.dimension).toBe(161);
+    expect(privacy.shadowModel).toBeNull();
+    // Too few updates: the round waits.
+    const waiting = await server.aggregate();
+    expect(waiting.status).toBe('waiting');
+    for (let i = 0; i < 6; i++) {
+      const g = Array.from({ length: 161 }, (_, j) => (j === 160 ? 0.5 : 0.01 * Math.sin(i + j)));
+      expect((await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 3 } }))).statusCode).toBe(202);
+    }
+    const round = await server.aggregate();
+    expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, trimmedEachSide: 0 });
+    expect(round.noiseStd).toBeCloseTo(privacy.update.noiseMultiplier * 2 * privacy.update.clipNorm / 6, 10);
+    // k-threshold 2: both activities have 3 batches each.
+    expect(round.activities.map((a) => a.id)).toEqual(['bar-1d', 'bar-2h']);
+    const shadowVersion = round.candidate!;
+    const after = (await server.app.inject({ url: '/v1/privacy' })).json();
+    expect(after.shadowModel).toBe(`models/${shadowVersion}/manifest.json`);
+    const shadow = parseManifest((await server.app.inject({ url: `/v1/models/${shadowVersion}/manifest.json` })).json());
+    expect(shadow.training).toMatchObject({ method: 'dp-fedavg', parent: SEED_VERSION, round: round.round });
+    const bin = await server.app.inject({ url: `/v1/models/${shadowVersion}/weights.bin` });
+    expect(createHash('sha256').update(bin.rawPayload).digest('hex')).toBe(shadow.files[0].sha256);
+    // Devices report shadow propensities next to the logged ones; equal values: not worse.
+    for (let i = 0; i < 5; i++) {
+      const events = Array.from({ length: 5 }, (_, k) => event({ s: k % 3, p: 0.9, q: 0.9, r: (i + k) % 2 }));
+      expect((await post(server, batch({ shadow: shadowVersion, events }))).statusCode).toBe(202);
+    }
+    const next = await server.aggregate();
+    expect(next.promotion).toMatchObject({ decision: 'promoted', shadow: shadowVersion, events: 25 });
+    expect((await server.app.inject({ url: '/v1/models/current' })).headers.etag).toBe(`"${shadowVersion}"`);
+    const stats = (await server.app.inject({ url: '/v1/stats' })).json();
+    expect(stats.models.current).toBe(shadowVersion);
+    expect(stats.rounds.length).toBeGreaterThanOrEqual(1);
+    expect(stats.promotions[0].decision).toBe('promoted');
+  });
+
+  it.skipIf(skip)('rejects a shadow that is clearly worse', async () => {
+    for (let i = 0; i < 6; i++) await post(server, batch({ model: server.registry.getCurrent()!.version, update: { g: Array(161).fill(0.01), n: 1 } }));
+    const round = await server.aggregate();
+    const shadowVersion = round.candidate!;
+    const events = Array.from({ length: 30 }, (_, k) => event({ p: 0.9, q: 0.05, r: 1, s: k % 2 }));
+    await post(server, batch({ model: server.registry.getCurrent()!.version, shadow: shadowVersion, events: events.slice(0, 30) }));
+    const next = await server.aggregate();
+    expect(next.promotion).toMatchObject({ decision: 'rejected', shadow: shadowVersion });
+    expect(server.registry.getShadow()).toBeNull();
+  });
+});
+
+describe('flood control', () => {
+  it('answers 429 with Retry-After when one client floods', async () => {
+    const server = await createServer(testConfig({ rateLimit: { max: 3, windowMs: 60_000 } }), await openDb({}));
+    const codes: number[] = [];
+    let retryAfter: string | undefined;
+    for (let i = 0; i < 5; i++) {
+      const res = await post(server, batch());
+      codes.push(res.statusCode);
+      if (res.statusCode === 429) retryAfter = String(res.headers['retry-after']);
+    }
+    await server.close();
+    expect(codes).toEqual([202, 202, 202, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
