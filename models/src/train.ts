@@ -5,7 +5,8 @@ import { fitFeatureSpec } from '../../packages/sdk/src/features/fit';
 import { COUPON_CROSSES, COUPON_DECLARATIONS, loadCoupons, type CouponRow } from './datasets/coupons';
 import { buildExamples, respondentFolds } from './examples';
 import { auc, logloss } from './metrics';
-import { DEFAULT_MLP, mergeEnsemble, predictMlp, trainMlp, type MlpConfig } from './mlp';
+import { DEFAULT_MLP, predictMlp, type MlpConfig } from './mlp';
+import { fitEnsemble } from './ensemble';
 import { quantizeMlp, type QuantizationScheme } from './quantize';
 import { writeArtifact, sha256 } from './artifact';
 import { seededRandom } from './random';
@@ -74,18 +75,17 @@ const bar = new SingleBar({ format: 'train [{bar}] {percentage}% | {stage} | epo
 bar.start(totalSteps, 0, { stage: '', epoch: 0, loss: '-' });
 
 async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string) {
-  const decls = args.crosses !== 'false' ? [...COUPON_DECLARATIONS, ...COUPON_CROSSES] : COUPON_DECLARATIONS;
-  const spec = fitFeatureSpec('coupons', decls, train.map((r) => ({ ...r, label: r.label })), { minCount: Number(args['min-count']), profile: args.profile !== 'false' });
-  if (args.baseline === 'popularity') return popularity(spec, test);
-  const tr = buildExamples(train, spec);
-  const trained = [];
-  for (let m = 0; m < members; m++) {
+  if (args.baseline === 'popularity') {
+    const decls = args.crosses !== 'false' ? [...COUPON_DECLARATIONS, ...COUPON_CROSSES] : COUPON_DECLARATIONS;
+    return popularity(fitFeatureSpec('coupons', decls, train, { minCount: Number(args['min-count']), profile: args.profile !== 'false' }), test);
+  }
+  const { spec, weights } = await fitEnsemble(train, {
+    cfg, members, crosses: args.crosses !== 'false', profile: args.profile !== 'false', minCount: Number(args['min-count']),
     // Bagging: each member sees a bootstrap sample of respondents (a respondent drawn twice
     // counts as two shoppers), which decorrelates members more than seeds alone.
-    const bag = args.bagging === 'true' && members > 1 ? buildExamples(bootstrap(train, seededRandom(cfg.seed + 7919 * (m + 1))), spec) : tr;
-    trained.push(await trainMlp(bag.x, bag.y, bag.n, bag.d, { ...cfg, seed: cfg.seed + 1000 * m }, (epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) })));
-  }
-  const weights = mergeEnsemble(trained);
+    rowsFor: args.bagging === 'true' && members > 1 ? (m) => bootstrap(train, seededRandom(cfg.seed + 7919 * (m + 1))) : undefined,
+    onEpoch: (m, epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) }),
+  });
   const { tensors, dequantized } = quantizeMlp(weights, scheme);
   if (!test.length) return { spec, weights, tensors, float32Tensors: quantizeMlp(weights, 'float32').tensors };
   const te = buildExamples(test, spec);

@@ -7,6 +7,9 @@ interface Client {
   rank(a: unknown[], o: unknown): Promise<Decision>;
   track(d: string, a: string, o: string): Promise<void>;
   exportProfile(): Promise<unknown>;
+  privacyReport(): Promise<Record<string, any>>;
+  setConsent(c: 'none' | 'signals'): Promise<void>;
+  flush(): Promise<void>;
   forget(): Promise<void>;
   close(): void;
 }
@@ -39,12 +42,19 @@ function read(form: HTMLFormElement, numeric: string[] = []): Record<string, str
 select($('#context'), CONTEXT_FIELDS, { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM' });
 select($('#user'), USER_FIELDS, { age: '26', gender: 'Female', has_children: '0', CoffeeHouse: '1~3', Bar: 'never', RestaurantLessThan20: '4~8' });
 
+const CONSENT_KEY = 'vitrine-demo-consent';
+const consent = () => (localStorage.getItem(CONSENT_KEY) === 'signals' ? 'signals' : 'none');
+($('#consent') as HTMLInputElement).checked = consent() === 'signals';
+
 async function start() {
   client?.close();
   const backend = ($('#backend') as HTMLSelectElement).value;
   $('#cards').innerHTML = '<p class="muted">Loading the model…</p>';
   client = await window.Vitrine!.init({
-    model: '/models/coupons/manifest.json',
+    // The Vitrine server (proxied by the dev server at /v1) publishes the current model version.
+    model: '/v1/models/current',
+    endpoint: '/v1',
+    consent: consent(),
     backend,
     user: read($('#user')),
     onProgress: (p: { stage: string; progress: number }) => { $('#cards').innerHTML = `<p class="muted">${p.stage} ${(p.progress * 100).toFixed(0)}%</p>`; },
@@ -59,6 +69,8 @@ async function rank() {
   const decision = await client.rank(CATALOG, { context: read($('#context'), ['toCoupon_GEQ15min', 'direction_same']), slots });
   lastRankMs = performance.now() - t0;
   renderCards(decision);
+  // Every placed card was seen: a 'view' (reward 0) that a later click upgrades.
+  for (const item of decision.items) await client.track(decision.id, item.id, 'view');
   await renderQa(decision);
 }
 
@@ -120,12 +132,26 @@ async function renderQa(decision: Decision) {
     tbody.append(tr);
   }
   $('#profile').textContent = JSON.stringify(await client!.exportProfile(), null, 1);
+  await renderPrivacy();
+}
+
+async function renderPrivacy() {
+  const r = await client!.privacyReport();
+  $('#privacy').textContent = JSON.stringify(r.consent === 'signals'
+    ? { consent: r.consent, sent: r.sent, pending: r.pending, spent: r.spent, budget: r.budget, updates: r.updates, dropped: r.dropped }
+    : r, null, 1);
 }
 
 $('#context').addEventListener('change', rank);
 $('#slots').addEventListener('change', rank);
 $('#user').addEventListener('change', start);
 $('#backend').addEventListener('change', start);
+$('#consent').addEventListener('change', async (e) => {
+  const value = (e.target as HTMLInputElement).checked ? 'signals' : 'none';
+  localStorage.setItem(CONSENT_KEY, value);
+  await client?.setConsent(value);
+  await renderPrivacy();
+});
 $('#forget').addEventListener('click', async () => { await client?.forget(); await start(); });
 
 // The SDK script tag is async: start once it has run.

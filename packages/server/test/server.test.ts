@@ -148,6 +148,20 @@ describe.each(stores)('server on %s', (name, options) => {
   });
 });
 
+describe('quality gate', () => {
+  it('publishes no candidate when the noise (epsilon 8, 6 devices) would swamp the update', async () => {
+    const server = await createServer(testConfig({ privacy: { ...testConfig().privacy, epsilon: 8 } }), await openDb({}));
+    for (let i = 0; i < 6; i++) await post(server, batch({ update: { g: Array.from({ length: 161 }, () => 0.05), n: 2 } }));
+    const round = await server.aggregate();
+    expect(round.status).toBe('skipped-noisy');
+    expect(round.noiseNorm).toBeGreaterThan(round.signalNorm);
+    expect(server.registry.getShadow()).toBeNull();
+    // The updates were used (their privacy cost is spent): the next round does not reuse them.
+    expect((await server.aggregate()).cohort).toBe(0);
+    await server.close();
+  });
+});
+
 describe('flood control', () => {
   it('answers 429 with Retry-After when one client floods', async () => {
     const server = await createServer(testConfig({ rateLimit: { max: 3, windowMs: 60_000 } }), await openDb({}));

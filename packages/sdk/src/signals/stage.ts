@@ -110,7 +110,9 @@ export class SignalsStage {
   placements(activities: Activity[], order: number[], propensities: number[], epsilon: number, encoder: FeatureEncoder, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Map<string, Placement> {
     const out = new Map<string, Placement>();
     const placed = order.map((i) => activities[i]);
-    const wantsUpdate = this.params?.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest);
+    // Before the privacy parameters arrive (first rank of a page) the pre-activations are kept
+    // anyway: a few hundred multiply-adds per placed item.
+    const wantsUpdate = supportsUpdates(this.model.manifest) && (!this.params || (this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null));
     const z = wantsUpdate ? preActivations(this.model.weights.get('layers.0.kernel')!, encoder.encodeBatch(placed, context, user, profile), placed.length, encoder.dimension, this.model.manifest.architecture.layers[0].units) : undefined;
     let q: number[] | undefined;
     const n = activities.length;

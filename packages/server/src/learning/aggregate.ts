@@ -8,7 +8,7 @@ import { clipL2, gaussian, trimCount, trimmedMean } from './robust';
 
 export interface RoundReport {
   round: number | null;
-  status: 'waiting' | 'published-shadow';
+  status: 'waiting' | 'published-shadow' | 'skipped-noisy';
   model: string;
   cohort: number;
   /** Updates the server's norm bound had to shrink (a well-behaved device's never are). */
@@ -17,6 +17,10 @@ export interface RoundReport {
   sensitivity: number;
   noiseStd: number;
   updateNorm: number;
+  /** Expected norm of all the noise (central + the devices' local noise) in the mean. */
+  noiseNorm: number;
+  /** Estimated norm of what is not noise: sqrt(max(0, |update|^2 - noiseNorm^2)). */
+  signalNorm: number;
   candidate?: string;
   /** Per-activity statistics of this round's events, released only above the k-threshold. */
   activities: { id: string; batches: number; impressions: number; rewardRate: number }[];
@@ -56,12 +60,16 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   if (promo?.decision === 'promoted') await registry.refresh();
   const model = registry.getCurrent()!;
   const mech = mechanism(privacy);
-  const rows = await db.query<PendingRow>(`select id, update_vec, events from batches where round_id is null and update_vec is not null and model = $1 order by id`, [model.version]);
+  // Updates are gradients at the model the devices ran. When this round just promoted the
+  // shadow, the updates sent for its parent are one version stale; they are applied to the new
+  // current model (as asynchronous federated averaging does) instead of being thrown away.
+  const versions = [model.version, ...(promo?.decision === 'promoted' ? [promo.current] : [])];
+  const rows = await db.query<PendingRow>(`select id, update_vec, events from batches where round_id is null and update_vec is not null and model = any($1::text[]) order by id`, [versions]);
   const dim = TRAINABLE_TENSORS.reduce((s, name) => s + model.manifest.tensors.find((t) => t.name === name)!.shape.reduce((a, b) => a * b, 1), 0);
   const updates = rows.map((r) => json<number[]>(r.update_vec)).filter((u) => u.length === dim);
-  const base = { model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, noiseStd: 0, updateNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}) };
+  const base = { model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, noiseStd: 0, updateNorm: 0, noiseNorm: 0, signalNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}) };
   if (updates.length < privacy.minCohort || updates.length < 1) {
-    return { ...base, round: null, status: 'waiting', note: `${updates.length} updates pending for ${model.version}; a round needs ${privacy.minCohort}` };
+    return { ...base, round: null, status: 'waiting', note: `${updates.length} updates pending for ${versions.join(', ')}; a round needs ${privacy.minCohort}` };
   }
   // 1. Norm bound: the device clipped to C and added N(0, s^2) per coordinate; an honest
   //    update's norm stays below C + s (sqrt(d) + 4) with overwhelming probability.
@@ -82,7 +90,21 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   const normal = gaussian(random);
   for (let j = 0; j < dim; j++) mean[j] += noiseStd * normal();
   const updateNorm = Math.hypot(...mean);
-  // 4. Gradient step on the trainable tensors of the current model -> candidate version.
+  // 4. Quality gate (post-processing of the noised mean, no privacy cost): when the expected
+  //    noise is larger than the estimated signal, a step would mostly move the model at random.
+  const noiseNorm = Math.sqrt(dim * (noiseStd ** 2 + mech.localNoiseStd ** 2 / (bounded.length - 2 * k)));
+  const signalNorm = Math.sqrt(Math.max(0, updateNorm ** 2 - noiseNorm ** 2));
+  const stats = activityStats(rows.map((r) => json<SignalEvent[]>(r.events)), privacy.kThreshold);
+  if (noiseNorm > 0 && signalNorm < noiseNorm) {
+    return db.transaction(async (tx) => {
+      const r: RoundReport = { ...base, round: null, status: 'skipped-noisy', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, noiseStd, updateNorm, noiseNorm, signalNorm, ...stats,
+        note: `estimated signal ${signalNorm.toFixed(3)} < noise ${noiseNorm.toFixed(3)}: no candidate; these updates are spent` };
+      const [{ id }] = await tx.query<{ id: number }>(`insert into rounds (model, status, cohort, report) values ($1, 'skipped-noisy', $2, $3) returning id`, [model.version, bounded.length, JSON.stringify(r)]);
+      await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [id, rows.map((x) => x.id)]);
+      return { ...r, round: id };
+    });
+  }
+  // 5. Gradient step on the trainable tensors of the current model -> candidate version.
   const weights = decodeWeights(model);
   let offset = 0;
   for (const name of TRAINABLE_TENSORS) {
@@ -92,7 +114,6 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
     weights.set(name, next);
     offset += t.length;
   }
-  const stats = activityStats(rows.map((r) => json<SignalEvent[]>(r.events)), privacy.kThreshold);
   const report = await db.transaction(async (tx) => {
     const [{ id }] = await tx.query<{ id: number }>(`insert into rounds (model, status, cohort, report) values ($1, 'published-shadow', $2, '{}') returning id`, [model.version, bounded.length]);
     const candidate = buildCandidate(model, toMlp(model, weights), {
@@ -101,8 +122,8 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
     });
     await tx.query(`update models set status = 'rejected' where status = 'shadow'`);
     await insertModel(tx, candidate, 'shadow', model.version, id);
-    await tx.query(`update batches set round_id = $1 where round_id is null and update_vec is not null and model = $2 and id = any($3::text[])`, [id, model.version, rows.map((r) => r.id)]);
-    const r: RoundReport = { ...base, round: id, status: 'published-shadow', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, noiseStd, updateNorm, candidate: candidate.manifest.version, ...stats };
+    await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [id, rows.map((r) => r.id)]);
+    const r: RoundReport = { ...base, round: id, status: 'published-shadow', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, noiseStd, updateNorm, noiseNorm, signalNorm, candidate: candidate.manifest.version, ...stats };
     await tx.query('update rounds set candidate = $1, report = $2 where id = $3', [candidate.manifest.version, JSON.stringify(r), id]);
     return r;
   });

@@ -1,0 +1,216 @@
+import 'fake-indexeddb/auto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type VitrineServer } from '../../server/src/app';
+import { openDb } from '../../server/src/db/db';
+import { testConfig } from '../../server/test/helpers';
+import { createVitrine, type Activity, type VitrineError } from '../src/index';
+import { IdbOutbox, MemoryOutbox } from '../src/signals/outbox';
+import * as valibot from 'valibot';
+import { BatchSchema, REWARDS, type PrivacyParameters } from '../src/signals/protocol';
+const v_safeParse = (b: unknown) => valibot.safeParse(BatchSchema, b).success;
+import { COUPON_CATALOG } from '../../../models/src/datasets/coupons';
+import { PrivacyAccountant } from '../src/signals/accountant';
+import { emptyLedger } from '../src/signals/outbox';
+import { epsilonFromRho } from '../src/signals/zcdp';
+
+const activities: Activity[] = COUPON_CATALOG.slice(0, 4);
+const context = { destination: 'Work', weather: 'Sunny', time: '7AM' };
+
+interface Captured { url: string; init: RequestInit; body?: unknown }
+
+let server: VitrineServer;
+let base: string;
+let failNext: { status: number; headers?: Record<string, string> }[] = [];
+const requests: Captured[] = [];
+const realFetch = globalThis.fetch;
+/** The network as the SDK sees it: every request is recorded; failures can be injected. */
+const recordingFetch = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+  const url = String(input instanceof Request ? input.url : input);
+  requests.push({ url, init, ...(typeof init.body === 'string' ? { body: JSON.parse(init.body) } : {}) });
+  if (url.endsWith('/v1/signals') && failNext.length) {
+    const f = failNext.shift()!;
+    return new Response(JSON.stringify({ error: 'injected' }), { status: f.status, headers: f.headers });
+  }
+  return realFetch(input, init);
+}) as typeof fetch;
+
+beforeAll(async () => {
+  server = await createServer(testConfig({ privacy: { ...testConfig().privacy, minCohort: 1, contributionsPerWindow: 3 } }), await openDb({}));
+  base = await server.app.listen({ port: 0, host: '127.0.0.1' });
+  globalThis.fetch = recordingFetch;
+});
+afterAll(async () => {
+  globalThis.fetch = realFetch;
+  await server.close();
+});
+afterEach(() => { requests.length = 0; failNext = []; });
+
+function client(options: { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] } = {}) {
+  return createVitrine(
+    { model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory', consent: options.consent, now: options.now, onError: (e) => options.errors?.push(e) },
+    { outbox: options.outbox ?? new MemoryOutbox(), flushDelayMs: 3_600_000 },
+  );
+}
+
+const signalPosts = () => requests.filter((r) => r.url.endsWith('/v1/signals'));
+
+describe('signals stage', () => {
+  it('sends nothing, not even a privacy request, without consent', async () => {
+    const v = await client();
+    const d = await v.rank(activities, { context, slots: 2 });
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.flush();
+    v.close();
+    expect(requests.filter((r) => !r.url.includes('/v1/models/'))).toEqual([]);
+    expect(await v.privacyReport()).toEqual({ consent: 'none', sent: null });
+  });
+
+  it('with consent sends one allow-listed, cookieless text/plain batch per page of events', async () => {
+    const v = await client({ consent: 'signals' });
+    const d = await v.rank(activities, { context, slots: 2 });
+    await v.track(d.id, d.items[0].id, 'view');
+    await v.track(d.id, d.items[1].id, 'view');
+    await v.track(d.id, d.items[1].id, 'click');
+    await v.flush();
+    const posts = signalPosts();
+    expect(posts).toHaveLength(1);
+    const [post] = posts;
+    expect(post.init).toMatchObject({ method: 'POST', credentials: 'omit', referrerPolicy: 'no-referrer' });
+    expect((post.init.headers as Record<string, string>)['content-type']).toMatch(/^text\/plain/);
+    const body = post.body as Record<string, unknown>;
+    // The server's own strict schema accepts it...
+    expect(v_safeParse(body)).toBe(true);
+    expect(Object.keys(body).sort()).toEqual(['events', 'format', 'id', 'model', 'update']);
+    const events = body.events as Record<string, unknown>[];
+    for (const e of events) expect(Object.keys(e).sort()).toEqual(['a', 'p', 's', 'r', 't'].sort());
+    // ...one event per placed item, the later click raising the reward.
+    expect(events.map((e) => [e.a, e.s, e.r])).toEqual([[d.items[0].id, 0, REWARDS.view], [d.items[1].id, 1, REWARDS.click]]);
+    expect((events[0].t as number) % 6).toBe(0);
+    const update = body.update as { g: number[]; n: number };
+    expect(update.g).toHaveLength(161);
+    expect(update.n).toBe(2);
+    // Nothing in the payload identifies the shopper or the page.
+    const text = JSON.stringify(body);
+    for (const forbidden of ['Work', 'Sunny', 'user', 'session', 'device', 'cookie', 'url', 'agent']) expect(text).not.toContain(forbidden);
+    const stats = (await server.app.inject({ url: '/v1/stats' })).json();
+    expect(stats.signals.events).toBeGreaterThanOrEqual(2);
+    const report = await v.privacyReport();
+    expect(report.consent).toBe('signals');
+    if (report.consent !== 'signals') return;
+    expect(report.sent).toMatchObject({ batches: 1, events: 2, updates: 1 });
+    expect(report.spent!.contributions).toBe(1);
+    expect(report.spent!.epsilon).toBeGreaterThan(0);
+    expect(report.spent!.epsilon).toBeLessThanOrEqual(report.budget!.epsilon);
+    v.close();
+  });
+
+  it('keeps batches across a crash (IndexedDB) and resends them with the same id', async () => {
+    const outbox = await IdbOutbox.open();
+    await outbox.clear();
+    const a = await client({ consent: 'signals', outbox });
+    const d = await a.rank(activities, { context, slots: 1 });
+    await a.track(d.id, d.items[0].id, 'click');
+    // The page dies before anything is sent.
+    a.close();
+    expect(signalPosts()).toHaveLength(0);
+    const reopened = await IdbOutbox.open();
+    const pending = await reopened.list();
+    expect(pending).toHaveLength(1);
+    const b = await client({ consent: 'signals', outbox: reopened });
+    await b.flush();
+    const posts = signalPosts();
+    expect(posts).toHaveLength(1);
+    expect((posts[0].body as { id: string }).id).toBe(pending[0].id);
+    expect(await (await IdbOutbox.open()).list()).toHaveLength(0);
+    b.close();
+  });
+
+  it('backs off on 5xx and 429 (Retry-After), drops only on 400/413, and says so', async () => {
+    let now = Date.UTC(2026, 5, 1);
+    const errors: VitrineError[] = [];
+    const v = await client({ consent: 'signals', now: () => now, errors });
+    const d = await v.rank(activities, { context, slots: 1 });
+    failNext = [{ status: 503 }, { status: 429, headers: { 'retry-after': '120' } }];
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.flush();
+    expect(signalPosts()).toHaveLength(1);
+    await v.flush(); // too early: waits for its backoff
+    expect(signalPosts()).toHaveLength(1);
+    now += 5_000; // past the first backoff (2 s x jitter <= 2 s)
+    await v.flush();
+    expect(signalPosts()).toHaveLength(2); // 429 now
+    now += 60_000;
+    await v.flush();
+    expect(signalPosts()).toHaveLength(2); // Retry-After 120 s not over yet
+    now += 61_000;
+    await v.flush();
+    expect(signalPosts()).toHaveLength(3);
+    let report = await v.privacyReport();
+    if (report.consent !== 'signals') throw new Error('consent');
+    expect(report.sent.batches).toBe(1);
+    expect(report.pending.batches).toBe(0);
+    // A 400 means the batch can never be accepted: dropped and reported.
+    failNext = [{ status: 400 }];
+    const d2 = await v.rank(activities, { context, slots: 1 });
+    await v.track(d2.id, d2.items[0].id, 'dismiss');
+    await v.flush();
+    report = await v.privacyReport();
+    if (report.consent !== 'signals') throw new Error('consent');
+    expect(report.dropped.batches).toBe(1);
+    expect(report.pending.batches).toBe(0);
+    expect(errors.some((e) => e.code === 'signals_failed' && e.message.includes('HTTP 400'))).toBe(true);
+    v.close();
+  });
+
+  it('contributes at most once per published interval (30 days / 3 here)', async () => {
+    let now = Date.UTC(2026, 6, 1);
+    const outbox = new MemoryOutbox();
+    const updates: boolean[] = [];
+    for (let visit = 0; visit < 6; visit++) {
+      const v = await client({ consent: 'signals', now: () => now, outbox });
+      const d = await v.rank(activities, { context, slots: 1 });
+      await v.track(d.id, d.items[0].id, 'click');
+      await v.flush();
+      updates.push(Boolean((signalPosts().at(-1)!.body as { update?: unknown }).update));
+      const report = await v.privacyReport();
+      if (report.consent !== 'signals') throw new Error('consent');
+      expect(report.spent!.epsilon).toBeLessThanOrEqual(report.budget!.epsilon + 1e-9);
+      v.close();
+      now += 5 * 86_400_000;
+    }
+    expect(updates).toEqual([true, false, true, false, true, false]);
+  });
+
+  it('the accountant refuses a contribution that would exceed the budget', () => {
+    const params = {
+      budget: { epsilon: 2, delta: 1e-6, windowDays: 30 },
+      update: { rhoPerContribution: 0.01, minHoursBetween: 0 },
+    } as unknown as PrivacyParameters;
+    let now = 0;
+    const acc = new PrivacyAccountant(params, () => now);
+    let ledger = emptyLedger();
+    let n = 0;
+    while (acc.refusal(ledger) === null) { ledger = acc.charge(ledger); n += 1; now += 1000; }
+    // rho-zCDP composes additively: n * 0.01 <= rho(epsilon = 2, delta = 1e-6) < (n + 1) * 0.01
+    expect(epsilonFromRho(n * 0.01, 1e-6)).toBeLessThanOrEqual(2);
+    expect(epsilonFromRho((n + 1) * 0.01, 1e-6)).toBeGreaterThan(2);
+    expect(acc.refusal(ledger)).toContain('budget');
+    expect(acc.report(ledger).remaining.contributions).toBe(0);
+    // 30 days later the window has moved on.
+    now += 31 * 86_400_000;
+    expect(acc.refusal(ledger)).toBeNull();
+  });
+
+  it('withdrawing consent deletes unsent signals and stops sending', async () => {
+    const outbox = new MemoryOutbox();
+    const v = await client({ consent: 'signals', outbox });
+    const d = await v.rank(activities, { context, slots: 1 });
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.setConsent('none');
+    expect(await outbox.list()).toEqual([]);
+    await v.track(d.id, d.items[0].id, 'purchase');
+    await v.flush();
+    expect(signalPosts()).toHaveLength(0);
+    v.close();
+  });
+});
