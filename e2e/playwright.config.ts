@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const SERVER_PORT = 8790;
 
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu', // WebGPU adapter in headless Chromium (SwiftShader here, isFallbackAdapter: true)
@@ -32,11 +33,25 @@ export default defineConfig({
       env: { PORT: '4173' },
     },
     {
+      // A real Vitrine server on a fresh embedded store. One shopper makes the rounds here, so
+      // the cohort minimum is 1, the budget is huge (noise negligible) and the step small (one
+      // shopper's gradient is the whole mean): this checks the loop's plumbing; the privacy
+      // mechanisms and the promotion gate's power have their own tests (docs/privacy.md).
+      command: `node -e "require('fs').rmSync('.vitrine-e2e',{recursive:true,force:true})" && npx tsx packages/server/src/main.ts`,
+      cwd: ROOT,
+      url: `http://127.0.0.1:${SERVER_PORT}/v1/privacy`,
+      reuseExistingServer: false,
+      env: {
+        PORT: String(SERVER_PORT), VITRINE_DATA_DIR: '.vitrine-e2e', VITRINE_MIN_COHORT: '1', VITRINE_MIN_OPE_EVENTS: '4',
+        VITRINE_EPSILON: '1000000', VITRINE_LEARNING_RATE: '0.01', VITRINE_ROUND_INTERVAL_MS: '0', VITRINE_RATE_LIMIT: '100000', VITRINE_LOG: '0',
+      },
+    },
+    {
       command: 'npm run dev -w @vitrine/demo-shop',
       cwd: ROOT,
       url: 'http://127.0.0.1:5174/',
-      reuseExistingServer: !process.env.CI,
-      env: { DEMO_PORT: '5174' },
+      reuseExistingServer: false,
+      env: { DEMO_PORT: '5174', VITRINE_SERVER: `http://127.0.0.1:${SERVER_PORT}` },
     },
   ],
 });

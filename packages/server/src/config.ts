@@ -64,6 +64,7 @@ export function configFromEnv(): ServerConfig {
       epsilon: num('VITRINE_EPSILON', DEFAULT_PRIVACY.epsilon),
       minCohort: num('VITRINE_MIN_COHORT', DEFAULT_PRIVACY.minCohort),
       kThreshold: num('VITRINE_K_THRESHOLD', DEFAULT_PRIVACY.kThreshold),
+      learningRate: num('VITRINE_LEARNING_RATE', DEFAULT_PRIVACY.learningRate),
     },
     promotion: { minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000), margin: num('VITRINE_PROMOTION_MARGIN', 0.005) },
     roundIntervalMs: num('VITRINE_ROUND_INTERVAL_MS', 3_600_000),
