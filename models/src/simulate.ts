@@ -117,7 +117,8 @@ for (const eps of epsilons) {
         { profileStore: s.profile, outbox: s.outbox, flushDelayMs: 3_600_000 },
       );
       if (vitrine.status.degraded) fail(`SDK degraded: ${vitrine.status.degraded}`);
-      for (const row of round <= R ? chunk : []) {
+      // The evidence-only visit replays the shopper's last answers (for off-policy terms only).
+      for (const row of chunk) {
         const d = await vitrine.rank([row.activity], { context: row.context });
         await vitrine.track(d.id, row.activity.id, row.outcome);
       }

@@ -52,6 +52,9 @@ export const MIGRATIONS: string[] = [
 
    create table counters (name text primary key, value bigint not null);
    insert into counters values ('duplicates', 0), ('rejected', 0);`,
+  // Float32 master weights: what the next round starts from (the published uint8 weights are
+  // rounded; rounding every round would swallow small updates).
+  `alter table models add column master bytea;`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

@@ -3,7 +3,7 @@ import { TRAINABLE_TENSORS } from '../../../sdk/src/signals/update';
 import type { SignalEvent } from '../../../sdk/src/signals/protocol';
 import { mechanism, type PrivacyConfig } from '../config';
 import type { Db } from '../db/db';
-import { buildCandidate, decodeWeights, insertModel, toMlp, type ModelRegistry } from '../models/registry';
+import { buildCandidate, insertModel, masterWeights, toMlp, type ModelRegistry } from '../models/registry';
 import { clipL2, gaussian, trimCount, trimmedMean } from './robust';
 
 export interface RoundReport {
@@ -105,7 +105,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
     });
   }
   // 5. Gradient step on the trainable tensors of the current model -> candidate version.
-  const weights = decodeWeights(model);
+  const weights = masterWeights(model);
   let offset = 0;
   for (const name of TRAINABLE_TENSORS) {
     const t = weights.get(name)!;
@@ -120,6 +120,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
       method: 'dp-fedavg', round: id, cohort: bounded.length, clipNorm: privacy.clipNorm, trimmedEachSide: k,
       noiseMultiplier: mech.noiseMultiplier, noiseStd, learningRate: privacy.learningRate, tensors: TRAINABLE_TENSORS,
     });
+    if (candidate.manifest.version === model.version) throw new Error('the round changed no published weight (update below the quantization step)');
     await tx.query(`update models set status = 'rejected' where status = 'shadow'`);
     await insertModel(tx, candidate, 'shadow', model.version, id);
     await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [id, rows.map((r) => r.id)]);
