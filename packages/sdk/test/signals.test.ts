@@ -21,12 +21,17 @@ interface Captured { url: string; init: RequestInit; body?: unknown }
 let server: VitrineServer;
 let base: string;
 let failNext: { status: number; headers?: Record<string, string> }[] = [];
+let hangPrivacy = false;
 const requests: Captured[] = [];
 const realFetch = globalThis.fetch;
 /** The network as the SDK sees it: every request is recorded; failures can be injected. */
 const recordingFetch = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
   const url = String(input instanceof Request ? input.url : input);
   requests.push({ url, init, ...(typeof init.body === 'string' ? { body: JSON.parse(init.body) } : {}) });
+  if (hangPrivacy && url.endsWith('/v1/privacy')) {
+    // A server that accepts the connection and never answers (until the SDK gives up).
+    return new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+  }
   if (url.endsWith('/v1/signals') && failNext.length) {
     const f = failNext.shift()!;
     return new Response(JSON.stringify({ error: 'injected' }), { status: f.status, headers: f.headers });
@@ -43,7 +48,7 @@ afterAll(async () => {
   globalThis.fetch = realFetch;
   await server.close();
 });
-afterEach(() => { requests.length = 0; failNext = []; });
+afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; });
 
 function client(options: { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] } = {}) {
   return createVitrine(
@@ -199,6 +204,22 @@ describe('signals stage', () => {
     // 30 days later the window has moved on.
     now += 31 * 86_400_000;
     expect(acc.refusal(ledger)).toBeNull();
+  });
+
+  it('a server that never answers does not hold up rank, track or privacyReport', async () => {
+    hangPrivacy = true;
+    const outbox = new MemoryOutbox();
+    const v = await client({ consent: 'signals', outbox });
+    const t0 = Date.now();
+    const d = await v.rank(activities, { context, slots: 1 });
+    await v.track(d.id, d.items[0].id, 'click');
+    const report = await v.privacyReport();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    if (report.consent !== 'signals') throw new Error('consent');
+    expect(report.parameters).toBeNull();
+    expect(report.pending.events).toBe(1); // kept (without an update) until the server answers
+    expect((await outbox.list())[0].withUpdate).toBe(false);
+    v.close();
   });
 
   it('withdrawing consent deletes unsent signals and stops sending', async () => {

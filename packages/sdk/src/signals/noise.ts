@@ -17,3 +17,26 @@ function cryptoRandom(): number {
   globalThis.crypto.getRandomValues(b);
   return (b[0] * 2 ** 21 + (b[1] >>> 11)) / 2 ** 53;
 }
+
+/**
+ * sfc32 seeded from 128 random bits: the noise of one batch is drawn from a seed stored with
+ * the batch, so a batch sealed again after a crash carries the same noise, not a second
+ * independent draw of it.
+ */
+export function seededUniform(seed: readonly number[]): () => number {
+  let [a, b, c, d] = seed.map((x) => x >>> 0);
+  return () => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+}
+
+export function noiseSeed(): number[] {
+  return Array.from(globalThis.crypto.getRandomValues(new Uint32Array(4)));
+}

@@ -11,6 +11,8 @@ export interface OutboxItem {
   events: (SignalBatch['events'][number] & { key: string; z?: number[] })[];
   /** Whether this batch carries an update; its privacy cost was charged when it opened. */
   withUpdate: boolean;
+  /** Seed of the update's local noise (the same noise if the batch is sealed again). */
+  noiseSeed?: number[];
   body?: SignalBatch;
   attempts: number;
   nextAt: number;

@@ -5,7 +5,7 @@ import type { ProfileAggregates } from '../profile/aggregate';
 import { referenceScores } from '../scoring/reference';
 import type { Activity, FeatureRecord, Outcome } from '../types';
 import { PrivacyAccountant } from './accountant';
-import { gaussian } from './noise';
+import { gaussian, noiseSeed, seededUniform } from './noise';
 import { emptyLedger, type Ledger, type OutboxItem, type SignalOutbox } from './outbox';
 import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, REWARDS, SIGNALS_FORMAT, timeBucket, type PrivacyParameters, type SignalBatch } from './protocol';
 import { clippedNoisedGradient, preActivations, supportsUpdates, updateDimension } from './update';
@@ -48,6 +48,9 @@ const MAX_BACKOFF_MS = 10 * 60_000;
 const MAX_ATTEMPTS_PER_PAGE = 8;
 /** Shadow propensities need the shadow's scores for every candidate: bounded work per rank. */
 const SHADOW_MAX_CANDIDATES = 256;
+/** track() and privacyReport() never wait longer than this for the privacy parameters. */
+const READY_WAIT_MS = 2_000;
+const PRIVACY_TIMEOUT_MS = 10_000;
 
 /**
  * The signals stage: turns tracked outcomes into anonymized batches, persists them until the
@@ -64,14 +67,12 @@ export class SignalsStage {
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sending: Promise<void> | null = null;
-  private readonly normal: () => number;
   private readonly catalog: Set<string>;
   private readonly ready: Promise<void>;
   private stopped = false;
   private persist: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly model: LoadedModel, private readonly env: SignalsEnv) {
-    this.normal = gaussian();
     const ids = model.manifest.featureSpec.features.find((f) => f.kind === 'categorical' && f.source === 'activity' && f.key === 'id');
     this.catalog = new Set(ids && 'vocab' in ids ? ids.vocab : []);
     this.ready = this.start().catch((err) => this.env.onError(`signals: ${(err as Error).message}`, err));
@@ -84,15 +85,18 @@ export class SignalsStage {
 
   private async start(): Promise<void> {
     this.ledger = await this.env.outbox.ledger();
-    for (const item of await this.env.outbox.list()) {
-      // A batch left open by a closed or crashed page: seal it now (same id: the server dedupes).
-      this.sealed.set(item.id, item.state === 'open' ? this.seal(item) : item);
+    const stored = await this.env.outbox.list();
+    try {
+      const res = await this.env.fetch(this.url('privacy'), { credentials: 'omit', cache: 'no-cache', signal: AbortSignal.timeout(PRIVACY_TIMEOUT_MS) });
+      if (!res.ok) throw new Error(`GET privacy answered ${res.status}`);
+      const parsed = v.safeParse(PrivacySchema, await res.json());
+      if (!parsed.success) throw new Error(`privacy parameters invalid at ${v.getDotPath(parsed.issues[0])}: ${parsed.issues[0].message}`);
+      this.params = parsed.output;
+    } finally {
+      // A batch left open by a closed or crashed page: seal it now (same id and noise seed, so
+      // the server keeps one copy). Sealed batches wait for their acknowledgement.
+      for (const item of stored) this.sealed.set(item.id, item.state === 'open' ? this.seal(item) : item);
     }
-    const res = await this.env.fetch(this.url('privacy'), { credentials: 'omit', cache: 'no-cache' });
-    if (!res.ok) throw new Error(`GET privacy answered ${res.status}`);
-    const parsed = v.safeParse(PrivacySchema, await res.json());
-    if (!parsed.success) throw new Error(`privacy parameters invalid at ${v.getDotPath(parsed.issues[0])}: ${parsed.issues[0].message}`);
-    this.params = parsed.output;
     this.accountant = new PrivacyAccountant(this.params, this.env.now);
     if (this.params.shadowModel && supportsUpdates(this.model.manifest)) {
       try {
@@ -132,8 +136,10 @@ export class SignalsStage {
 
   /** Called by track(): one event per placed item; a later, better outcome raises its reward. */
   async record(decisionId: string, activityId: string, placement: Placement, outcome: Outcome): Promise<void> {
-    await this.ready;
-    if (this.stopped || !this.params || !this.accountant) return;
+    // A slow or unreachable server must not hold up track(): without the parameters yet, the
+    // event still goes into a batch, just one without an update.
+    await this.readyOrTimeout();
+    if (this.stopped) return;
     const key = `${decisionId}:${activityId}`;
     const reward = REWARDS[outcome];
     if (!this.open || this.open.model !== this.model.manifest.version) this.open = await this.openBatch();
@@ -157,13 +163,18 @@ export class SignalsStage {
     }
   }
 
+  private readyOrTimeout(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([this.ready, new Promise<void>((r) => { timer = setTimeout(r, READY_WAIT_MS); })]).finally(() => clearTimeout(timer));
+  }
+
   private async openBatch(): Promise<OutboxItem> {
-    const withUpdate = Boolean(this.params && this.params.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest)
+    const withUpdate = Boolean(this.params && this.accountant && this.params.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest)
       && this.params.update.dimension === updateDimension(this.model.manifest) && this.accountant!.refusal(this.ledger) === null);
     const item: OutboxItem = {
       id: randomHex(16, this.env.random), state: 'open', model: this.model.manifest.version,
       ...(this.shadow ? { shadow: this.shadow.model.manifest.version } : {}),
-      events: [], withUpdate, attempts: 0, nextAt: 0, createdAt: this.env.now(),
+      events: [], withUpdate, ...(withUpdate ? { noiseSeed: noiseSeed() } : {}), attempts: 0, nextAt: 0, createdAt: this.env.now(),
     };
     if (withUpdate) {
       // The cost is charged, and stored with the batch, before anything can leave the device.
@@ -177,8 +188,9 @@ export class SignalsStage {
   private seal(item: OutboxItem): OutboxItem {
     const examples = item.events.filter((e) => e.z).map((e) => ({ z: Float32Array.from(e.z!), y: e.r }));
     let update: SignalBatch['update'];
-    if (item.withUpdate && examples.length && this.params && item.model === this.model.manifest.version) {
-      const { vector } = clippedNoisedGradient(this.model.weights, examples, this.params.update.clipNorm, this.params.update.localNoiseStd, this.normal);
+    if (item.withUpdate && item.noiseSeed && examples.length && this.params && item.model === this.model.manifest.version) {
+      const normal = gaussian(seededUniform(item.noiseSeed));
+      const { vector } = clippedNoisedGradient(this.model.weights, examples, this.params.update.clipNorm, this.params.update.localNoiseStd, normal);
       update = { g: vector.map((x) => Number(x.toPrecision(6))), n: examples.length };
     }
     const events = item.events.map(({ key: _k, z: _z, ...e }) => e);
@@ -291,7 +303,7 @@ export class SignalsStage {
   }
 
   async report(): Promise<PrivacyReport> {
-    await this.ready;
+    await this.readyOrTimeout();
     const acc = this.accountant?.report(this.ledger);
     const pending = [...this.sealed.values(), ...(this.open ? [this.open] : [])];
     return {
