@@ -105,7 +105,10 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
       batch = parseBatch(req.body);
       await checkAgainstModels(batch, registry);
     } catch (err) {
-      if (err instanceof SignalFormatError) return reply.code(400).send({ error: err.message, field: err.field });
+      if (err instanceof SignalFormatError) {
+        await db.query(`update counters set value = value + 1 where name = 'rejected'`).catch(() => undefined);
+        return reply.code(400).send({ error: err.message, field: err.field });
+      }
       throw err;
     }
     const result = await writer.write(batch);
@@ -119,7 +122,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     const promotions = await db.query('select at, shadow, current, decision, report from promotions order by id desc limit 20');
     const current = registry.getCurrent()!;
     return {
-      signals: { batches: Number(b.batches), events: Number(b.events), updates: Number(b.updates), duplicatesDropped: counters.duplicates ?? 0 },
+      signals: { batches: Number(b.batches), events: Number(b.events), updates: Number(b.updates), duplicatesDropped: counters.duplicates ?? 0, rejected: counters.rejected ?? 0 },
       models: { current: current.version, shadow: registry.getShadow()?.version ?? null, history: await registry.history() },
       rounds: rounds.map((r) => ({ ...r, report: typeof r.report === 'string' ? JSON.parse(r.report) : r.report })),
       promotions,

@@ -85,6 +85,7 @@ describe.each(stores)('server on %s', (name, options) => {
     }
     const notJson = await post(server, '{"format":');
     expect(notJson.statusCode).toBe(400);
+    expect((await server.app.inject({ url: '/v1/stats' })).json().signals.rejected).toBe(cases.length);
     const huge = await post(server, batch({ pad: 'x'.repeat(70_000) }));
     expect(huge.statusCode).toBe(413);
     expect(huge.json().error).toContain('body');
