@@ -38,6 +38,10 @@ interface Global { Vitrine?: unknown; vitrineQueue?: QueueItem[] | { push(fn: Qu
   w.Vitrine = Object.freeze({ init, get ready() { return instance; }, version: '0.1.0' });
   const data = script?.dataset;
   if (data?.model) {
-    init({ model: data.model, endpoint: data.endpoint, backend: (data.backend as VitrineOptions['backend']) || 'auto' }).catch(() => undefined);
+    init({
+      model: data.model, endpoint: data.endpoint, backend: (data.backend as VitrineOptions['backend']) || 'auto',
+      // Only an explicit data-consent="signals" turns signals on.
+      consent: data.consent === 'signals' ? 'signals' : 'none',
+    }).catch(() => undefined);
   }
 })();

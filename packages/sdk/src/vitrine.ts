@@ -11,7 +11,7 @@ import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
-import { IdbOutbox, MemoryOutbox, type SignalOutbox } from './signals/outbox';
+import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
 import type { Activity, Consent, Decision, FeatureRecord, Outcome, RankedItem, RankOptions, VitrineOptions, VitrineStatus } from './types';
@@ -210,6 +210,8 @@ class VitrineClient implements Vitrine {
   /** Starts the signals stage when consent, an endpoint and a model are all there. */
   async startSignals(): Promise<void> {
     if (this.signals || this.options.consent !== 'signals' || !this.options.endpoint || !this.model) return;
+    // The whole signals stage is a lazy chunk: pages without consent never download it.
+    const { IdbOutbox, MemoryOutbox } = await import('./signals/outbox');
     let outbox = this.internals.outbox;
     if (!outbox) {
       try {
