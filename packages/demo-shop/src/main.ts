@@ -63,15 +63,23 @@ async function start() {
 }
 
 async function rank() {
-  if (!client) return;
-  const slots = Number(($('#slots') as HTMLInputElement).value) || 4;
-  const t0 = performance.now();
-  const decision = await client.rank(CATALOG, { context: read($('#context'), ['toCoupon_GEQ15min', 'direction_same']), slots });
-  lastRankMs = performance.now() - t0;
-  renderCards(decision);
-  // Every placed card was seen: a 'view' (reward 0) that a later click upgrades.
-  for (const item of decision.items) await client.track(decision.id, item.id, 'view');
-  await renderQa(decision);
+  // The client can be replaced (backend or shopper changed) while this runs: keep the one we
+  // started with and stop quietly if it was closed meanwhile.
+  const c = client;
+  if (!c) return;
+  try {
+    const slots = Number(($('#slots') as HTMLInputElement).value) || 4;
+    const t0 = performance.now();
+    const decision = await c.rank(CATALOG, { context: read($('#context'), ['toCoupon_GEQ15min', 'direction_same']), slots });
+    lastRankMs = performance.now() - t0;
+    if (c !== client) return;
+    renderCards(decision);
+    // Every placed card was seen: a 'view' (reward 0) that a later click upgrades.
+    for (const item of decision.items) await c.track(decision.id, item.id, 'view');
+    await renderQa(decision);
+  } catch (err) {
+    if (c === client) console.warn('[demo] rank failed', err);
+  }
 }
 
 function renderCards(decision: Decision) {
@@ -93,7 +101,11 @@ function renderCards(decision: Decision) {
       card.querySelector('.reasons')!.append(li);
     }
     card.querySelectorAll('button').forEach((b) => b.addEventListener('click', async () => {
-      await client!.track(decision.id, item.id, b.dataset.outcome!);
+      try {
+        await client!.track(decision.id, item.id, b.dataset.outcome!);
+      } catch (err) {
+        console.warn('[demo] track failed', err); // e.g. the engine was switched meanwhile
+      }
       await rank();
     }));
     cards.append(card);

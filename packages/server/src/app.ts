@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { MAX_BODY_BYTES, PRIVACY_FORMAT, SignalFormatError, parseBatch, type PrivacyParameters, type SignalBatch } from '../../sdk/src/signals/protocol';
+import { PRIVACY_FORMAT, SignalFormatError, parseBatch, type PrivacyParameters, type SignalBatch } from '../../sdk/src/signals/protocol';
 import { TRAINABLE_TENSORS, updateDimension } from '../../sdk/src/signals/update';
 import { epsilonFromRho } from '../../sdk/src/signals/zcdp';
 import { mechanism, type ServerConfig } from './config';
@@ -199,4 +199,3 @@ function catalogOf(model: StoredModel): Set<string> {
   return c;
 }
 
-export { MAX_BODY_BYTES };

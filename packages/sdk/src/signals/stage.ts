@@ -11,7 +11,14 @@ import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, REWARDS, SIGNALS_F
 import { clippedNoisedGradient, preActivations, supportsUpdates, updateDimension } from './update';
 
 /** What the stage keeps per placed item of a decision, until the shopper acts on it. */
-export interface Placement { slot: number; p: number; z?: Float32Array; q?: number }
+export interface Placement {
+  slot: number;
+  p: number;
+  z?: Float32Array;
+  q?: number;
+  /** z and q are computed after rank() has returned (off its latency); track() waits for this. */
+  pending?: Promise<void>;
+}
 
 export interface SignalsEnv {
   endpoint: string;
@@ -110,35 +117,58 @@ export class SignalsStage {
     this.schedule(0);
   }
 
-  /** Called by rank(): what the stage needs to remember about each placed item. */
-  placements(activities: Activity[], order: number[], propensities: number[], epsilon: number, encoder: FeatureEncoder, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Map<string, Placement> {
+  /**
+   * Called by rank(): what the stage needs to remember about each placed item. The slot and
+   * propensity are known now; the pre-activations and the shadow propensities are computed in
+   * a task after rank() returns, so they add nothing to its latency.
+   */
+  placements(activities: Activity[], order: number[], propensities: number[], epsilon: number, encoder: FeatureEncoder, contextIn: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Map<string, Placement> {
     const out = new Map<string, Placement>();
-    const placed = order.map((i) => activities[i]);
+    const context = { ...contextIn };
+    const entries: [number, Placement][] = [];
+    order.forEach((i, pos) => {
+      if (!this.catalog.has(activities[i].id)) return; // never name an activity outside the published catalog
+      const placement: Placement = { slot: pos, p: propensities[pos] };
+      out.set(activities[i].id, placement);
+      entries.push([pos, placement]);
+    });
+    if (!entries.length) return out;
+    const pending = new Promise<void>((resolve) => setTimeout(() => {
+      try {
+        this.fillPlacements(entries, activities, order, epsilon, encoder, context, user, profile);
+      } catch (err) {
+        this.env.onError(`signals: could not prepare the update terms (${(err as Error).message})`, err);
+      }
+      resolve();
+    }, 0));
+    for (const [, placement] of entries) placement.pending = pending;
+    return out;
+  }
+
+  private fillPlacements(entries: [number, Placement][], activities: Activity[], order: number[], epsilon: number, encoder: FeatureEncoder, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): void {
     // Before the privacy parameters arrive (first rank of a page) the pre-activations are kept
     // anyway: a few hundred multiply-adds per placed item.
     const wantsUpdate = supportsUpdates(this.model.manifest) && (!this.params || (this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null));
-    const z = wantsUpdate ? preActivations(this.model.weights.get('layers.0.kernel')!, encoder.encodeBatch(placed, context, user, profile), placed.length, encoder.dimension, this.model.manifest.architecture.layers[0].units) : undefined;
-    let q: number[] | undefined;
+    if (wantsUpdate) {
+      const placed = entries.map(([pos]) => activities[order[pos]]);
+      const z = preActivations(this.model.weights.get('layers.0.kernel')!, encoder.encodeBatch(placed, context, user, profile), placed.length, encoder.dimension, this.model.manifest.architecture.layers[0].units);
+      entries.forEach(([, placement], k) => { placement.z = z[k]; });
+    }
     const n = activities.length;
     if (this.shadow && n <= SHADOW_MAX_CANDIDATES) {
       const rows = this.shadow.encoder.encodeBatch(activities, context, user, profile);
       const scores = referenceScores(this.shadow.model.manifest, this.shadow.model.weights, rows, n);
       const greedy = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
       const eps = n > 1 ? epsilon : 0;
-      q = order.map((item, pos) => (1 - eps) * (greedy[pos] === item ? 1 : 0) + eps / n);
+      for (const [pos, placement] of entries) placement.q = (1 - eps) * (greedy[pos] === order[pos] ? 1 : 0) + eps / n;
     }
-    order.forEach((i, pos) => {
-      if (!this.catalog.has(activities[i].id)) return; // never name an activity outside the published catalog
-      out.set(activities[i].id, { slot: pos, p: propensities[pos], ...(z ? { z: z[pos] } : {}), ...(q ? { q: q[pos] } : {}) });
-    });
-    return out;
   }
 
   /** Called by track(): one event per placed item; a later, better outcome raises its reward. */
   async record(decisionId: string, activityId: string, placement: Placement, outcome: Outcome): Promise<void> {
     // A slow or unreachable server must not hold up track(): without the parameters yet, the
     // event still goes into a batch, just one without an update.
-    await this.readyOrTimeout();
+    await Promise.all([this.readyOrTimeout(), placement.pending]);
     if (this.stopped) return;
     const key = `${decisionId}:${activityId}`;
     const reward = REWARDS[outcome];

@@ -13,8 +13,6 @@ interface Pending { batch: SignalBatch; resolve: (r: IngestResult) => void; reje
 export class SignalWriter {
   private queue: Pending[] = [];
   private writing: Promise<void> | null = null;
-  accepted = 0;
-  duplicates = 0;
 
   constructor(private readonly db: Db, private readonly maxGroup = 512) {}
 
@@ -35,7 +33,6 @@ export class SignalWriter {
         for (const p of group) {
           // The same id twice in one group: the first one is stored, the second is a duplicate.
           const accepted = fresh.delete(p.batch.id);
-          if (accepted) this.accepted += p.batch.events.length; else this.duplicates += 1;
           p.resolve({ accepted, duplicate: !accepted });
         }
       } catch (err) {
