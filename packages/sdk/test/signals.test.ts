@@ -109,6 +109,23 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it('concurrent track() calls land in one batch with one update', async () => {
+    const outbox = new MemoryOutbox();
+    const v = await client({ consent: 'signals', outbox });
+    const d = await v.rank(activities, { context, slots: 4 });
+    await Promise.all(d.items.map((item, i) => v.track(d.id, item.id, i === 1 ? 'click' : 'view')));
+    await v.flush();
+    const posts = signalPosts();
+    expect(posts).toHaveLength(1);
+    const body = posts[0].body as { events: unknown[]; update?: { n: number } };
+    expect(body.events).toHaveLength(4);
+    expect(body.update?.n).toBe(4);
+    const report = await v.privacyReport();
+    if (report.consent !== 'signals') throw new Error('consent');
+    expect(report.spent!.contributions).toBe(1);
+    v.close();
+  });
+
   it('keeps batches across a crash (IndexedDB) and resends them with the same id', async () => {
     const outbox = await IdbOutbox.open();
     await outbox.clear();

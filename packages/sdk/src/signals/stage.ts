@@ -70,6 +70,7 @@ export class SignalsStage {
   private shadow: { model: LoadedModel; encoder: FeatureEncoder } | null = null;
   private ledger: Ledger = emptyLedger();
   private open: OutboxItem | null = null;
+  private opening: Promise<void> | null = null;
   private sealed = new Map<string, OutboxItem>();
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -172,18 +173,23 @@ export class SignalsStage {
     if (this.stopped) return;
     const key = `${decisionId}:${activityId}`;
     const reward = REWARDS[outcome];
-    if (!this.open || this.open.model !== this.model.manifest.version) this.open = await this.openBatch();
-    const existing = this.open.events.find((e) => e.key === key);
+    // Concurrent track() calls share one opening batch (and one privacy charge).
+    while (!this.open || this.open.model !== this.model.manifest.version) {
+      this.opening ??= this.openBatch().then((item) => { this.open = item; }).finally(() => { this.opening = null; });
+      await this.opening;
+      if (this.stopped) return;
+    }
+    const item = this.open;
+    const existing = item.events.find((e) => e.key === key);
     if (existing) {
       existing.r = Math.max(existing.r, reward);
     } else {
-      this.open.events.push({
+      item.events.push({
         key, a: activityId, s: placement.slot, p: placement.p, r: reward, t: timeBucket(this.env.now()),
         ...(placement.q !== undefined && this.shadow ? { q: placement.q } : {}),
-        ...(placement.z && this.open.withUpdate ? { z: Array.from(placement.z) } : {}),
+        ...(placement.z && item.withUpdate ? { z: Array.from(placement.z) } : {}),
       });
     }
-    const item = this.open;
     if (item.events.length >= MAX_EVENTS_PER_BATCH) {
       this.open = null;
       this.enqueue(this.seal(item));
