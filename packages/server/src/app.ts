@@ -30,6 +30,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   const mech = mechanism(config.privacy);
   if (config.privacy.noise === 'none' && !process.env.VITEST && !process.env.VITRINE_SIMULATION) throw new Error('privacy.noise "none" is for simulations only');
 
+
   const app = Fastify({
     // Request logs (info level) would hold IP addresses and user agents: only warnings and errors are logged.
     logger: config.logger ? { level: 'warn' } : false,

@@ -109,7 +109,7 @@ describe.each(stores)('server on %s', (name, options) => {
     expect(waiting.status).toBe('waiting');
     for (let i = 0; i < 6; i++) {
       const g = Array.from({ length: 161 }, (_, j) => (j === 160 ? 0.5 : 0.01 * Math.sin(i + j)));
-      expect((await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 3 } }))).statusCode).toBe(202);
+      expect((await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 1 } }))).statusCode).toBe(202);
     }
     const round = await server.aggregate();
     expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, trimmedEachSide: 0 });
@@ -152,13 +152,35 @@ describe.each(stores)('server on %s', (name, options) => {
 describe('quality gate', () => {
   it('publishes no candidate when the noise (epsilon 8, 6 devices) would swamp the update', async () => {
     const server = await createServer(testConfig({ privacy: { ...testConfig().privacy, epsilon: 8 } }), await openDb({}));
-    for (let i = 0; i < 6; i++) await post(server, batch({ update: { g: Array.from({ length: 161 }, () => 0.05), n: 2 } }));
+    for (let i = 0; i < 6; i++) await post(server, batch({ update: { g: Array.from({ length: 161 }, () => 0.05), n: 1 } }));
     const round = await server.aggregate();
     expect(round.status).toBe('skipped-noisy');
     expect(round.noiseNorm).toBeGreaterThan(round.signalNorm);
     expect(server.registry.getShadow()).toBeNull();
     // The updates were used (their privacy cost is spent): the next round does not reuse them.
     expect((await server.aggregate()).cohort).toBe(0);
+    await server.close();
+  });
+});
+
+describe('rounds spanning several days', () => {
+  it('scale the noise by the number of days (one device has at most one update per day)', async () => {
+    const server = await createServer(testConfig(), await openDb({}));
+    const g = Array.from({ length: 161 }, () => 0.01);
+    for (const day of [0, 1]) {
+      for (let i = 0; i < 3; i++) await post(server, batch({ events: [event({ t: t + 24 * day })], update: { g, n: 1 } }));
+    }
+    const round = await server.aggregate();
+    expect(round.days).toBe(2);
+    expect(round.sensitivity).toBeCloseTo((2 * 1 * 2) / 6, 12);
+    await server.close();
+  });
+
+  it('refuse an update without the events it was computed from', async () => {
+    const server = await createServer(testConfig(), await openDb({}));
+    const g = Array.from({ length: 161 }, () => 0.01);
+    expect((await post(server, batch({ events: [], update: { g, n: 1 } }))).json().field).toBe('events');
+    expect((await post(server, batch({ update: { g, n: 2 } }))).json().field).toBe('update.n');
     await server.close();
   });
 });

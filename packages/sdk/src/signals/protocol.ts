@@ -73,7 +73,8 @@ export function parseBatch(json: unknown): SignalBatch {
     const field = v.getDotPath(issue) ?? (issue.kind === 'schema' && issue.type === 'strict_object' ? String((issue.input as unknown) ?? '') : '(body)');
     throw new SignalFormatError(`${field}: ${issue.message}`, field);
   }
-  if (result.output.events.length === 0 && !result.output.update) throw new SignalFormatError('events: a batch needs events or an update', 'events');
+  if (result.output.events.length === 0) throw new SignalFormatError('events: a batch needs at least one event', 'events');
+  if (result.output.update && result.output.update.n > result.output.events.length) throw new SignalFormatError('update.n: more examples than the batch has events', 'update.n');
   if (result.output.events.some((e) => e.q !== undefined) && !result.output.shadow) throw new SignalFormatError('shadow: events carry q terms but no shadow version', 'shadow');
   return result.output;
 }

@@ -1,5 +1,5 @@
 import { offPolicyEstimates } from '../../../sdk/src/ope/estimators';
-import { TRAINABLE_TENSORS } from '../../../sdk/src/signals/update';
+import { TRAINABLE_TENSORS, updateDimension } from '../../../sdk/src/signals/update';
 import type { SignalEvent } from '../../../sdk/src/signals/protocol';
 import { mechanism, type PrivacyConfig } from '../config';
 import type { Db } from '../db/db';
@@ -15,6 +15,8 @@ export interface RoundReport {
   clippedByServer: number;
   trimmedEachSide: number;
   sensitivity: number;
+  /** Distinct UTC days the round's updates come from: the most updates one device can have in it. */
+  days: number;
   noiseStd: number;
   updateNorm: number;
   /** Expected norm of all the noise (central + the devices' local noise) in the mean. */
@@ -65,9 +67,15 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   // current model (as asynchronous federated averaging does) instead of being thrown away.
   const versions = [model.version, ...(promo?.decision === 'promoted' ? [promo.current] : [])];
   const rows = await db.query<PendingRow>(`select id, update_vec, events from batches where round_id is null and update_vec is not null and model = any($1::text[]) order by id`, [versions]);
-  const dim = TRAINABLE_TENSORS.reduce((s, name) => s + model.manifest.tensors.find((t) => t.name === name)!.shape.reduce((a, b) => a * b, 1), 0);
-  const updates = rows.map((r) => json<number[]>(r.update_vec)).filter((u) => u.length === dim);
-  const base = { model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, noiseStd: 0, updateNorm: 0, noiseNorm: 0, signalNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}) };
+  const dim = updateDimension(model.manifest);
+  const usable = rows.filter((r) => json<number[]>(r.update_vec).length === dim);
+  const updates = usable.map((r) => json<number[]>(r.update_vec));
+  // A device opens at most one update batch per minHoursBetween (24 h) and its events follow
+  // the opening, so one device's updates fall on distinct UTC days (by their first event). A
+  // round spanning D days may hold up to D updates of one device: the noise is scaled by D,
+  // which keeps the per-contribution cost the device charged an upper bound.
+  const days = new Set(usable.map((r) => Math.floor(Math.min(...json<SignalEvent[]>(r.events).map((e) => e.t)) / 24))).size;
+  const base = { model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, days: 0, noiseStd: 0, updateNorm: 0, noiseNorm: 0, signalNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}) };
   if (updates.length < privacy.minCohort || updates.length < 1) {
     return { ...base, round: null, status: 'waiting', note: `${updates.length} updates pending for ${versions.join(', ')}; a round needs ${privacy.minCohort}` };
   }
@@ -85,7 +93,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   const mean = trimmedMean(bounded, k);
   // 3. Central Gaussian noise. Replacing one device's clipped update (norm <= C) moves its
   //    input by <= 2C (local noise coupled, projection 1-Lipschitz), the trimmed mean by <= 2C/(n-2k).
-  const sensitivity = (2 * privacy.clipNorm) / (bounded.length - 2 * k);
+  const sensitivity = (2 * privacy.clipNorm * Math.max(1, days)) / (bounded.length - 2 * k);
   const noiseStd = privacy.noise === 'none' ? 0 : mech.noiseMultiplier * sensitivity;
   const normal = gaussian(random);
   for (let j = 0; j < dim; j++) mean[j] += noiseStd * normal();
@@ -97,7 +105,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   const stats = activityStats(rows.map((r) => json<SignalEvent[]>(r.events)), privacy.kThreshold);
   if (noiseNorm > 0 && signalNorm < noiseNorm) {
     return db.transaction(async (tx) => {
-      const r: RoundReport = { ...base, round: null, status: 'skipped-noisy', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, noiseStd, updateNorm, noiseNorm, signalNorm, ...stats,
+      const r: RoundReport = { ...base, round: null, status: 'skipped-noisy', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, days, noiseStd, updateNorm, noiseNorm, signalNorm, ...stats,
         note: `estimated signal ${signalNorm.toFixed(3)} < noise ${noiseNorm.toFixed(3)}: no candidate; these updates are spent` };
       const [{ id }] = await tx.query<{ id: number }>(`insert into rounds (model, status, cohort, report) values ($1, 'skipped-noisy', $2, $3) returning id`, [model.version, bounded.length, JSON.stringify(r)]);
       await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [id, rows.map((x) => x.id)]);
@@ -124,7 +132,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
     await tx.query(`update models set status = 'rejected' where status = 'shadow'`);
     await insertModel(tx, candidate, 'shadow', model.version, id);
     await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [id, rows.map((r) => r.id)]);
-    const r: RoundReport = { ...base, round: id, status: 'published-shadow', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, noiseStd, updateNorm, noiseNorm, signalNorm, candidate: candidate.manifest.version, ...stats };
+    const r: RoundReport = { ...base, round: id, status: 'published-shadow', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, days, noiseStd, updateNorm, noiseNorm, signalNorm, candidate: candidate.manifest.version, ...stats };
     await tx.query('update rounds set candidate = $1, report = $2 where id = $3', [candidate.manifest.version, JSON.stringify(r), id]);
     return r;
   });
