@@ -17,6 +17,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { createVitrine } from '../../packages/sdk/src/vitrine';
 import { MemoryProfileStore } from '../../packages/sdk/src/profile/memory-store';
 import { MemoryOutbox } from '../../packages/sdk/src/signals/outbox';
+import { PrivacyAccountant } from '../../packages/sdk/src/signals/accountant';
 import { DEFAULT_RETENTION } from '../../packages/sdk/src/profile/store';
 import { createServer } from '../../packages/server/src/app';
 import { DEFAULT_PRIVACY, mechanism, type ServerConfig } from '../../packages/server/src/config';
@@ -84,7 +85,7 @@ const central = await fit([...seedRows, ...contributorRows]);
 const centralAuc = evaluate(central.spec, quantizeMlp(central.weights, 'uint8-per-channel').dequantized);
 log(`simulate: seed AUC ${seedAuc.toFixed(4)}, central AUC ${centralAuc.toFixed(4)} (gain ${(centralAuc - seedAuc).toFixed(4)})`);
 
-interface RoundRow { epsilon: string; round: number; current: string; auc: number; candidate_auc: number | null; cohort: number; noise_std: number; promoted: boolean; spent_epsilon: number | null }
+interface RoundRow { epsilon: string; round: number; current: string; auc: number; candidate_auc: number | null; cohort: number; noise_std: number; promoted: boolean; spent_epsilon: number }
 const roundsOut: RoundRow[] = [];
 const final: Record<string, number> = {};
 const modelAuc = (m: StoredModel) => evaluate(m.manifest.featureSpec, toMlp(m, decodeWeights(m)));
@@ -130,12 +131,9 @@ for (const eps of epsilons) {
     const report = await server.aggregate();
     const current = server.registry.getCurrent()!;
     const shadow = server.registry.getShadow();
-    const spent = (await (async () => {
-      const v = await createVitrine({ model: `${base}/v1/models/current`, endpoint: `${base}/v1`, consent: 'signals', backend: 'cpu', storage: 'memory', now: () => clock }, { profileStore: shoppers[0].profile, outbox: shoppers[0].outbox });
-      const r = await v.privacyReport();
-      v.close();
-      return 'spent' in r && r.spent ? r.spent.epsilon : null;
-    })());
+    // What the first shopper's own accountant reports it has spent (its ledger, the published parameters).
+    const params = await (await fetch(`${base}/v1/privacy`)).json();
+    const spent = new PrivacyAccountant(params, () => clock).report(await shoppers[0].outbox.ledger()).spent.epsilon;
     const row: RoundRow = {
       epsilon: eps, round, current: current.version, auc: modelAuc(current),
       candidate_auc: shadow && round <= R ? modelAuc(shadow) : null, cohort: report.cohort, noise_std: report.noiseStd,

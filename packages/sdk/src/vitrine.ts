@@ -249,9 +249,12 @@ class VitrineClient implements Vitrine {
       const parsed = v.safeParse(ConsentSchema, consent);
       if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
       (this.options as VitrineOptions).consent = parsed.output;
-      if (parsed.output === 'signals') return this.startSignals();
+      if (parsed.output === 'signals') {
+        // A bad endpoint or a broken IndexedDB surfaces as a VitrineError, never a raw TypeError.
+        return this.startSignals().catch((err) => { throw toVitrineError(err, 'signals_failed', 'signals could not start'); });
+      }
       this.stopSignalListeners();
-      await this.signals?.stop({ purge: true });
+      await this.signals?.stop();
       this.signals = null;
       for (const d of this.decisions.values()) delete d.placements;
     })(), this.report);
@@ -290,7 +293,7 @@ class VitrineClient implements Vitrine {
   private async forgetImpl(): Promise<void> {
     // Unsent signals go too; the privacy ledger (dates and costs only) stays, so forgetting
     // cannot reset the privacy budget.
-    await this.signals?.stop({ purge: true });
+    await this.signals?.stop();
     if (this.signals) {
       this.signals = null;
       this.stopSignalListeners();

@@ -126,6 +126,20 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it('page exit (hidden, then pagehide) sends each batch once with keepalive', async () => {
+    const v = await client({ consent: 'signals' });
+    const d = await v.rank(activities, { context, slots: 1 });
+    await v.track(d.id, d.items[0].id, 'click');
+    // What the visibilitychange and pagehide listeners call, back to back.
+    const stage = (v as unknown as { signals: { flush(o: { keepalive: boolean }): Promise<void> } }).signals;
+    await stage.flush({ keepalive: true });
+    await stage.flush({ keepalive: true });
+    const posts = signalPosts();
+    expect(posts).toHaveLength(1);
+    expect(posts[0].init.keepalive).toBe(true);
+    v.close();
+  });
+
   it('keeps batches across a crash (IndexedDB) and resends them with the same id', async () => {
     const outbox = await IdbOutbox.open();
     await outbox.clear();
@@ -237,6 +251,15 @@ describe('signals stage', () => {
     expect(report.pending.events).toBe(1); // kept (without an update) until the server answers
     expect((await outbox.list())[0].withUpdate).toBe(false);
     v.close();
+  });
+
+  it('refuses a bad consent value and a bad endpoint with a VitrineError', async () => {
+    const v = await client();
+    await expect(v.setConsent('yes' as never)).rejects.toMatchObject({ name: 'VitrineError', code: 'invalid_input', field: 'consent' });
+    const bad = await createVitrine({ model: `${base}/v1/models/current`, endpoint: 'http://[::bad', backend: 'cpu', storage: 'memory' }, { outbox: new MemoryOutbox() });
+    await expect(bad.setConsent('signals')).rejects.toMatchObject({ name: 'VitrineError', code: 'signals_failed' });
+    v.close();
+    bad.close();
   });
 
   it('withdrawing consent deletes unsent signals and stops sending', async () => {

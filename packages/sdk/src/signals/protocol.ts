@@ -70,7 +70,7 @@ export function parseBatch(json: unknown): SignalBatch {
   const result = v.safeParse(BatchSchema, json);
   if (!result.success) {
     const issue = result.issues[0];
-    const field = v.getDotPath(issue) ?? (issue.kind === 'schema' && issue.type === 'strict_object' ? String((issue.input as unknown) ?? '') : '(body)');
+    const field = v.getDotPath(issue) ?? '(body)';
     throw new SignalFormatError(`${field}: ${issue.message}`, field);
   }
   if (result.output.events.length === 0) throw new SignalFormatError('events: a batch needs at least one event', 'events');

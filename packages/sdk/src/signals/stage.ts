@@ -75,6 +75,8 @@ export class SignalsStage {
   private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sending: Promise<void> | null = null;
+  /** Batches sent with keepalive and not answered yet (hidden + pagehide must not send them twice). */
+  private inFlight = new Set<string>();
   private readonly catalog: Set<string>;
   private readonly ready: Promise<void>;
   private stopped = false;
@@ -281,6 +283,7 @@ export class SignalsStage {
       if (!keepalive && item.nextAt > this.env.now()) continue;
       const body = JSON.stringify(item.body);
       if (keepalive) {
+        if (this.inFlight.has(item.id)) continue;
         // All keepalive requests of a page share 64 KiB: send what fits, the rest waits in the outbox.
         if (body.length > budget) continue;
         budget -= body.length;
@@ -293,7 +296,6 @@ export class SignalsStage {
   }
 
   private async send(item: OutboxItem, body: string, keepalive: boolean): Promise<void> {
-    let status = 0;
     let retryAfter: number | null = null;
     try {
       const request = this.env.fetch(this.url('signals'), {
@@ -302,19 +304,19 @@ export class SignalsStage {
       });
       if (keepalive) {
         // The page is going away: the browser finishes the request; the outbox keeps the batch until a later page sees the ack.
-        request.then((res) => (res.ok ? this.acknowledged(item) : undefined), () => undefined);
+        this.inFlight.add(item.id);
+        request.then((res) => (res.ok ? this.acknowledged(item) : undefined), () => undefined).finally(() => this.inFlight.delete(item.id));
         return;
       }
       const res = await request;
-      status = res.status;
       retryAfter = Number(res.headers.get('retry-after')) || null;
       if (res.ok) return await this.acknowledged(item);
-      if (status === 400 || status === 413) {
+      if (res.status === 400 || res.status === 413) {
         const reason = await res.text().catch(() => '');
-        return await this.dropped(item, `HTTP ${status} ${reason.slice(0, 200)}`);
+        return await this.dropped(item, `HTTP ${res.status} ${reason.slice(0, 200)}`);
       }
     } catch {
-      status = 0;
+      // network error: retried below
     }
     this.attempts += 1;
     const attempts = item.attempts + 1;
@@ -365,13 +367,14 @@ export class SignalsStage {
     await this.sending;
   }
 
-  /** Consent withdrawn: nothing more is sent and the queue is emptied (the ledger stays). */
-  async stop(options: { purge: boolean }): Promise<void> {
+  /** Consent withdrawn or profile forgotten: nothing more is sent, the queue is emptied (the ledger stays) and the stage closes. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.open = null;
     this.sealed.clear();
-    if (options.purge) await this.env.outbox.clear().catch(() => undefined);
+    await this.env.outbox.clear().catch(() => undefined);
+    this.close();
   }
 
   close(): void {

@@ -68,13 +68,13 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   const versions = [model.version, ...(promo?.decision === 'promoted' ? [promo.current] : [])];
   const rows = await db.query<PendingRow>(`select id, update_vec, events from batches where round_id is null and update_vec is not null and model = any($1::text[]) order by id`, [versions]);
   const dim = updateDimension(model.manifest);
-  const usable = rows.filter((r) => json<number[]>(r.update_vec).length === dim);
-  const updates = usable.map((r) => json<number[]>(r.update_vec));
+  const usable = rows.map((r) => ({ events: json<SignalEvent[]>(r.events), update: json<number[]>(r.update_vec) })).filter((r) => r.update.length === dim);
+  const updates = usable.map((r) => r.update);
   // A device opens at most one update batch per minHoursBetween (24 h) and its events follow
   // the opening, so one device's updates fall on distinct UTC days (by their first event). A
   // round spanning D days may hold up to D updates of one device: the noise is scaled by D,
   // which keeps the per-contribution cost the device charged an upper bound.
-  const days = new Set(usable.map((r) => Math.floor(Math.min(...json<SignalEvent[]>(r.events).map((e) => e.t)) / 24))).size;
+  const days = new Set(usable.map((r) => Math.floor(Math.min(...r.events.map((e) => e.t)) / 24))).size;
   const base = { model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, days: 0, noiseStd: 0, updateNorm: 0, noiseNorm: 0, signalNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}) };
   if (updates.length < privacy.minCohort || updates.length < 1) {
     return { ...base, round: null, status: 'waiting', note: `${updates.length} updates pending for ${versions.join(', ')}; a round needs ${privacy.minCohort}` };
@@ -102,7 +102,7 @@ export async function runRound(db: Db, registry: ModelRegistry, privacy: Privacy
   //    noise is larger than the estimated signal, a step would mostly move the model at random.
   const noiseNorm = Math.sqrt(dim * (noiseStd ** 2 + mech.localNoiseStd ** 2 / (bounded.length - 2 * k)));
   const signalNorm = Math.sqrt(Math.max(0, updateNorm ** 2 - noiseNorm ** 2));
-  const stats = activityStats(rows.map((r) => json<SignalEvent[]>(r.events)), privacy.kThreshold);
+  const stats = activityStats(usable.map((r) => r.events), privacy.kThreshold);
   if (noiseNorm > 0 && signalNorm < noiseNorm) {
     return db.transaction(async (tx) => {
       const r: RoundReport = { ...base, round: null, status: 'skipped-noisy', cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, days, noiseStd, updateNorm, noiseNorm, signalNorm, ...stats,

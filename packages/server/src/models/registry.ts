@@ -85,8 +85,9 @@ export class ModelRegistry {
     return m;
   }
 
+  /** The 50 newest versions, newest first. */
   async history(): Promise<{ version: string; status: string; parent: string | null; round_id: number | null; created_at: string; promoted_at: string | null }[]> {
-    return this.db.query(`select version, status, parent, round_id, created_at, promoted_at from models order by created_at`);
+    return this.db.query(`select version, status, parent, round_id, created_at, promoted_at from models order by created_at desc limit 50`);
   }
 }
 
