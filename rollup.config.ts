@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { Plugin, RollupOptions } from 'rollup';
 import resolve from '@rollup/plugin-node-resolve';
 import commonjs from '@rollup/plugin-commonjs';
+import json from '@rollup/plugin-json';
 import esbuild, { minify } from 'rollup-plugin-esbuild';
 import dts from 'rollup-plugin-dts';
 
@@ -48,7 +49,9 @@ function copyWasm(): Plugin {
 
 const plugins = (): Plugin[] => [
   privateTfjsGlobals(),
-  resolve({ browser: true, preferBuiltins: false }),
+  // `source`: workspace packages (@vitrine/core) are consumed as TypeScript and bundled in.
+  resolve({ browser: true, preferBuiltins: false, exportConditions: ['source'] }),
+  json({ preferConst: true }),
   // The wasm backend's emscripten glue (wasm-out/*.js) is CommonJS.
   commonjs({ include: /node_modules/, ignore: ['fs', 'path', 'worker_threads', 'perf_hooks', 'os', 'crypto'] }),
   esbuild({ target: 'es2020', tsconfig: 'tsconfig.json' }),
@@ -85,7 +88,8 @@ const config: RollupOptions[] = [
   {
     input: `${SDK}/src/index.ts`,
     output: { file: `${OUT}/index.d.ts`, format: 'es' },
-    plugins: [dts({ tsconfig: 'tsconfig.json' })],
+    // @vitrine/core is bundled into the SDK, so its types are too: consumers never install it.
+    plugins: [dts({ tsconfig: 'tsconfig.json', includeExternal: ['@vitrine/core'] })],
   },
 ];
 

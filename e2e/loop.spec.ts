@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { test, expect } from './fixtures';
-import { BatchSchema } from '../packages/sdk/src/signals/protocol';
+import { BatchSchema } from '@vitrine/core/protocol';
 import { SERVER_PORT } from './playwright.config';
 
 const DEMO = 'http://127.0.0.1:5174/';

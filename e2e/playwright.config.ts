@@ -26,7 +26,7 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: 'npx tsx scripts/serve.ts',
+      command: 'npx tsx --conditions=source scripts/serve.ts',
       cwd: ROOT,
       url: 'http://127.0.0.1:4173/e2e/blank.html',
       reuseExistingServer: !process.env.CI,
@@ -37,7 +37,7 @@ export default defineConfig({
       // the cohort minimum is 1, the budget is huge (noise negligible) and the step small (one
       // shopper's gradient is the whole mean): this checks the loop's plumbing; the privacy
       // mechanisms and the promotion gate's power have their own tests (docs/privacy.md).
-      command: `node -e "require('fs').rmSync('.vitrine-e2e',{recursive:true,force:true})" && npx tsx packages/server/src/main.ts`,
+      command: `node -e "require('fs').rmSync('.vitrine-e2e',{recursive:true,force:true})" && npx tsx --conditions=source packages/server/src/main.ts`,
       cwd: ROOT,
       url: `http://127.0.0.1:${SERVER_PORT}/v1/privacy`,
       reuseExistingServer: false,

@@ -30,7 +30,7 @@ function body(): string {
 }
 
 async function startServer(env: Record<string, string>, port: number): Promise<() => void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/main.ts'], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
     env: { ...process.env, PORT: String(port), VITRINE_RATE_LIMIT: '100000000', VITRINE_ROUND_INTERVAL_MS: '0', VITRINE_LOG: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

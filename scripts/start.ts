@@ -40,5 +40,5 @@ const qaEnv: Record<string, string> = qaLoop
   ? { VITRINE_DATA_DIR: process.env.VITRINE_DATA_DIR ?? '.vitrine-qa', VITRINE_MIN_COHORT: '1', VITRINE_EPSILON: '1000000', VITRINE_LEARNING_RATE: '0.01', VITRINE_MIN_OPE_EVENTS: '4', VITRINE_ROUND_INTERVAL_MS: '60000' }
   : {};
 if (qaLoop) console.log('QA loop: cohort 1, negligible noise, a round every minute (no privacy; never for production)');
-run('server', process.execPath, ['--import', 'tsx', 'packages/server/src/main.ts'], { PORT: serverPort, ...qaEnv });
+run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], { PORT: serverPort, ...qaEnv });
 run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], { VITRINE_SERVER: `http://127.0.0.1:${serverPort}` });

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FeatureSpec } from '../../packages/sdk/src/features/spec';
-import { MODEL_FORMAT, parseManifest, type ModelManifest } from '../../packages/sdk/src/model/manifest';
-import type { MlpWeights } from './mlp';
-import type { QuantizationScheme, QuantizedTensor } from './quantize';
+import { MODEL_FORMAT, pack, parseManifest, type MlpWeights, type ModelManifest, type QuantizationScheme, type QuantizedTensor } from '@vitrine/core/artifact';
+import type { FeatureSpec } from '@vitrine/core/features';
 
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -55,22 +53,3 @@ export function writeArtifact(dir: string, input: ArtifactInput): { version: str
   writeFileSync(join(dir, 'manifest.json'), root);
   return { version, manifest: versioned, bytes: bin.byteLength, downloadBytes: bin.byteLength + Buffer.byteLength(root) };
 }
-
-/** Packs tensors into one file, 4-byte aligned so float32 views never straddle. */
-export function pack(tensors: QuantizedTensor[]): { bin: Uint8Array; entries: ModelManifest['tensors'] } {
-  const parts: Uint8Array[] = [];
-  const entries: ModelManifest['tensors'] = [];
-  let offset = 0;
-  for (const t of tensors) {
-    const pad = (4 - (offset % 4)) % 4;
-    if (pad) { parts.push(new Uint8Array(pad)); offset += pad; }
-    entries.push({ name: t.name, file: 0, offset, shape: t.shape, dtype: t.dtype, ...(t.quant ? { quant: t.quant } : {}) });
-    parts.push(t.bytes);
-    offset += t.bytes.byteLength;
-  }
-  const bin = new Uint8Array(offset);
-  let at = 0;
-  for (const p of parts) { bin.set(p, at); at += p.byteLength; }
-  return { bin, entries };
-}
-

@@ -1,5 +1,4 @@
-import { fitFeatureSpec } from '../../packages/sdk/src/features/fit';
-import type { FeatureSpec } from '../../packages/sdk/src/features/spec';
+import { fitFeatureSpec, type FeatureSpec } from '@vitrine/core/features';
 import { COUPON_CROSSES, COUPON_DECLARATIONS, type CouponRow } from './datasets/coupons';
 import { buildExamples } from './examples';
 import { mergeEnsemble, trainMlp, type MlpConfig, type MlpWeights } from './mlp';

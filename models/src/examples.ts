@@ -1,6 +1,4 @@
-import { FeatureEncoder } from '../../packages/sdk/src/features/encode';
-import type { FeatureSpec } from '../../packages/sdk/src/features/spec';
-import { activityAttributes, applyEvent, emptyAggregates, type ProfileAggregates } from '../../packages/sdk/src/profile/aggregate';
+import { FeatureEncoder, activityAttributes, applyEvent, emptyAggregates, type FeatureSpec, type ProfileAggregates } from '@vitrine/core/features';
 import type { CouponRow } from './datasets/coupons';
 
 export interface Examples {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { seededRandom, shuffleInPlace } from './random';
+import type { MlpWeights } from '@vitrine/core/artifact';
+import { seededRandom, shuffleInPlace } from '@vitrine/core/random';
 
 export interface MlpConfig {
   hidden: number[];
@@ -13,9 +14,7 @@ export interface MlpConfig {
 
 export const DEFAULT_MLP: MlpConfig = { hidden: [8], epochs: 12, batchSize: 128, learningRate: 0.003, l2: 2e-3, seed: 42 };
 
-export interface MlpWeights {
-  layers: { kernel: Float32Array; bias: Float32Array; inputs: number; units: number; activation: 'relu' | 'sigmoid' }[];
-}
+export type { MlpWeights };
 
 let backendReady: Promise<void> | undefined;
 /** Training runs on tfjs's wasm backend in Node (tfjs-node needs native binaries we can't install). */

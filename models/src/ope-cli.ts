@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Papa from 'papaparse';
-import { crossFittedRateModel, offPolicyEstimates, type LoggedImpression } from '../../packages/sdk/src/ope/estimators';
+import { crossFittedRateModel, offPolicyEstimates, type LoggedImpression } from '@vitrine/core/ope';
 
 const { values: args } = parseArgs({ options: { obd: { type: 'string' }, campaign: { type: 'string', default: 'men' }, json: { type: 'boolean', default: false } } });
 const fail = (m: string): never => { console.error(`ope: ${m}`); process.exit(2); };

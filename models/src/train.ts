@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { fitFeatureSpec } from '../../packages/sdk/src/features/fit';
+import { fitFeatureSpec } from '@vitrine/core/features';
 import { COUPON_CROSSES, COUPON_DECLARATIONS, loadCoupons, type CouponRow } from './datasets/coupons';
 import { buildExamples, respondentFolds } from './examples';
 import { auc, logloss } from './metrics';
 import { DEFAULT_MLP, predictMlp, type MlpConfig } from './mlp';
 import { fitEnsemble } from './ensemble';
-import { quantizeMlp, type QuantizationScheme } from './quantize';
+import { quantizeMlp, type QuantizationScheme } from '@vitrine/core/artifact';
 import { writeArtifact, sha256 } from './artifact';
-import { seededRandom } from './random';
+import { seededRandom } from '@vitrine/core/random';
 import { writeVectors } from './vectors';
 
 const { values: args } = parseArgs({

@@ -1,13 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FeatureEncoder } from '../../packages/sdk/src/features/encode';
-import { dequantize } from '../../packages/sdk/src/model/dequantize';
-import { parseManifest, type ModelManifest } from '../../packages/sdk/src/model/manifest';
-import { activityAttributes, applyEvent, emptyAggregates } from '../../packages/sdk/src/profile/aggregate';
-import { referenceScores } from '../../packages/sdk/src/scoring/reference';
-import type { Activity, FeatureRecord, Outcome } from '../../packages/sdk/src/types';
+import { dequantize, parseManifest, referenceScores, type ModelManifest } from '@vitrine/core/artifact';
+import type { Activity, FeatureRecord, Outcome } from '@vitrine/core/domain';
+import { FeatureEncoder, activityAttributes, applyEvent, emptyAggregates } from '@vitrine/core/features';
 import { COUPON_CATALOG } from './datasets/coupons';
-import { seededRandom } from './random';
+import { seededRandom } from '@vitrine/core/random';
 
 export const VECTORS_FORMAT = 'vitrine-test-vectors@1';
 

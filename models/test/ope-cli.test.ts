@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../src/random';
+import { seededRandom } from '@vitrine/core/random';
 
 function writeLogs(dir: string) {
   const random = seededRandom(11);
@@ -34,7 +34,7 @@ describe('npm run ope (fixture)', () => {
   it('prints the JSON summary last with IPW, SNIPW and DR for both directions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-obd-'));
     writeLogs(dir);
-    const out = execFileSync('npx', ['tsx', 'models/src/ope-cli.ts', '--obd', dir, '--campaign', 'men', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', dir, '--campaign', 'men', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const res = JSON.parse(out.trim().split('\n').at(-1)!);
     expect(res.campaign).toBe('men');
     expect(Object.keys(res.estimates).sort()).toEqual(['bts', 'random']);
@@ -48,7 +48,7 @@ describe('npm run ope (fixture)', () => {
 
   it('names a missing file', () => {
     let stderr = '';
-    try { execFileSync('npx', ['tsx', 'models/src/ope-cli.ts', '--obd', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { stderr = String((e as { stderr?: string }).stderr); }
+    try { execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { stderr = String((e as { stderr?: string }).stderr); }
     expect(stderr).toMatch(/ope: \/nonexistent\/random\/men\.csv not found/);
   });
 });

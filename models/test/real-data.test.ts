@@ -10,7 +10,7 @@ const present = existsSync(COUPONS) && existsSync(`${OBD}/bts/men.csv`);
 if (!present) console.warn(`real-data.test: ${COUPONS} or ${OBD} not found; skipping the real-data quality checks (they need ../shared beside the checkout)`);
 
 const run = (script: string, args: string[]) => {
-  const out = execFileSync('npx', ['tsx', `models/src/${script}.ts`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+  const out = execFileSync('npx', ['tsx', '--conditions=source', `models/src/${script}.ts`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 };
 
@@ -39,14 +39,6 @@ describe.skipIf(!present)('committed coupons model on the real survey data', () 
     // Reproducible: the same command gives the CV recorded in the manifest.
     expect(res.cv.auc).toBeCloseTo(manifest.metrics.cv.auc, 4);
   }, 900_000);
-
-  it('eval replays the file through the SDK and reports the quantized and float32 figures', () => {
-    const res = run('eval', ['--dataset', 'coupons', '--data', COUPONS, '--json']);
-    expect(res).toMatchObject({ n: 10234, respondents: 474, model: { version: manifest.version, quantization: 'uint8-per-channel' } });
-    expect(res.model.bytes).toBeLessThanOrEqual(64 * 1024);
-    expect(Math.abs(res.auc - res.float32.auc)).toBeLessThanOrEqual(0.002);
-    expect(res.auc).toBeGreaterThan(CV_AUC_TARGET); // in-sample, so only a sanity floor
-  }, 300_000);
 
   it("ope: estimates of each policy from the other policy's logs agree with what was observed", () => {
     const res = run('ope-cli', ['--obd', OBD, '--campaign', 'men', '--json']);

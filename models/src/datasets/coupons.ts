@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Papa from 'papaparse';
-import type { CrossDeclaration, FeatureDeclaration } from '../../../packages/sdk/src/features/spec';
-import type { Activity, FeatureRecord, Outcome } from '../../../packages/sdk/src/types';
+import type { Activity, FeatureRecord, Outcome } from '@vitrine/core/domain';
+import type { CrossDeclaration, FeatureDeclaration } from '@vitrine/core/features';
 
 /**
  * UCI "In-Vehicle Coupon Recommendation" mapped onto the SDK's vocabulary: each of the 10

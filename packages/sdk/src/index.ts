@@ -8,5 +8,5 @@ export type {
 } from './types';
 export type { PrivacyReport } from './signals/stage';
 export type { ProfileExport, RetentionPolicy } from './profile/store';
-export type { ProfileAggregates, ProfileEvent } from './profile/aggregate';
-export const version = '0.1.0';
+export type { ProfileAggregates, ProfileEvent } from '@vitrine/core/features';
+export { version } from './version';

@@ -4,6 +4,7 @@
  * chunks), auto-initialises from data-* attributes and drains `window.vitrineQueue`.
  */
 import type { Vitrine, VitrineOptions } from './index';
+import { version } from './version';
 
 type QueueItem = (v: Vitrine) => unknown;
 interface Global { Vitrine?: unknown; vitrineQueue?: QueueItem[] | { push(fn: QueueItem): number } }
@@ -35,7 +36,7 @@ interface Global { Vitrine?: unknown; vitrineQueue?: QueueItem[] | { push(fn: Qu
     return instance;
   };
 
-  w.Vitrine = Object.freeze({ init, get ready() { return instance; }, version: '0.1.0' });
+  w.Vitrine = Object.freeze({ init, get ready() { return instance; }, version });
   const data = script?.dataset;
   if (data?.model) {
     init({

@@ -1,22 +1,17 @@
 import type { VitrineError } from './errors';
 
-export type FeatureValue = string | number | boolean;
-export type FeatureRecord = Record<string, FeatureValue | null | undefined>;
+export type { Activity, FeatureRecord, FeatureValue, Outcome } from '@vitrine/core/domain';
+import type { FeatureRecord } from '@vitrine/core/domain';
 
-/** Something a shop can show in a slot: a coupon, a flash sale, a bundle... */
-export interface Activity {
-  id: string;
-  type: string;
-  features?: Record<string, FeatureValue>;
-  /** Eligibility window: ISO date string, epoch milliseconds or Date. */
-  startsAt?: string | number | Date;
-  endsAt?: string | number | Date;
-}
-
-export type Consent = 'none' | 'signals';
-export type Outcome = 'view' | 'click' | 'add_to_cart' | 'purchase' | 'dismiss';
-export type BackendName = 'webgpu' | 'wasm' | 'webgl' | 'cpu';
-export type BackendOption = 'auto' | BackendName;
+/** The shopper's choices: 'signals' allows anonymized reward signals. */
+export const CONSENTS = ['none', 'signals'] as const;
+export type Consent = (typeof CONSENTS)[number];
+/** Scoring backends, in fallback order. */
+export const BACKENDS = ['webgpu', 'wasm', 'webgl', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export const BACKEND_OPTIONS = ['auto', ...BACKENDS] as const;
+export type BackendOption = (typeof BACKEND_OPTIONS)[number];
+export const STORAGE_OPTIONS = ['auto', 'memory'] as const;
 
 export interface Progress {
   stage: 'manifest' | 'download' | 'verify' | 'cache' | 'backend' | 'warmup' | 'ready';
@@ -48,7 +43,7 @@ export interface VitrineOptions {
   /** Where the wasm binaries live (default: beside the SDK's own files). */
   wasmPaths?: string;
   /** 'auto' (IndexedDB, else memory) or 'memory'. */
-  storage?: 'auto' | 'memory';
+  storage?: (typeof STORAGE_OPTIONS)[number];
   /** Random source in [0,1); injectable for reproducible tests. */
   random?: () => number;
   /** Clock; injectable for tests. */

@@ -1,6 +1,13 @@
 import * as v from 'valibot';
 import { VitrineError } from './errors';
-import type { Activity, RankOptions, VitrineOptions } from './types';
+import { OUTCOMES } from '@vitrine/core/domain';
+import { BACKEND_OPTIONS, CONSENTS, STORAGE_OPTIONS, type Activity, type RankOptions, type VitrineOptions } from './types';
+
+/** A picklist whose message names every allowed value: `must be 'a', 'b' or 'c'`. */
+function oneOf<const T extends readonly string[]>(values: T) {
+  const quoted = values.map((x) => `'${x}'`);
+  return v.picklist(values, `must be ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`);
+}
 
 const Primitive = v.union([v.string(), v.pipe(v.number(), v.finite('must be a finite number')), v.boolean()]);
 const Record_ = v.record(v.string(), v.nullish(Primitive));
@@ -33,21 +40,20 @@ const RankOptionsSchema = v.optional(v.object({
 const OptionsSchema = v.object({
   model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
   endpoint: v.optional(v.pipe(v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'), v.minLength(1, 'must not be empty'))),
-  consent: v.optional(v.picklist(['none', 'signals'], "must be 'none' or 'signals'")),
-  backend: v.optional(v.picklist(['auto', 'webgpu', 'wasm', 'webgl', 'cpu'], "must be 'auto', 'webgpu', 'wasm', 'webgl' or 'cpu'")),
+  consent: v.optional(oneOf(CONSENTS)),
+  backend: v.optional(oneOf(BACKEND_OPTIONS)),
   user: v.optional(Record_),
   onProgress: v.optional(v.function()),
   onError: v.optional(v.function()),
   epsilon: v.optional(v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
   wasmPaths: v.optional(v.string()),
-  storage: v.optional(v.picklist(['auto', 'memory'])),
+  storage: v.optional(oneOf(STORAGE_OPTIONS)),
   random: v.optional(v.function()),
   now: v.optional(v.function()),
 });
 
-export const ConsentSchema = v.picklist(['none', 'signals'], "must be 'none' or 'signals'");
+export const ConsentSchema = oneOf(CONSENTS);
 
-const OUTCOMES = ['view', 'click', 'add_to_cart', 'purchase', 'dismiss'] as const;
 const TrackSchema = v.object({
   decisionId: v.pipe(v.string('must be a decision id string'), v.minLength(1)),
   activityId: v.pipe(v.string('must be an activity id string'), v.minLength(1)),

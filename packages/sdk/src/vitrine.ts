@@ -1,10 +1,10 @@
 import { VitrineError, toVitrineError } from './errors';
-import { FeatureEncoder } from './features/encode';
+import { FeatureEncoder } from '@vitrine/core/features';
 import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './model/loader';
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
 import { explain } from './policy/explain';
-import { activityAttributes, coarseHour, emptyAggregates, type ProfileAggregates, type ProfileEvent } from './profile/aggregate';
+import { activityAttributes, coarseHour, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
 import { DB_NAME } from './profile/idb-store';
 import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
@@ -14,7 +14,7 @@ import { validateOptions, validateRank, validateTrack, validateUser, ConsentSche
 import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
-import type { Activity, Consent, Decision, FeatureRecord, Outcome, RankedItem, RankOptions, VitrineOptions, VitrineStatus } from './types';
+import { BACKENDS, type Activity, type Consent, type Decision, type FeatureRecord, type Outcome, type RankedItem, type RankOptions, type VitrineOptions, type VitrineStatus } from './types';
 
 const DEFAULT_EPSILON = 0.05;
 const DECISIONS_KEPT = 500;
@@ -372,7 +372,7 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
       progress({ stage: 'backend', progress: 0.75 });
       const { selectScorer } = await selectP;
       // Warm up for the input width this model really has, plus a few cross signatures.
-      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8 });
+      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8, fallbackOrder: BACKENDS });
       progress({ stage: 'warmup', progress: 0.95 });
       scorer = selected.scorer;
       warnings.push(...selected.warnings);

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { dequantize, halfToFloat } from '../src/model/dequantize';
+import { dequantize, halfToFloat, parseManifest } from '@vitrine/core/artifact';
 import { loadModel, sha256Hex, type LoaderEnv } from '../src/model/loader';
-import { parseManifest } from '../src/model/manifest';
 import { VitrineError } from '../src/errors';
 import { InMemoryCacheStorage, fakeFetch } from './helpers';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseSlate } from '../src/policy/epsilon-greedy';
 import { isEligible } from '../src/policy/eligibility';
-import { seededRandom } from '../../../models/src/random';
+import { seededRandom } from '@vitrine/core/random';
 
 describe('epsilon-greedy slate policy', () => {
   const scores = [0.1, 0.9, 0.5, 0.3];

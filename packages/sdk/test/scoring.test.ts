@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureEncoder } from '../src/features/encode';
-import { applyEvent, emptyAggregates } from '../src/profile/aggregate';
-import { referenceScores } from '../src/scoring/reference';
+import { referenceScores } from '@vitrine/core/artifact';
+import { FeatureEncoder, applyEvent, emptyAggregates } from '@vitrine/core/features';
 import { TfjsScorer } from '../src/scoring/tfjs-scorer';
 import '../src/scoring/backends/cpu';
-import { readArtifact } from '../../../models/src/vectors';
-import { COUPON_CATALOG } from '../../../models/src/datasets/coupons';
+import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
+import { readArtifact } from '@vitrine/models/vectors';
 
 describe('factored first layer', () => {
   const { manifest, weights, bytes } = readArtifact('models/coupons/manifest.json');

@@ -11,7 +11,8 @@ describe.skipIf(!built)('built ESM bundle', () => {
   afterEach(() => vi.unstubAllGlobals());
 
   it('exports exactly the public API and ranks on the CPU backend', async () => {
-    const sdk = await import('@vitrine/sdk');
+    // By file: tests resolve `@vitrine/sdk` to its sources (the `source` condition), this is the build.
+    const sdk = (await import(/* @vite-ignore */ dist.href)) as typeof import('@vitrine/sdk');
     expect(Object.keys(sdk).sort()).toEqual(['VitrineError', 'createVitrine', 'version']);
     const manifest = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
     const path = JSON.parse(manifest).files[0].path;

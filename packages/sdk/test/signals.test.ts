@@ -1,17 +1,17 @@
 import 'fake-indexeddb/auto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type VitrineServer } from '../../server/src/app';
-import { openDb } from '../../server/src/db/db';
-import { testConfig } from '../../server/test/helpers';
+import { createServer, openDb, type VitrineServer } from '@vitrine/server';
+import { testConfig } from '@vitrine/server/testing';
 import { createVitrine, type Activity, type VitrineError } from '../src/index';
 import { IdbOutbox, MemoryOutbox } from '../src/signals/outbox';
 import * as valibot from 'valibot';
-import { BatchSchema, REWARDS, type PrivacyParameters } from '../src/signals/protocol';
+import { REWARDS } from '@vitrine/core/domain';
+import { BatchSchema, type PrivacyParameters } from '@vitrine/core/protocol';
 const v_safeParse = (b: unknown) => valibot.safeParse(BatchSchema, b).success;
-import { COUPON_CATALOG } from '../../../models/src/datasets/coupons';
+import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { PrivacyAccountant } from '../src/signals/accountant';
 import { emptyLedger } from '../src/signals/outbox';
-import { epsilonFromRho } from '../src/signals/zcdp';
+import { epsilonFromRho } from '@vitrine/core/privacy';
 
 const activities: Activity[] = COUPON_CATALOG.slice(0, 4);
 const context = { destination: 'Work', weather: 'Sunny', time: '7AM' };

@@ -1,9 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { PRIVACY_FORMAT, SignalFormatError, parseBatch, type PrivacyParameters, type SignalBatch } from '../../sdk/src/signals/protocol';
-import { TRAINABLE_TENSORS, updateDimension } from '../../sdk/src/signals/update';
-import { epsilonFromRho } from '../../sdk/src/signals/zcdp';
+import { TRAINABLE_TENSORS, epsilonFromRho, updateDimension } from '@vitrine/core/privacy';
+import { PRIVACY_FORMAT, SignalFormatError, parseWireBatch as parseBatch, type PrivacyParameters, type WireBatch as SignalBatch } from '@vitrine/core/protocol';
 import { mechanism, type ServerConfig } from './config';
 import type { Db } from './db/db';
 import { runRound, type RoundReport } from './learning/aggregate';

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { noiseMultiplierFor } from '../../sdk/src/signals/zcdp';
+import { createRequire } from 'node:module';
+import { noiseMultiplierFor } from '@vitrine/core/privacy';
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+/** The published model the server starts from on an empty store: the one @vitrine/models ships. */
+export const DEFAULT_SEED_MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
 
 export interface PrivacyConfig {
   /** Per shopper device and window: the (epsilon, delta) no device exceeds. */
@@ -58,7 +59,7 @@ export function configFromEnv(): ServerConfig {
     host: process.env.HOST ?? '127.0.0.1',
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: process.env.DATABASE_URL ? undefined : resolve(process.env.VITRINE_DATA_DIR ?? '.vitrine'),
-    seedModel: resolve(process.env.VITRINE_SEED_MODEL ?? resolve(REPO_ROOT, 'models/coupons/manifest.json')),
+    seedModel: resolve(process.env.VITRINE_SEED_MODEL ?? DEFAULT_SEED_MODEL),
     privacy: {
       ...DEFAULT_PRIVACY,
       epsilon: num('VITRINE_EPSILON', DEFAULT_PRIVACY.epsilon),

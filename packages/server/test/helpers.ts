@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DEFAULT_PRIVACY, REPO_ROOT, type ServerConfig } from '../src/config';
+import { DEFAULT_PRIVACY, DEFAULT_SEED_MODEL, type ServerConfig } from '../src/config';
 import { resolve } from 'node:path';
 
 /** Where the PostgreSQL tests run: VITRINE_TEST_DATABASE_URL, or the database `.ci/run` creates. */
@@ -27,7 +27,7 @@ export async function resetPostgres(): Promise<void> {
 export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   return {
     port: 0, host: '127.0.0.1',
-    seedModel: resolve(REPO_ROOT, 'models/coupons/manifest.json'),
+    seedModel: DEFAULT_SEED_MODEL,
     // A very large epsilon keeps the noise of these few-device rounds small enough to publish;
     // the gate test below uses the real default.
     privacy: { ...DEFAULT_PRIVACY, epsilon: 1e6, minCohort: 5, kThreshold: 2 },

@@ -4,10 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
-import { clippedNoisedGradient } from '../../sdk/src/signals/update';
-import { gaussian } from '../../sdk/src/signals/noise';
-import { BatchSchema, parseBatch, SignalFormatError } from '../../sdk/src/signals/protocol';
-import { epsilonFromRho, gaussianRho, noiseMultiplierFor, rhoForEpsilon } from '../../sdk/src/signals/zcdp';
+import { clippedNoisedGradient, epsilonFromRho, gaussian, gaussianRho, noiseMultiplierFor, rhoForEpsilon } from '@vitrine/core/privacy';
+import { BatchSchema, parseWireBatch as parseBatch, SignalFormatError } from '@vitrine/core/protocol';
 import { clipL2, trimCount, trimmedMean } from '../src/learning/robust';
 import { activityStats } from '../src/learning/aggregate';
 import { DEFAULT_PRIVACY, mechanism } from '../src/config';

@@ -4,13 +4,13 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { createServer, type VitrineServer } from '../src/app';
-import { REPO_ROOT } from '../src/config';
+import { DEFAULT_SEED_MODEL } from '../src/config';
 import { openDb, type DbOptions } from '../src/db/db';
-import { parseManifest } from '../../sdk/src/model/manifest';
-import { timeBucket } from '../../sdk/src/signals/protocol';
+import { parseManifest } from '@vitrine/core/artifact';
+import { timeBucket } from '@vitrine/core/protocol';
 import { postgresReachable, randomBatchId, resetPostgres, TEST_PG_URL, testConfig } from './helpers';
 
-const seed = JSON.parse(readFileSync(resolve(REPO_ROOT, 'models/coupons/manifest.json'), 'utf8'));
+const seed = JSON.parse(readFileSync(DEFAULT_SEED_MODEL, 'utf8'));
 const SEED_VERSION: string = seed.version;
 const t = timeBucket(Date.UTC(2026, 10, 20, 13));
 const event = (over: Record<string, unknown> = {}) => ({ a: 'bar-1d', s: 0, p: 0.95, r: 1, t, ...over });

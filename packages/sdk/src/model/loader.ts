@@ -1,7 +1,7 @@
 import type { Progress } from '../types';
 import { VitrineError } from '../errors';
-import { parseManifest, type ModelManifest } from './manifest';
-import { dequantize } from './dequantize';
+import { dequantize, parseManifest, type ModelManifest } from '@vitrine/core/artifact';
+import { toHex } from '@vitrine/core/bytes';
 
 /** One Cache API bucket for model files and the remembered backend race (nothing personal). */
 export const MODEL_CACHE = 'vitrine-models-v1';
@@ -35,10 +35,7 @@ export function defaultLoaderEnv(onProgress?: (p: Progress) => void): LoaderEnv 
 }
 
 export async function sha256Hex(subtle: SubtleCrypto, data: ArrayBuffer): Promise<string> {
-  const digest = new Uint8Array(await subtle.digest('SHA-256', data));
-  let hex = '';
-  for (const b of digest) hex += b.toString(16).padStart(2, '0');
-  return hex;
+  return toHex(new Uint8Array(await subtle.digest('SHA-256', data)));
 }
 
 /**

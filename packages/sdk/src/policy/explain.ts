@@ -1,4 +1,4 @@
-import type { ProfileAggregates } from '../profile/aggregate';
+import type { ProfileAggregates } from '@vitrine/core/features';
 import type { Activity, Reason } from '../types';
 
 /** Short, shopper-readable reasons for one placement. */

@@ -1,5 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
-import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from './aggregate';
+import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
 import { DEFAULT_RETENTION, type ProfileStore, type RetentionPolicy } from './store';
 
 export const DB_NAME = 'vitrine';

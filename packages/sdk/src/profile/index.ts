@@ -2,7 +2,6 @@ import { IdbProfileStore } from './idb-store';
 import { MemoryProfileStore } from './memory-store';
 import type { ProfileStore } from './store';
 
-export * from './aggregate';
 export * from './store';
 export { MemoryProfileStore } from './memory-store';
 export { IdbProfileStore } from './idb-store';

@@ -1,4 +1,4 @@
-import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from './aggregate';
+import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
 import { DEFAULT_RETENTION, type ProfileStore, type RetentionPolicy } from './store';
 import { prune } from './retention';
 

@@ -1,4 +1,4 @@
-import type { ProfileEvent } from './aggregate';
+import type { ProfileEvent } from '@vitrine/core/features';
 import type { RetentionPolicy } from './store';
 
 const DAY_MS = 86_400_000;

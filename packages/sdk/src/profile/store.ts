@@ -1,5 +1,5 @@
 import type { FeatureRecord } from '../types';
-import type { ProfileAggregates, ProfileEvent } from './aggregate';
+import type { ProfileAggregates, ProfileEvent } from '@vitrine/core/features';
 
 /** Everything stored about the shopper, as returned by `exportProfile()`. */
 export interface ProfileExport {

@@ -1,4 +1,4 @@
-import type { FactoredBatch } from '../features/encode';
+import type { FactoredBatch } from '@vitrine/core/features';
 import type { BackendName } from '../types';
 
 /** Turns encoded feature rows into scores in [0, 1]. */

@@ -11,7 +11,6 @@ const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ confi
   cpu: () => import('./backends/cpu'),
 };
 
-const FALLBACK_ORDER: BackendName[] = ['webgpu', 'wasm', 'webgl', 'cpu'];
 // GPU backends pad to power-of-two buckets; compiling these up front (in parallel) keeps the
 // first real rank of up to 1,024 candidates free of shader compiles.
 const WARM_BATCHES = [32, 64, 128, 256, 512, 1024];
@@ -65,8 +64,14 @@ async function timeBatch(scorer: TfjsScorer, width: number): Promise<number> {
  * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
  * An explicit backend is used when it works; otherwise the chain continues and says why.
  */
-export async function selectScorer(model: LoadedModel, option: BackendOption, options: { wasmPaths?: string; cacheName: string; inputWidth: number }): Promise<SelectedScorer> {
-  const { wasmPaths, cacheName, inputWidth } = options;
+export async function selectScorer(model: LoadedModel, option: BackendOption, options: {
+  wasmPaths?: string;
+  cacheName: string;
+  inputWidth: number;
+  /** Every backend, best first (passed in: this lazy chunk must not import entry modules). */
+  fallbackOrder: readonly BackendName[];
+}): Promise<SelectedScorer> {
+  const { wasmPaths, cacheName, inputWidth, fallbackOrder } = options;
   const warnings: string[] = [];
   const errors: string[] = [];
   let adapter: AdapterInfo | undefined;
@@ -117,7 +122,7 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
     }
   }
 
-  const order = option === 'auto' ? FALLBACK_ORDER : [option, ...FALLBACK_ORDER.filter((b) => b !== option)];
+  const order = option === 'auto' ? fallbackOrder : [option, ...fallbackOrder.filter((b) => b !== option)];
   for (const name of order) {
     const scorer = await tryPrepare(name);
     if (!scorer) continue;

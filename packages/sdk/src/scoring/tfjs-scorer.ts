@@ -1,5 +1,5 @@
 import { engine, env, setBackend, tensor, type Tensor } from '@tensorflow/tfjs-core';
-import type { FactoredBatch } from '../features/encode';
+import type { FactoredBatch } from '@vitrine/core/features';
 import type { LoadedModel } from '../model/loader';
 import type { BackendName } from '../types';
 import type { Scorer } from './scorer';

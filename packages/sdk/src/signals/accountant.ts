@@ -1,6 +1,6 @@
-import { epsilonFromRho, rhoForEpsilon } from './zcdp';
+import { epsilonFromRho, rhoForEpsilon } from '@vitrine/core/privacy';
 import type { Ledger } from './outbox';
-import type { PrivacyParameters } from './protocol';
+import type { PrivacyParameters } from '@vitrine/core/protocol';
 
 const DAY_MS = 86_400_000;
 

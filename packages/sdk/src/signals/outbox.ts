@@ -1,5 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { SignalBatch } from './protocol';
+import type { WireBatch } from '@vitrine/core/protocol';
 
 /** A batch being filled (events so far) or sealed (the exact body to send). */
 export interface OutboxItem {
@@ -8,12 +8,12 @@ export interface OutboxItem {
   model: string;
   shadow?: string;
   /** Open: events with the pre-activations the update will need. */
-  events: (SignalBatch['events'][number] & { key: string; z?: number[] })[];
+  events: (WireBatch['events'][number] & { key: string; z?: number[] })[];
   /** Whether this batch carries an update; its privacy cost was charged when it opened. */
   withUpdate: boolean;
   /** Seed of the update's local noise (the same noise if the batch is sealed again). */
   noiseSeed?: number[];
-  body?: SignalBatch;
+  body?: WireBatch;
   attempts: number;
   nextAt: number;
   createdAt: number;

@@ -1,14 +1,13 @@
 import * as v from 'valibot';
-import { FeatureEncoder } from '../features/encode';
+import { toHex } from '@vitrine/core/bytes';
+import { FeatureEncoder, type ProfileAggregates } from '@vitrine/core/features';
 import type { LoadedModel } from '../model/loader';
-import type { ProfileAggregates } from '../profile/aggregate';
-import { referenceScores } from '../scoring/reference';
-import type { Activity, FeatureRecord, Outcome } from '../types';
+import { referenceScores } from '@vitrine/core/artifact';
+import { REWARDS, type Activity, type FeatureRecord, type Outcome } from '@vitrine/core/domain';
 import { PrivacyAccountant } from './accountant';
-import { gaussian, noiseSeed, seededUniform } from './noise';
+import { clippedNoisedGradient, gaussian, noiseSeed, preActivations, seededUniform, supportsUpdates, updateDimension } from '@vitrine/core/privacy';
 import { emptyLedger, type Ledger, type OutboxItem, type SignalOutbox } from './outbox';
-import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, REWARDS, SIGNALS_FORMAT, timeBucket, type PrivacyParameters, type SignalBatch } from './protocol';
-import { clippedNoisedGradient, preActivations, supportsUpdates, updateDimension } from './update';
+import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, SIGNALS_FORMAT, timeBucket, type PrivacyParameters, type WireBatch } from '@vitrine/core/protocol';
 
 /** What the stage keeps per placed item of a decision, until the shopper acts on it. */
 export interface Placement {
@@ -225,14 +224,14 @@ export class SignalsStage {
   /** Builds the exact body: events without their keys and pre-activations, plus the update. */
   private seal(item: OutboxItem): OutboxItem {
     const examples = item.events.filter((e) => e.z).map((e) => ({ z: Float32Array.from(e.z!), y: e.r }));
-    let update: SignalBatch['update'];
+    let update: WireBatch['update'];
     if (item.withUpdate && item.noiseSeed && examples.length && this.params && item.model === this.model.manifest.version) {
       const normal = gaussian(seededUniform(item.noiseSeed));
       const { vector } = clippedNoisedGradient(this.model.weights, examples, this.params.update.clipNorm, this.params.update.localNoiseStd, normal);
       update = { g: vector.map((x) => Number(x.toPrecision(6))), n: examples.length };
     }
     const events = item.events.map(({ key: _k, z: _z, ...e }) => e);
-    const body: SignalBatch = { format: SIGNALS_FORMAT, id: item.id, model: item.model, ...(item.shadow && events.some((e) => e.q !== undefined) ? { shadow: item.shadow } : {}), events, ...(update ? { update } : {}) };
+    const body: WireBatch = { format: SIGNALS_FORMAT, id: item.id, model: item.model, ...(item.shadow && events.some((e) => e.q !== undefined) ? { shadow: item.shadow } : {}), events, ...(update ? { update } : {}) };
     return { ...item, state: 'sealed', events: [], body };
   }
 
@@ -388,7 +387,5 @@ function randomHex(bytes: number, random: () => number): string {
   const b = new Uint8Array(bytes);
   if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
   else for (let i = 0; i < bytes; i++) b[i] = Math.floor(random() * 256);
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+  return toHex(b);
 }

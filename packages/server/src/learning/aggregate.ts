@@ -1,6 +1,6 @@
-import { offPolicyEstimates } from '../../../sdk/src/ope/estimators';
-import { TRAINABLE_TENSORS, updateDimension } from '../../../sdk/src/signals/update';
-import type { SignalEvent } from '../../../sdk/src/signals/protocol';
+import { offPolicyEstimates } from '@vitrine/core/ope';
+import { TRAINABLE_TENSORS, updateDimension } from '@vitrine/core/privacy';
+import type { WireEvent as SignalEvent } from '@vitrine/core/protocol';
 import { mechanism, type PrivacyConfig } from '../config';
 import type { Db } from '../db/db';
 import { buildCandidate, insertModel, masterWeights, toMlp, type ModelRegistry } from '../models/registry';

@@ -1,4 +1,4 @@
-export { gaussian } from '../../../sdk/src/signals/noise';
+export { gaussian } from '@vitrine/core/privacy';
 
 /** Projects onto the L2 ball of radius `bound` (1-Lipschitz: it never increases a difference). */
 export function clipL2(v: ArrayLike<number>, bound: number): { clipped: Float64Array; norm: number; wasClipped: boolean } {

@@ -1,11 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { parseManifest, type ModelManifest } from '../../../sdk/src/model/manifest';
-import { dequantize } from '../../../sdk/src/model/dequantize';
-import { pack } from '../../../../models/src/artifact';
-import { quantizeMlp } from '../../../../models/src/quantize';
-import type { MlpWeights } from '../../../../models/src/mlp';
+import { dequantize, pack, parseManifest, quantizeMlp, type MlpWeights, type ModelManifest } from '@vitrine/core/artifact';
 import type { Db, Queryable } from '../db/db';
 
 export interface StoredModel {

@@ -1,4 +1,4 @@
-import type { SignalBatch } from '../../../sdk/src/signals/protocol';
+import type { WireBatch as SignalBatch } from '@vitrine/core/protocol';
 import type { Db } from '../db/db';
 
 export interface IngestResult { accepted: boolean; duplicate: boolean }

@@ -1,4 +1,4 @@
-import type { ModelManifest } from '../model/manifest';
+import type { ModelManifest } from '../artifact/manifest';
 
 /**
  * What a device's model update covers: the first layer's bias and the output layer. These are

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureEncoder, fitFeatureSpec, columnNames, PROFILE_FEATURES, type FeatureDeclaration } from '../src/features';
-import { applyEvent, emptyAggregates } from '../src/profile/aggregate';
+import { FeatureEncoder, fitFeatureSpec, columnNames, PROFILE_FEATURES, applyEvent, emptyAggregates, type FeatureDeclaration } from '../src/features';
 
 const decls: FeatureDeclaration[] = [
   { source: 'context', key: 'page', kind: 'categorical' },

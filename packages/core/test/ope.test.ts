@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crossFittedRateModel, offPolicyEstimates, type LoggedImpression } from '../src/ope/estimators';
-import { seededRandom } from '../../../models/src/random';
+import { crossFittedRateModel, offPolicyEstimates, type LoggedImpression } from '../src/ope';
+import { seededRandom } from '../src/random';
 
 /** Simulated slate logs: 10 items x 2 positions, known click rates, a skewed logging policy. */
 function simulate(n: number, seed: number) {

@@ -15,8 +15,6 @@ export const MAX_UPDATE_DIMENSION = 1024;
 export const TIME_BUCKET_HOURS = 6;
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
-/** Bounded rewards: what each tracked outcome is worth, in [0, 1]. */
-export const REWARDS = { view: 0, dismiss: 0, click: 1, add_to_cart: 1, purchase: 1 } as const;
 
 const Id = v.pipe(v.string(), v.regex(ID_PATTERN, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'));
 const Probability = v.pipe(v.number(), v.finite(), v.gtValue(0, 'must be > 0'), v.maxValue(1, 'must be <= 1'));
@@ -55,8 +53,95 @@ export const BatchSchema = v.strictObject({
   update: v.optional(UpdateSchema),
 });
 
-export type SignalEvent = v.InferOutput<typeof EventSchema>;
-export type SignalBatch = v.InferOutput<typeof BatchSchema>;
+/** A batch exactly as it travels: compact field names, validated by BatchSchema. */
+export type WireEvent = v.InferOutput<typeof EventSchema>;
+export type WireBatch = v.InferOutput<typeof BatchSchema>;
+
+/** One placed activity and what the shopper did with it, as code outside the wire sees it. */
+export interface SignalEvent {
+  activityId: string;
+  slot: number;
+  /** Logging propensity of showing the activity at this slot. */
+  propensity: number;
+  reward: number;
+  /** Start of the 6-hour UTC window, in hours since the epoch. */
+  timeBucket: number;
+  /** The shadow model's propensity for the same placement, when a shadow was published. */
+  shadowPropensity?: number;
+}
+
+export interface ModelUpdate {
+  /** Clipped, noised gradient over the published trainable tensors. */
+  gradient: number[];
+  /** Examples it averages. */
+  examples: number;
+}
+
+export interface SignalBatch {
+  format: typeof SIGNALS_FORMAT;
+  id: string;
+  model: string;
+  shadow?: string;
+  events: SignalEvent[];
+  update?: ModelUpdate;
+}
+
+/** The one place named fields meet their compact wire names. */
+export const EVENT_WIRE_NAMES = {
+  activityId: 'a',
+  slot: 's',
+  propensity: 'p',
+  reward: 'r',
+  timeBucket: 't',
+  shadowPropensity: 'q',
+} as const satisfies Record<keyof SignalEvent, keyof WireEvent>;
+export const UPDATE_WIRE_NAMES = { gradient: 'g', examples: 'n' } as const satisfies Record<keyof ModelUpdate, keyof NonNullable<WireBatch['update']>>;
+
+/** What one batch may hold, field by field (shown to the shopper in the privacy report). */
+export const BATCH_FIELD_DESCRIPTIONS: readonly string[] = [
+  'format',
+  'id (random per batch)',
+  'model',
+  'shadow',
+  `events[].${EVENT_WIRE_NAMES.activityId} activity`,
+  `events[].${EVENT_WIRE_NAMES.slot} slot`,
+  `events[].${EVENT_WIRE_NAMES.propensity} propensity`,
+  `events[].${EVENT_WIRE_NAMES.reward} reward 0..1`,
+  `events[].${EVENT_WIRE_NAMES.timeBucket} 6-hour bucket`,
+  `events[].${EVENT_WIRE_NAMES.shadowPropensity} shadow propensity`,
+  `update.${UPDATE_WIRE_NAMES.gradient} clipped noised gradient`,
+  `update.${UPDATE_WIRE_NAMES.examples} examples`,
+];
+
+export function eventToWire(e: SignalEvent): WireEvent {
+  const wire: WireEvent = { a: e.activityId, s: e.slot, p: e.propensity, r: e.reward, t: e.timeBucket };
+  if (e.shadowPropensity !== undefined) wire.q = e.shadowPropensity;
+  return wire;
+}
+
+export function eventFromWire(w: WireEvent): SignalEvent {
+  const e: SignalEvent = { activityId: w.a, slot: w.s, propensity: w.p, reward: w.r, timeBucket: w.t };
+  if (w.q !== undefined) e.shadowPropensity = w.q;
+  return e;
+}
+
+export function batchToWire(b: SignalBatch): WireBatch {
+  return {
+    format: b.format,
+    id: b.id,
+    model: b.model,
+    ...(b.shadow !== undefined ? { shadow: b.shadow } : {}),
+    events: b.events.map(eventToWire),
+    ...(b.update ? { update: { g: b.update.gradient, n: b.update.examples } } : {}),
+  };
+}
+
+export function batchFromWire(w: WireBatch): SignalBatch {
+  const b: SignalBatch = { format: w.format, id: w.id, model: w.model, events: w.events.map(eventFromWire) };
+  if (w.shadow !== undefined) b.shadow = w.shadow;
+  if (w.update) b.update = { gradient: w.update.g, examples: w.update.n };
+  return b;
+}
 
 export class SignalFormatError extends Error {
   constructor(message: string, readonly field: string) {
@@ -65,8 +150,13 @@ export class SignalFormatError extends Error {
   }
 }
 
-/** Validates a batch; throws SignalFormatError naming the first bad field (e.g. `events.3.r`). */
+/** Validates a batch; throws SignalFormatError naming the first bad wire field (e.g. `events.3.r`). */
 export function parseBatch(json: unknown): SignalBatch {
+  return batchFromWire(parseWireBatch(json));
+}
+
+/** The same checks, returning the batch as it travels (what the server stores). */
+export function parseWireBatch(json: unknown): WireBatch {
   const result = v.safeParse(BatchSchema, json);
   if (!result.success) {
     const issue = result.issues[0];
@@ -83,32 +173,3 @@ export function timeBucket(epochMs: number): number {
   const hours = Math.floor(epochMs / 3_600_000);
   return hours - (hours % TIME_BUCKET_HOURS);
 }
-
-/**
- * Privacy parameters the server publishes at GET /v1/privacy. The device checks them before
- * contributing and accounts its own spend with them.
- */
-export const PRIVACY_FORMAT = 'vitrine-privacy@1';
-const Positive = v.pipe(v.number(), v.finite(), v.gtValue(0));
-export const PrivacySchema = v.object({
-  format: v.literal(PRIVACY_FORMAT),
-  budget: v.object({ epsilon: Positive, delta: v.pipe(Positive, v.maxValue(1e-3)), windowDays: Positive }),
-  update: v.object({
-    model: v.string(),
-    tensors: v.array(v.string()),
-    dimension: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_UPDATE_DIMENSION)),
-    clipNorm: Positive,
-    /** Central Gaussian noise std is noiseMultiplier x the round's L2 sensitivity. */
-    noiseMultiplier: Positive,
-    /** Std of the Gaussian noise each device adds to its own clipped update. */
-    localNoiseStd: v.pipe(v.number(), v.minValue(0)),
-    /** zCDP cost of one contribution: 1 / (2 noiseMultiplier^2). */
-    rhoPerContribution: Positive,
-    /** A device contributes at most once per this many hours (one round). */
-    minHoursBetween: v.pipe(v.number(), v.minValue(0)),
-  }),
-  aggregation: v.object({ minCohort: v.number(), trim: v.number(), kThreshold: v.number() }),
-  currentModel: v.string(),
-  shadowModel: v.nullable(v.string()),
-});
-export type PrivacyParameters = v.InferOutput<typeof PrivacySchema>;

@@ -1,4 +1,4 @@
-import type { ModelManifest } from '../model/manifest';
+import type { ModelManifest } from './manifest';
 
 /**
  * Plain-JS forward pass of the MLP in float64. The ground truth the tfjs backends are

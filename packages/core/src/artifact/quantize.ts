@@ -1,5 +1,5 @@
-import { halfToFloat } from '../../packages/sdk/src/model/dequantize';
-import type { MlpWeights } from './mlp';
+import { halfToFloat } from './dequantize';
+import type { MlpWeights } from './mlp-weights';
 
 export type QuantizationScheme = 'uint8-per-channel' | 'float16' | 'float32';
 

@@ -1,5 +1,5 @@
-import { activityAttributes } from '../profile/aggregate';
-import type { Activity, FeatureRecord } from '../types';
+import { activityAttributes } from './profile-aggregates';
+import type { Activity, FeatureRecord } from '../domain/activity';
 import { FEATURE_FORMAT, crossKey, specDimension, type CrossDeclaration, type FeatureDeclaration, type FeatureSpec, type FittedFeature, type Priors } from './spec';
 import { categoryFor, numberOf, readValue } from './values';
 

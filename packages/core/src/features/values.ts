@@ -1,4 +1,4 @@
-import type { Activity, FeatureRecord, FeatureValue } from '../types';
+import type { Activity, FeatureRecord, FeatureValue } from '../domain/activity';
 import type { FeatureDeclaration, FittedFeature } from './spec';
 
 type Reader = (activity: Activity, context: FeatureRecord, user: FeatureRecord) => FeatureValue | null | undefined;

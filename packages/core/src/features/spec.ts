@@ -1,3 +1,5 @@
+import { PROFILE_FEATURES } from './profile-block';
+
 /**
  * The feature specification travels inside every model manifest: the training pipeline
  * fits it (vocabularies, means) and the browser uses exactly that spec to encode inputs.
@@ -63,26 +65,7 @@ export interface FeatureSpec {
 
 export const FEATURE_FORMAT = 'vitrine-features@3' as const;
 
-/** Profile features, appended after the declared ones, in this order. Only past events feed them. */
-export const PROFILE_FEATURES = [
-  'profile.answered_log',
-  'profile.accept_rate',
-  'profile.type_answered_log',
-  'profile.type_accept_rate',
-  'profile.activity_answered_log',
-  'profile.activity_accept_rate',
-  'profile.last_outcome',
-  'profile.last_outcome_type',
-  'profile.recent5_accept_rate',
-  'profile.has_history',
-  'profile.type_views_log',
-  'profile.residual',
-  'profile.type_residual',
-  'profile.activity_residual',
-  'profile.attribute_residual',
-  'profile.logit_effect',
-  'profile.type_logit_effect',
-] as const;
+export { PROFILE_FEATURES, type ProfileFeatureName } from './profile-block';
 
 export function featureWidth(f: FittedFeature): number {
   return f.kind === 'numeric' ? 1 : f.vocab.length;

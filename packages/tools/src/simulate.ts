@@ -14,24 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { createVitrine } from '../../packages/sdk/src/vitrine';
-import { MemoryProfileStore } from '../../packages/sdk/src/profile/memory-store';
-import { MemoryOutbox } from '../../packages/sdk/src/signals/outbox';
-import { PrivacyAccountant } from '../../packages/sdk/src/signals/accountant';
-import { DEFAULT_RETENTION } from '../../packages/sdk/src/profile/store';
-import { createServer } from '../../packages/server/src/app';
-import { DEFAULT_PRIVACY, mechanism, type ServerConfig } from '../../packages/server/src/config';
-import { openDb } from '../../packages/server/src/db/db';
-import { decodeWeights, toMlp, type StoredModel } from '../../packages/server/src/models/registry';
-import type { FeatureSpec } from '../../packages/sdk/src/features/spec';
-import { loadCoupons, type CouponRow } from './datasets/coupons';
-import { fitEnsemble } from './ensemble';
-import { buildExamples, respondentFolds } from './examples';
-import { auc } from './metrics';
-import { DEFAULT_MLP, predictMlp, type MlpWeights } from './mlp';
-import { quantizeMlp } from './quantize';
-import { writeArtifact } from './artifact';
-import { seededRandom } from './random';
+import { quantizeMlp } from '@vitrine/core/artifact';
+import type { FeatureSpec } from '@vitrine/core/features';
+import { seededRandom } from '@vitrine/core/random';
+import {
+  DEFAULT_MLP, auc, buildExamples, fitEnsemble, loadCoupons, predictMlp, respondentFolds, writeArtifact,
+  type CouponRow, type MlpWeights,
+} from '@vitrine/models/training';
+import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, PrivacyAccountant, createVitrine } from '@vitrine/sdk/internals';
+import { DEFAULT_PRIVACY, createServer, decodeWeights, mechanism, openDb, toMlp, type ServerConfig, type StoredModel } from '@vitrine/server';
 
 const { values: args } = parseArgs({
   options: {

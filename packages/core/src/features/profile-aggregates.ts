@@ -1,4 +1,4 @@
-import type { Outcome } from '../types';
+import { isPositive, type Outcome } from '../domain/outcomes';
 
 /**
  * The running aggregates the feature builder needs. Pure data and pure functions: the
@@ -43,7 +43,6 @@ export function activityAttributes(features: Record<string, unknown> | undefined
 }
 
 export const RECENT_LIMIT = 20;
-const POSITIVE: ReadonlySet<Outcome> = new Set(['click', 'add_to_cart', 'purchase']);
 
 export function emptyAggregates(): ProfileAggregates {
   return { schema: 1, total: zero(), byType: {}, byActivity: {}, byAttribute: {}, recent: [] };
@@ -51,10 +50,6 @@ export function emptyAggregates(): ProfileAggregates {
 
 function zero(): Counts {
   return { views: 0, positives: 0, negatives: 0 };
-}
-
-export function isPositive(outcome: Outcome): boolean {
-  return POSITIVE.has(outcome);
 }
 
 /** Returns a new aggregate with `event` folded in (inputs are not mutated). */

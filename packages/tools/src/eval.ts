@@ -10,9 +10,9 @@ import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import { createVitrine } from '../../packages/sdk/src/index';
-import { loadCoupons, type CouponRow } from './datasets/coupons';
-import { auc, logloss } from './metrics';
+import { createVitrine } from '@vitrine/sdk';
+import { loadCoupons, type CouponRow } from '@vitrine/models/datasets/coupons';
+import { auc, logloss } from '@vitrine/models/training';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,0 +1,7 @@
+/** The training pipeline as a library, for the tools that drive it (simulation, evaluation). */
+export { writeArtifact, sha256, type ArtifactInput } from './artifact';
+export { loadCoupons, COUPON_CATALOG, type CouponRow } from './datasets/coupons';
+export { fitEnsemble } from './ensemble';
+export { buildExamples, respondentFolds } from './examples';
+export { auc, logloss } from './metrics';
+export { DEFAULT_MLP, initBackend, predictMlp, trainMlp, type MlpConfig, type MlpWeights } from './mlp';

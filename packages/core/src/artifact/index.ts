@@ -1,0 +1,6 @@
+export { MODEL_FORMAT, ManifestSchema, parseManifest, type ModelManifest, type TensorEntry } from './manifest';
+export { dequantize, halfToFloat } from './dequantize';
+export { quantizeMlp, type QuantizationScheme, type QuantizedTensor } from './quantize';
+export { pack } from './pack';
+export { referenceScores } from './reference';
+export type { MlpWeights } from './mlp-weights';

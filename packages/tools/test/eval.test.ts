@@ -1,0 +1,37 @@
+// npm run eval on the generated fixture (no ../shared needed): the committed model replayed
+// through the SDK's own code, and a clear refusal of a CSV that is not the survey.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const FIXTURE = 'models/test/fixtures/coupons-fixture.csv';
+const MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
+const run = (args: string[]) =>
+  execFileSync('npx', ['tsx', '--conditions=source', 'packages/tools/src/eval.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const lastJson = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!);
+
+describe('npm run eval', () => {
+  it('replays respondents through the SDK and prints the JSON summary last', () => {
+    const version = JSON.parse(readFileSync(MODEL, 'utf8')).version;
+    const out = lastJson(run(['--dataset', 'coupons', '--data', FIXTURE, '--model', MODEL, '--json']));
+    expect(out).toMatchObject({ n: 2800, respondents: 200, model: { version, quantization: 'uint8-per-channel' } });
+    expect(out.model.bytes).toBeGreaterThan(0);
+    for (const k of ['auc', 'logloss', 'auc_after_5']) expect(Number.isFinite(out[k])).toBe(true);
+    expect(Math.abs(out.auc - out.float32.auc)).toBeLessThan(0.01);
+  });
+
+  it('refuses a CSV without the survey columns, naming them', () => {
+    let message = '';
+    const bad = join(mkdtempSync(join(tmpdir(), 'vitrine-eval-')), 'bad.csv');
+    writeFileSync(bad, 'respondent,coupon\n1,Bar\n');
+    try {
+      run(['--data', bad, '--model', MODEL]);
+    } catch (e) {
+      message = String((e as { stderr?: string }).stderr);
+    }
+    expect(message).toMatch(/eval: .*bad\.csv: missing column\(s\) destination, passanger/);
+  });
+});
