@@ -1,3 +1,4 @@
+/** Owns the server's configuration: its shape, defaults, reading it from the environment, and the derived DP mechanism. */
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { noiseMultiplierFor } from '@vitrine/core/privacy';
@@ -21,7 +22,7 @@ export interface PrivacyConfig {
   kThreshold: number;
   /** Server learning rate applied to the noised robust mean. */
   learningRate: number;
-  /** 'none' turns off both noises (simulation baseline only; the server refuses it). */
+  /** 'none' turns off both noises (simulation baseline only; refused unless `ServerConfig.allowNoiseOff`). */
   noise: 'gaussian' | 'none';
 }
 
@@ -38,6 +39,11 @@ export interface ServerConfig {
   bodyLimit: number;
   adminToken?: string;
   logger: boolean;
+  /**
+   * Accept `privacy.noise: 'none'` (no privacy at all). Only the simulation's no-noise baseline
+   * and tests set it; `configFromEnv` never does, so a deployed server refuses to start that way.
+   */
+  allowNoiseOff: boolean;
 }
 
 export const DEFAULT_PRIVACY: PrivacyConfig = {
@@ -73,8 +79,11 @@ export function configFromEnv(): ServerConfig {
     bodyLimit: 64 * 1024,
     adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
     logger: process.env.VITRINE_LOG !== '0',
+    allowNoiseOff: false,
   };
 }
+
+export type Mechanism = ReturnType<typeof mechanism>;
 
 /** Derived mechanism parameters (also what GET /v1/privacy publishes). */
 export function mechanism(p: PrivacyConfig) {

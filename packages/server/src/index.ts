@@ -1,6 +1,9 @@
-/** @vitrine/server as a library: what `main.ts`, the simulation and the SDK's tests build on. */
-export { createServer, type VitrineServer } from './app';
-export { DEFAULT_PRIVACY, configFromEnv, mechanism, type PrivacyConfig, type ServerConfig } from './config';
-export { openDb, type Db, type DbOptions } from './db/db';
-export { decodeWeights, toMlp, type StoredModel } from './models/registry';
-export type { RoundReport, PromotionReport } from './learning/aggregate';
+/** Owns the public entry of @vitrine/server: what `main.ts`, the simulation and the SDK's tests build on. */
+export { createServer, type VitrineServer } from './http/server';
+export { DEFAULT_PRIVACY, configFromEnv, mechanism, type Mechanism, type PrivacyConfig, type ServerConfig } from './config';
+export { openDb, type Db, type DbOptions } from './store/db';
+export type { StoredModel } from './store/models';
+export type { ModelRegistry } from './registry/registry';
+export { decodeWeights, toMlp } from './registry/weights';
+export type { RoundReport } from './rounds/round';
+export type { PromotionReport } from './promotion/check';

@@ -1,9 +1,9 @@
-/** `npm run server`: the Vitrine server alone (PORT, VITRINE_DATA_DIR or DATABASE_URL). */
-import { configFromEnv } from './config';
-import { openDb } from './db/db';
-import { createServer } from './app';
+/** Owns `npm run server`: the Vitrine server alone, configured from the environment (PORT, VITRINE_DATA_DIR or DATABASE_URL). */
+import { configFromEnv, type ServerConfig } from './config';
+import { createServer } from './http/server';
+import { openDb } from './store/db';
 
-export async function startServer(overrides: Partial<ReturnType<typeof configFromEnv>> = {}) {
+export async function startServer(overrides: Partial<ServerConfig> = {}) {
   const config = { ...configFromEnv(), ...overrides };
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const server = await createServer(config, db);
@@ -14,7 +14,8 @@ export async function startServer(overrides: Partial<ReturnType<typeof configFro
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/server/src/main.ts')) {
   const { server, address, config } = await startServer();
   const current = server.registry.getCurrent()!;
-  console.log(`vitrine server on ${address} (${config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`}); current model ${current.version}`);
+  const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
+  console.log(`vitrine server on ${address} (${store}); current model ${current.version}`);
   const stop = async () => {
     await server.close();
     process.exit(0);

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { DEFAULT_PRIVACY, DEFAULT_SEED_MODEL, type ServerConfig } from '../src/config';
-import { resolve } from 'node:path';
 
 /** Where the PostgreSQL tests run: VITRINE_TEST_DATABASE_URL, or the database `.ci/run` creates. */
 export const TEST_PG_URL = process.env.VITRINE_TEST_DATABASE_URL ?? 'postgres://vitrine:vitrine@127.0.0.1:5432/vitrine_test';
@@ -36,6 +35,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     rateLimit: { max: 10_000, windowMs: 60_000 },
     bodyLimit: 64 * 1024,
     logger: false,
+    // Tests may run the no-noise baseline, as the simulation does; a deployed server never can.
+    allowNoiseOff: true,
     ...overrides,
   };
 }

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { clippedNoisedGradient, epsilonFromRho, gaussian, gaussianRho, noiseMultiplierFor, rhoForEpsilon } from '@vitrine/core/privacy';
 import { BatchSchema, parseWireBatch as parseBatch, SignalFormatError } from '@vitrine/core/protocol';
-import { clipL2, trimCount, trimmedMean } from '../src/learning/robust';
-import { activityStats } from '../src/learning/aggregate';
+import { clipL2, trimCount, trimmedMean } from '../src/rounds/robust';
+import { activityStats } from '../src/rounds/activity-stats';
 import { DEFAULT_PRIVACY, mechanism } from '../src/config';
 
 function seeded(seed: number) {
@@ -31,7 +31,10 @@ describe('privacy promises', () => {
     const random = seeded(1);
     for (let trial = 0; trial < 200; trial++) {
       const scale = 10 ** (random() * 6 - 2); // from tiny to huge activations
-      const examples = Array.from({ length: 1 + Math.floor(random() * 20) }, () => ({ z: Float32Array.from({ length: H }, () => (random() - 0.3) * scale), y: random() < 0.5 ? 0 : 1 }));
+      const examples = Array.from({ length: 1 + Math.floor(random() * 20) }, () => ({
+        z: Float32Array.from({ length: H }, () => (random() - 0.3) * scale),
+        y: random() < 0.5 ? 0 : 1,
+      }));
       const { vector, norm } = clippedNoisedGradient(weights(random), examples, 1, 0, () => 0);
       expect(Math.hypot(...vector)).toBeLessThanOrEqual(1 + 1e-9);
       if (norm <= 1) expect(Math.hypot(...vector)).toBeCloseTo(norm, 9);
@@ -100,7 +103,7 @@ describe('privacy promises', () => {
   });
 
   it('k-threshold: per-activity statistics need k distinct batches', () => {
-    const e = (a: string, r = 1) => ({ a, s: 0, p: 0.5, r, t: 0 });
+    const e = (activityId: string, reward = 1) => ({ activityId, slot: 0, propensity: 0.5, reward, timeBucket: 0 });
     const batches = [[e('x'), e('x'), e('y')], [e('x', 0)], [e('z')]];
     const stats = activityStats(batches, 2);
     expect(stats.activities).toEqual([{ id: 'x', batches: 2, impressions: 3, rewardRate: 2 / 3 }]);
@@ -110,8 +113,11 @@ describe('privacy promises', () => {
   it('no identifiers: the wire schema has no field for one, and refuses any unknown key', () => {
     const base = { format: 'vitrine-signals@1', id: 'ab'.repeat(16), model: 'm-1', events: [{ a: 'x', s: 0, p: 0.5, r: 1, t: 0 }] };
     expect(v.safeParse(BatchSchema, base).success).toBe(true);
-    const keys = JSON.stringify(Object.keys(BatchSchema.entries)) + JSON.stringify(Object.keys((BatchSchema.entries.events.pipe[0] as unknown as { item: { entries: object } }).item.entries));
-    for (const id of ['user', 'session', 'device', 'cookie', 'ip', 'url', 'agent', 'time', 'ts']) expect(keys.toLowerCase()).not.toContain(`"${id}`);
+    const eventEntries = (BatchSchema.entries.events.pipe[0] as unknown as { item: { entries: object } }).item.entries;
+    const keys = JSON.stringify(Object.keys(BatchSchema.entries)) + JSON.stringify(Object.keys(eventEntries));
+    for (const id of ['user', 'session', 'device', 'cookie', 'ip', 'url', 'agent', 'time', 'ts']) {
+      expect(keys.toLowerCase()).not.toContain(`"${id}`);
+    }
     for (const extra of [{ userId: 'u' }, { sessionId: 's' }, { deviceId: 'd' }, { url: 'https://shop/p?q=1' }, { ts: Date.now() }]) {
       expect(() => parseBatch({ ...base, ...extra })).toThrow(SignalFormatError);
       expect(() => parseBatch({ ...base, events: [{ ...base.events[0], ...extra }] })).toThrow(SignalFormatError);

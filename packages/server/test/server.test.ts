@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { createServer, type VitrineServer } from '../src/app';
-import { DEFAULT_SEED_MODEL } from '../src/config';
-import { openDb, type DbOptions } from '../src/db/db';
+import { createServer, type VitrineServer } from '../src/http/server';
+import { configFromEnv, DEFAULT_SEED_MODEL } from '../src/config';
+import { openDb, type DbOptions } from '../src/store/db';
 import { parseManifest } from '@vitrine/core/artifact';
 import { timeBucket } from '@vitrine/core/protocol';
 import { postgresReachable, randomBatchId, resetPostgres, TEST_PG_URL, testConfig } from './helpers';
@@ -14,9 +14,20 @@ const seed = JSON.parse(readFileSync(DEFAULT_SEED_MODEL, 'utf8'));
 const SEED_VERSION: string = seed.version;
 const t = timeBucket(Date.UTC(2026, 10, 20, 13));
 const event = (over: Record<string, unknown> = {}) => ({ a: 'bar-1d', s: 0, p: 0.95, r: 1, t, ...over });
-const batch = (over: Record<string, unknown> = {}) => ({ format: 'vitrine-signals@1', id: randomBatchId(), model: SEED_VERSION, events: [event()], ...over });
+const batch = (over: Record<string, unknown> = {}) => ({
+  format: 'vitrine-signals@1',
+  id: randomBatchId(),
+  model: SEED_VERSION,
+  events: [event()],
+  ...over,
+});
 const post = (s: VitrineServer, body: unknown, type = 'text/plain;charset=UTF-8') =>
-  s.app.inject({ method: 'POST', url: '/v1/signals', headers: { 'content-type': type }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  s.app.inject({
+    method: 'POST',
+    url: '/v1/signals',
+    headers: { 'content-type': type },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 const pgAvailable = await postgresReachable();
 const stores: [string, () => Promise<DbOptions>][] = [
@@ -26,7 +37,11 @@ const stores: [string, () => Promise<DbOptions>][] = [
 
 describe.each(stores)('server on %s', (name, options) => {
   const skip = name === 'PostgreSQL' && !pgAvailable;
-  if (skip) console.warn(`PostgreSQL tests skipped: nothing answers at ${TEST_PG_URL} (.ci/run installs and starts one; or set VITRINE_TEST_DATABASE_URL)`);
+  if (skip) {
+    console.warn(
+      `PostgreSQL tests skipped: nothing answers at ${TEST_PG_URL} (.ci/run installs and starts one; or set VITRINE_TEST_DATABASE_URL)`,
+    );
+  }
   let server: VitrineServer;
   let dbOptions: DbOptions;
   beforeAll(async () => {
@@ -42,7 +57,8 @@ describe.each(stores)('server on %s', (name, options) => {
     expect(res.headers.etag).toBe(`"${SEED_VERSION}"`);
     const manifest = parseManifest(res.json());
     expect(manifest.version).toBe(SEED_VERSION);
-    expect((await server.app.inject({ url: '/v1/models/current', headers: { 'if-none-match': `"${SEED_VERSION}"` } })).statusCode).toBe(304);
+    const notModified = await server.app.inject({ url: '/v1/models/current', headers: { 'if-none-match': `"${SEED_VERSION}"` } });
+    expect(notModified.statusCode).toBe(304);
     // The file path resolves against /v1/models/current to /v1/models/<version>/weights.bin.
     const fileUrl = new URL(manifest.files[0].path, 'http://x/v1/models/current').pathname;
     const bin = await server.app.inject({ url: fileUrl });
@@ -109,7 +125,8 @@ describe.each(stores)('server on %s', (name, options) => {
     expect(waiting.status).toBe('waiting');
     for (let i = 0; i < 6; i++) {
       const g = Array.from({ length: 161 }, (_, j) => (j === 160 ? 0.5 : 0.01 * Math.sin(i + j)));
-      expect((await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 1 } }))).statusCode).toBe(202);
+      const res = await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 1 } }));
+      expect(res.statusCode).toBe(202);
     }
     const round = await server.aggregate();
     expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, trimmedEachSide: 0 });
@@ -138,7 +155,9 @@ describe.each(stores)('server on %s', (name, options) => {
   });
 
   it.skipIf(skip)('rejects a shadow that is clearly worse', async () => {
-    for (let i = 0; i < 6; i++) await post(server, batch({ model: server.registry.getCurrent()!.version, update: { g: Array(161).fill(0.01), n: 1 } }));
+    for (let i = 0; i < 6; i++) {
+      await post(server, batch({ model: server.registry.getCurrent()!.version, update: { g: Array(161).fill(0.01), n: 1 } }));
+    }
     const round = await server.aggregate();
     const shadowVersion = round.candidate!;
     const events = Array.from({ length: 30 }, (_, k) => event({ p: 0.9, q: 0.05, r: 1, s: k % 2 }));
@@ -181,6 +200,19 @@ describe('rounds spanning several days', () => {
     const g = Array.from({ length: 161 }, () => 0.01);
     expect((await post(server, batch({ events: [], update: { g, n: 1 } }))).json().field).toBe('events');
     expect((await post(server, batch({ update: { g, n: 2 } }))).json().field).toBe('update.n');
+    await server.close();
+  });
+});
+
+describe('configuration', () => {
+  it('refuses privacy.noise "none" unless the config explicitly allows it; the environment never does', async () => {
+    const noNoise = { ...testConfig().privacy, noise: 'none' as const };
+    const db = await openDb({});
+    await expect(createServer(testConfig({ privacy: noNoise, allowNoiseOff: false }), db)).rejects.toThrow(/allowNoiseOff/);
+    await db.close();
+    expect(configFromEnv().allowNoiseOff).toBe(false);
+    const server = await createServer(testConfig({ privacy: noNoise, allowNoiseOff: true }), await openDb({}));
+    expect((await server.app.inject({ url: '/v1/privacy' })).json().update.localNoiseStd).toBe(0);
     await server.close();
   });
 });

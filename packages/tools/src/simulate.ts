@@ -22,7 +22,9 @@ import {
   type CouponRow, type MlpWeights,
 } from '@vitrine/models/training';
 import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, PrivacyAccountant, createVitrine } from '@vitrine/sdk/internals';
-import { DEFAULT_PRIVACY, createServer, decodeWeights, mechanism, openDb, toMlp, type ServerConfig, type StoredModel } from '@vitrine/server';
+import {
+  DEFAULT_PRIVACY, createServer, decodeWeights, mechanism, openDb, toMlp, type ServerConfig, type StoredModel,
+} from '@vitrine/server';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,7 +45,6 @@ const R = Number(args.rounds);
 if (!(R >= 1 && R <= 50)) fail('--rounds must be 1..50');
 const epsilons = args.epsilons!.split(',').map((e) => e.trim());
 if (epsilons.some((e) => e !== 'none' && !(Number(e) > 0))) fail('--epsilons: positive numbers or "none"');
-process.env.VITRINE_SIMULATION = '1';
 const log = (s: string) => console.error(s);
 
 let rows: CouponRow[] = [];
@@ -82,8 +83,11 @@ const final: Record<string, number> = {};
 const modelAuc = (m: StoredModel) => evaluate(m.manifest.featureSpec, toMlp(m, decodeWeights(m)));
 
 for (const eps of epsilons) {
-  const privacy = { ...DEFAULT_PRIVACY, epsilon: eps === 'none' ? 8 : Number(eps), noise: eps === 'none' ? 'none' as const : 'gaussian' as const,
-    contributionsPerWindow: R, minCohort: Math.min(Number(args['min-cohort']), byShopper.size), learningRate: Number(args['learning-rate']), clipNorm: Number(args['clip-norm']) };
+  const privacy = {
+    ...DEFAULT_PRIVACY, epsilon: eps === 'none' ? 8 : Number(eps), noise: eps === 'none' ? 'none' as const : 'gaussian' as const,
+    contributionsPerWindow: R, minCohort: Math.min(Number(args['min-cohort']), byShopper.size),
+    learningRate: Number(args['learning-rate']), clipNorm: Number(args['clip-norm']),
+  };
   const config: ServerConfig = {
     port: 0, host: '127.0.0.1', seedModel: join(seedDir, 'manifest.json'), privacy,
     // One candidate per decision here (the survey asked about one offer at a time), so the
@@ -91,6 +95,8 @@ for (const eps of epsilons) {
     // count only. The gate's power is tested where slates have several candidates.
     promotion: { minEvents: 100, margin: 0.005 },
     roundIntervalMs: 0, rateLimit: { max: 1e9, windowMs: 60_000 }, bodyLimit: 64 * 1024, logger: false,
+    // The "none" baseline turns both noises off: allowed here, and only because this is a simulation.
+    allowNoiseOff: true,
   };
   const server = await createServer(config, await openDb({}));
   const base = await server.app.listen({ port: 0, host: '127.0.0.1' });

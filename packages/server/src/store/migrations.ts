@@ -1,3 +1,4 @@
+/** Owns the schema: forward-only migrations, applied once at start-up on PGlite and PostgreSQL alike. */
 import type { Db } from './db';
 
 /**
@@ -60,7 +61,9 @@ export const MIGRATIONS: string[] = [
 export async function migrate(db: Db): Promise<void> {
   await db.transaction(async (tx) => {
     if (db.kind === 'postgres') await tx.query('select pg_advisory_xact_lock(7463729)');
-    await tx.query('create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())');
+    await tx.query(
+      'create table if not exists schema_migrations (version integer primary key, applied_at timestamptz not null default now())',
+    );
     const done = new Set((await tx.query<{ version: number }>('select version from schema_migrations')).map((r) => Number(r.version)));
     for (let i = 0; i < MIGRATIONS.length; i++) {
       if (done.has(i + 1)) continue;

@@ -1,9 +1,19 @@
-import type { WireBatch as SignalBatch } from '@vitrine/core/protocol';
-import type { Db } from '../db/db';
+/** Owns the group-commit writer: batches arriving together share one transaction; each is answered after COMMIT. */
+import type { SignalBatch } from '@vitrine/core/protocol';
+import { insertBatches } from '../store/batches';
+import { countDuplicates } from '../store/counters';
+import type { Db } from '../store/db';
 
-export interface IngestResult { accepted: boolean; duplicate: boolean }
+export interface IngestResult {
+  accepted: boolean;
+  duplicate: boolean;
+}
 
-interface Pending { batch: SignalBatch; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }
+interface Pending {
+  batch: SignalBatch;
+  resolve: (r: IngestResult) => void;
+  reject: (e: unknown) => void;
+}
 
 /**
  * Group commit: batches arriving together are written in one transaction (one multi-row
@@ -14,7 +24,10 @@ export class SignalWriter {
   private queue: Pending[] = [];
   private writing: Promise<void> | null = null;
 
-  constructor(private readonly db: Db, private readonly maxGroup = 512) {}
+  constructor(
+    private readonly db: Db,
+    private readonly maxGroup = 512,
+  ) {}
 
   write(batch: SignalBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
@@ -43,21 +56,11 @@ export class SignalWriter {
   }
 
   private async insert(batches: SignalBatch[]): Promise<Set<string>> {
-    const first = [...new Map(batches.map((b) => [b.id, b])).values()];
+    const distinct = [...new Map(batches.map((b) => [b.id, b])).values()];
     return this.db.transaction(async (tx) => {
-      const rows = await tx.query<{ id: string }>(
-        `insert into batches (id, model, shadow, events, n_events, update_vec)
-         select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::jsonb[])
-         on conflict (id) do nothing returning id`,
-        [
-          first.map((b) => b.id), first.map((b) => b.model), first.map((b) => b.shadow ?? null),
-          first.map((b) => JSON.stringify(b.events)), first.map((b) => b.events.length),
-          first.map((b) => (b.update ? JSON.stringify(b.update.g) : null)),
-        ],
-      );
-      const fresh = new Set(rows.map((r) => r.id));
+      const fresh = await insertBatches(tx, distinct);
       const dup = batches.length - fresh.size;
-      if (dup) await tx.query(`update counters set value = value + $1 where name = 'duplicates'`, [dup]);
+      if (dup) await countDuplicates(tx, dup);
       return fresh;
     });
   }

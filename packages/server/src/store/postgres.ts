@@ -1,3 +1,4 @@
+/** Owns the PostgreSQL store: a `pg` pool (DATABASE_URL) behind `Db`, with transactions on one client. */
 import pg from 'pg';
 import type { Db, Queryable } from './db';
 

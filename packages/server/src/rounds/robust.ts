@@ -1,7 +1,11 @@
+/** Owns the robust-aggregation primitives of a round: L2 projection, coordinate-wise trimmed mean, trim count. */
 export { gaussian } from '@vitrine/core/privacy';
 
 /** Projects onto the L2 ball of radius `bound` (1-Lipschitz: it never increases a difference). */
-export function clipL2(v: ArrayLike<number>, bound: number): { clipped: Float64Array; norm: number; wasClipped: boolean } {
+export function clipL2(
+  v: ArrayLike<number>,
+  bound: number,
+): { clipped: Float64Array; norm: number; wasClipped: boolean } {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
   const norm = Math.sqrt(s);

@@ -1,3 +1,4 @@
+/** Owns the embedded store: PGlite (Postgres in WASM), in memory or in a data directory, behind `Db`. */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable } from './db';

@@ -1,3 +1,4 @@
+/** Owns the storage interface (`Db`, `Queryable`), opening a store (PGlite or PostgreSQL) and decoding jsonb values. */
 /**
  * The one storage interface of the server. Two implementations run the same SQL: PGlite
  * (embedded Postgres in WASM; in memory for tests, or in a data directory) and PostgreSQL
@@ -29,3 +30,6 @@ export async function openDb(options: DbOptions): Promise<Db> {
   await migrate(db);
   return db;
 }
+
+/** A jsonb value as a driver hands it back: parsed already, or (defensively) still JSON text. */
+export const fromJson = <T>(value: T | string): T => (typeof value === 'string' ? JSON.parse(value) : value);

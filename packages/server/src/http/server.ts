@@ -1,0 +1,97 @@
+/** Owns assembling the server: Fastify and its plugins, the stages wired together, the round timer, start and close. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import { mechanism, type ServerConfig } from '../config';
+import { SignalWriter } from '../ingest/writer';
+import { ModelRegistry } from '../registry/registry';
+import { runRound, type RoundReport } from '../rounds/round';
+import type { Db } from '../store/db';
+import { registerAdminRoundRoutes } from './admin-rounds';
+import { HttpError, installErrorHandler } from './errors';
+import { registerModelRoutes } from './models';
+import { registerPrivacyRoutes } from './privacy';
+import { registerSignalRoutes } from './signals';
+import { registerStatsRoutes } from './stats';
+
+export interface VitrineServer {
+  app: FastifyInstance;
+  db: Db;
+  registry: ModelRegistry;
+  writer: SignalWriter;
+  config: ServerConfig;
+  /** Runs one aggregation round now (also what the timer and `npm run aggregate` do). */
+  aggregate(): Promise<RoundReport>;
+  close(): Promise<void>;
+}
+
+export async function createServer(config: ServerConfig, db: Db): Promise<VitrineServer> {
+  if (config.privacy.noise === 'none' && !config.allowNoiseOff) {
+    throw new Error('privacy.noise "none" is for simulations only (it needs allowNoiseOff in the server config)');
+  }
+  const registry = new ModelRegistry(db);
+  await registry.bootstrap(config.seedModel);
+  const writer = new SignalWriter(db);
+  const mech = mechanism(config.privacy);
+
+  // One round at a time: a second call while one runs gets the same report.
+  let running: Promise<RoundReport> | null = null;
+  const aggregate = (): Promise<RoundReport> => {
+    running ??= (async () => {
+      try {
+        await writer.flush();
+        return await runRound(db, registry, config.privacy, config.promotion);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+
+  const app = Fastify({
+    // Request logs (info level) would hold IP addresses and user agents: only warnings and errors are logged.
+    logger: config.logger ? { level: 'warn' } : false,
+    bodyLimit: config.bodyLimit,
+  });
+  await app.register(cors, { origin: '*', methods: ['GET', 'POST'], credentials: false, maxAge: 86_400 });
+  await app.register(rateLimit, { global: false });
+  // Signals arrive as text/plain (a "simple" request: no CORS preflight) holding JSON.
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new HttpError(400, 'body: not valid JSON'), undefined);
+    }
+  });
+  installErrorHandler(app, config.bodyLimit);
+
+  registerModelRoutes(app, registry);
+  registerPrivacyRoutes(app, { registry, privacy: config.privacy, mech });
+  registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit });
+  registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech });
+  registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const server: VitrineServer = {
+    app,
+    db,
+    registry,
+    writer,
+    config,
+    aggregate,
+    async close() {
+      if (timer) clearInterval(timer);
+      await app.close();
+      await writer.flush();
+      await running?.catch(() => undefined);
+      await db.close();
+    },
+  };
+  if (config.roundIntervalMs > 0) {
+    timer = setInterval(() => {
+      aggregate().catch((err) => app.log.error(err));
+    }, config.roundIntervalMs);
+    timer.unref();
+  }
+  return server;
+}

@@ -1,0 +1,32 @@
+/** Owns the signals resource: POST /v1/signals (schema, registry checks, group commit, 202 after COMMIT). */
+import type { FastifyInstance } from 'fastify';
+import { SignalFormatError, parseBatch, type SignalBatch } from '@vitrine/core/protocol';
+import { checkAgainstRegistry } from '../ingest/validate';
+import type { SignalWriter } from '../ingest/writer';
+import type { ModelRegistry } from '../registry/registry';
+import { countRejected } from '../store/counters';
+import type { Db } from '../store/db';
+import { HttpError } from './errors';
+
+export function registerSignalRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; registry: ModelRegistry; writer: SignalWriter; rateLimit: { max: number; windowMs: number } },
+): void {
+  const { db, registry, writer, rateLimit } = deps;
+  app.post('/v1/signals', { config: { rateLimit: { max: rateLimit.max, timeWindow: rateLimit.windowMs } } }, async (req, reply) => {
+    let batch: SignalBatch;
+    try {
+      batch = parseBatch(req.body);
+      await checkAgainstRegistry(batch, registry);
+    } catch (err) {
+      if (err instanceof SignalFormatError) {
+        await countRejected(db).catch(() => undefined);
+        throw new HttpError(400, err.message, err.field);
+      }
+      throw err;
+    }
+    const result = await writer.write(batch);
+    const body = { batch: batch.id, events: batch.events.length, update: Boolean(batch.update), duplicate: result.duplicate };
+    return reply.code(202).send(body);
+  });
+}

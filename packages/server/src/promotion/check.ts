@@ -1,0 +1,92 @@
+/** Owns the shadow-promotion decision: paired one-sided OPE on logged events; status changes go through registry/. */
+import { offPolicyEstimates } from '@vitrine/core/ope';
+import type { Db } from '../store/db';
+import { selectShadowEvents } from '../store/batches';
+import { insertPromotion } from '../store/promotions';
+import type { ModelRegistry } from '../registry/registry';
+
+export interface PromotionConfig {
+  /** Fewest off-policy events a decision needs. */
+  minEvents: number;
+  /** How much worse than the current model the shadow may be and still count as "not worse". */
+  margin: number;
+}
+
+export interface PromotionReport {
+  shadow: string;
+  current: string;
+  decision: 'promoted' | 'kept-shadow' | 'rejected';
+  events: number;
+  currentValue?: number;
+  shadowValue?: number;
+  shadowCi?: [number, number];
+  /** One-sided 95% lower bound of (shadow - current), paired over the same logged events. */
+  differenceLower?: number;
+  effectiveSampleSize?: number;
+  reason: string;
+}
+
+const Z_ONE_SIDED_95 = 1.6448536269514722;
+
+/**
+ * Shadow promotion: devices ranked with the current model and reported, for each logged event,
+ * the shadow policy's propensity q next to the logging propensity p. On those same events the
+ * current policy's value is the mean reward and the shadow's is the IPW mean of (q/p) r; the
+ * shadow is promoted when the one-sided 95% lower bound of the paired difference is above
+ * -margin (not worse, at 95% confidence), and rejected when the upper bound is below -margin.
+ */
+export async function checkPromotion(db: Db, registry: ModelRegistry, promotion: PromotionConfig): Promise<PromotionReport | undefined> {
+  const shadow = registry.getShadow();
+  const current = registry.getCurrent();
+  if (!shadow || !current) return undefined;
+  const events = (await selectShadowEvents(db, shadow.version, current.version))
+    .filter((e) => e.shadowPropensity !== undefined)
+    .map((e) => ({ ...e, shadowPropensity: e.shadowPropensity! }));
+  const base = { shadow: shadow.version, current: current.version, events: events.length };
+  if (events.length < Math.max(2, promotion.minEvents)) {
+    const reason = `${events.length} off-policy events so far; promotion needs ${promotion.minEvents}`;
+    return { ...base, decision: 'kept-shadow', reason };
+  }
+  const ope = offPolicyEstimates(
+    events.map((e) => ({
+      action: e.activityId,
+      position: e.slot,
+      reward: e.reward,
+      propensity: e.propensity,
+      targetPropensity: e.shadowPropensity,
+    })),
+  );
+  const diffs = events.map((e) => (e.shadowPropensity / e.propensity) * e.reward - e.reward);
+  const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+  const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, diffs.length - 1));
+  const se = sd / Math.sqrt(diffs.length);
+  const lower = mean - Z_ONE_SIDED_95 * se;
+  const upper = mean + Z_ONE_SIDED_95 * se;
+  const currentValue = events.reduce((a, e) => a + e.reward, 0) / events.length;
+  const decision: PromotionReport['decision'] =
+    lower >= -promotion.margin ? 'promoted' : upper < -promotion.margin ? 'rejected' : 'kept-shadow';
+  const report: PromotionReport = {
+    ...base,
+    decision,
+    currentValue,
+    shadowValue: ope.ipw.value,
+    shadowCi: ope.ipw.ci,
+    differenceLower: lower,
+    effectiveSampleSize: ope.effectiveSampleSize,
+    reason:
+      decision === 'promoted'
+        ? `shadow - current >= ${lower.toFixed(4)} at 95% (margin ${promotion.margin})`
+        : decision === 'rejected'
+          ? `shadow worse: difference <= ${upper.toFixed(4)} at 95%`
+          : `not yet conclusive: lower bound ${lower.toFixed(4)} < -${promotion.margin}`,
+  };
+  if (decision !== 'kept-shadow') {
+    await db.transaction(async (tx) => {
+      if (decision === 'promoted') await registry.promote(shadow, tx);
+      else await registry.reject(shadow, tx);
+      await insertPromotion(tx, report);
+    });
+    await registry.refresh();
+  }
+  return report;
+}
