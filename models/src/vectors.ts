@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dequantize, parseManifest, referenceScores, type ModelManifest } from '@vitrine/core/artifact';
+import { exactBuffer } from '@vitrine/core/bytes';
 import type { Activity, FeatureRecord, Outcome } from '@vitrine/core/domain';
 import { FeatureEncoder, activityAttributes, applyEvent, emptyAggregates } from '@vitrine/core/features';
 import { COUPON_CATALOG } from './datasets/coupons';
@@ -30,7 +31,7 @@ export interface TestVectors {
 export function readArtifact(manifestPath: string): { manifest: ModelManifest; weights: Map<string, Float32Array>; bytes: number } {
   const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')));
   const dir = manifestPath.slice(0, manifestPath.lastIndexOf('/') + 1);
-  const files = manifest.files.map((f) => { const b = readFileSync(join(dir, f.path)); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); });
+  const files = manifest.files.map((f) => exactBuffer(readFileSync(join(dir, f.path))));
   const weights = new Map(manifest.tensors.map((t) => [t.name, dequantize(t, files[t.file])]));
   return { manifest, weights, bytes: manifest.files.reduce((s, f) => s + f.bytes, 0) };
 }

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dequantize, parseManifest, type ModelManifest } from '@vitrine/core/artifact';
+import { exactBuffer } from '@vitrine/core/bytes';
 import type { ModelArtifact } from '../store/models';
 import { packMaster, sha256 } from './weights';
 
@@ -30,6 +31,5 @@ function readMaster(dir: string, manifest: ModelManifest): Uint8Array | null {
   const twin = parseManifest(JSON.parse(readFileSync(path, 'utf8')));
   const bytes = readFileSync(join(dir, twin.files[0].path));
   if (sha256(bytes) !== twin.files[0].sha256) throw new Error(`${path}: float32 weights do not match their sha256`);
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  return packMaster(manifest, new Map(twin.tensors.map((t) => [t.name, dequantize(t, buf)])));
+  return packMaster(manifest, new Map(twin.tensors.map((t) => [t.name, dequantize(t, exactBuffer(bytes))])));
 }

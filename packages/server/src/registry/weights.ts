@@ -1,11 +1,10 @@
 /** Owns the stored weight formats: sha256 content hashes, the float32 master layout, dequantized tensors, MLP view. */
 import { createHash } from 'node:crypto';
 import { dequantize, type MlpWeights, type ModelManifest } from '@vitrine/core/artifact';
+import { exactBuffer, float32sOf } from '@vitrine/core/bytes';
 import type { StoredModel } from '../store/models';
 
 export const sha256 = (data: Uint8Array | string) => createHash('sha256').update(data).digest('hex');
-
-const arrayBufferOf = (bytes: Uint8Array) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 
 /** Float32 tensors concatenated in manifest order. */
 export function packMaster(manifest: ModelManifest, weights: Map<string, Float32Array>): Uint8Array {
@@ -22,7 +21,7 @@ export function packMaster(manifest: ModelManifest, weights: Map<string, Float32
 /** The weights a round starts from: the float32 master when there is one. */
 export function masterWeights(model: StoredModel): Map<string, Float32Array> {
   if (!model.master) return decodeWeights(model);
-  const all = new Float32Array(arrayBufferOf(model.master));
+  const all = float32sOf(model.master);
   const out = new Map<string, Float32Array>();
   let at = 0;
   for (const t of model.manifest.tensors) {
@@ -35,7 +34,7 @@ export function masterWeights(model: StoredModel): Map<string, Float32Array> {
 
 /** Float32 weights of every tensor of a stored model, as devices compute with them. */
 export function decodeWeights(model: StoredModel): Map<string, Float32Array> {
-  const buf = arrayBufferOf(model.weights);
+  const buf = exactBuffer(model.weights);
   return new Map(model.manifest.tensors.map((t) => [t.name, dequantize(t, buf)]));
 }
 
