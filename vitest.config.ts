@@ -7,7 +7,7 @@ export default mergeConfig(
   defineConfig({ ssr: { resolve: { conditions: ['source', ...defaultServerConditions] } } }),
   defineVitest({
     test: {
-      include: ['packages/*/test/**/*.test.ts', 'models/test/**/*.test.ts'],
+      include: ['packages/*/test/**/*.test.ts', 'models/test/**/*.test.ts', 'scripts/**/*.test.ts'],
       testTimeout: 60_000,
     },
   }),

@@ -14,6 +14,8 @@ export const CHROMIUM_ARGS = [
 ];
 
 export default defineConfig({
+  // Fails with one line (or installs Debian's chromium as root) before any test if the browser is missing.
+  globalSetup: '../scripts/ensure-chromium.ts',
   testDir: '.',
   testMatch: '*.spec.ts',
   timeout: 120_000,
@@ -22,7 +24,7 @@ export default defineConfig({
   use: {
     baseURL: 'http://127.0.0.1:4173',
     browserName: 'chromium',
-    launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
+    launchOptions: { executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
   webServer: [
     {
@@ -37,13 +39,23 @@ export default defineConfig({
       // the cohort minimum is 1, the budget is huge (noise negligible) and the step small (one
       // shopper's gradient is the whole mean): this checks the loop's plumbing; the privacy
       // mechanisms and the promotion gate's power have their own tests (docs/privacy.md).
-      command: `node -e "require('fs').rmSync('.vitrine-e2e',{recursive:true,force:true})" && npx tsx --conditions=source packages/server/src/main.ts`,
+      command: [
+        `node -e "require('fs').rmSync('.vitrine-e2e',{recursive:true,force:true})"`,
+        'npx tsx --conditions=source packages/server/src/main.ts',
+      ].join(' && '),
       cwd: ROOT,
       url: `http://127.0.0.1:${SERVER_PORT}/v1/privacy`,
       reuseExistingServer: false,
       env: {
-        PORT: String(SERVER_PORT), VITRINE_DATA_DIR: '.vitrine-e2e', VITRINE_MIN_COHORT: '1', VITRINE_MIN_OPE_EVENTS: '4',
-        VITRINE_EPSILON: '1000000', VITRINE_LEARNING_RATE: '0.01', VITRINE_ROUND_INTERVAL_MS: '0', VITRINE_RATE_LIMIT: '100000', VITRINE_LOG: '0',
+        PORT: String(SERVER_PORT),
+        VITRINE_DATA_DIR: '.vitrine-e2e',
+        VITRINE_MIN_COHORT: '1',
+        VITRINE_MIN_OPE_EVENTS: '4',
+        VITRINE_EPSILON: '1000000',
+        VITRINE_LEARNING_RATE: '0.01',
+        VITRINE_ROUND_INTERVAL_MS: '0',
+        VITRINE_RATE_LIMIT: '100000',
+        VITRINE_LOG: '0',
       },
     },
     {

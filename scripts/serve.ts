@@ -14,14 +14,23 @@ const mounts: [string, ReturnType<typeof sirv>][] = [
 export function startStaticServer(port: number, host = '127.0.0.1'): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const mount = mounts.find(([prefix]) => req.url?.startsWith(prefix));
-    if (!mount) { res.statusCode = 404; res.end('not found'); return; }
+    if (!mount) {
+      res.statusCode = 404;
+      res.end('not found');
+      return;
+    }
     req.url = req.url!.slice(mount[0].length - 1);
-    mount[1](req, res, () => { res.statusCode = 404; res.end('not found'); });
+    mount[1](req, res, () => {
+      res.statusCode = 404;
+      res.end('not found');
+    });
   });
-  return new Promise((resolve) => server.listen(port, host, () => {
-    const addr = server.address() as { port: number };
-    resolve({ url: `http://${host}:${addr.port}`, close: () => new Promise((r) => server.close(() => r())) });
-  }));
+  return new Promise((resolve) =>
+    server.listen(port, host, () => {
+      const addr = server.address() as { port: number };
+      resolve({ url: `http://${host}:${addr.port}`, close: () => new Promise((r) => server.close(() => r())) });
+    }),
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

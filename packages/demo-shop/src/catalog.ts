@@ -7,12 +7,17 @@ const TYPES: [string, string][] = [
   ['Restaurant(<20)', 'Lunch under $20'],
 ];
 
-export const CATALOG = TYPES.flatMap(([type, title]) => (['2h', '1d'] as const).map((expiration) => ({
-  id: `${type.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${expiration}`,
-  type,
-  title,
-  features: { expiration },
-})));
+export const CATALOG = TYPES.flatMap(([type, title]) =>
+  (['2h', '1d'] as const).map((expiration) => ({
+    id: `${type
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')}-${expiration}`,
+    type,
+    title,
+    features: { expiration },
+  })),
+);
 
 export const CONTEXT_FIELDS: Record<string, string[]> = {
   destination: ['No Urgent Place', 'Home', 'Work'],

@@ -1,24 +1,23 @@
+import type { Decision, Outcome, Progress, Vitrine, VitrineOptions } from '@vitrine/sdk';
 import { CATALOG, CONTEXT_FIELDS, USER_FIELDS } from './catalog';
 
-interface Item { id: string; score: number | null; propensity: number; position: number; reasons: { code: string; text: string }[] }
-interface Decision { id: string; items: Item[]; backend: string; modelVersion: string | null; degraded?: string; policy: { explored: boolean } }
-interface Client {
-  status: Record<string, unknown> & { backend: string };
-  rank(a: unknown[], o: unknown): Promise<Decision>;
-  track(d: string, a: string, o: string): Promise<void>;
-  exportProfile(): Promise<unknown>;
-  privacyReport(): Promise<Record<string, any>>;
-  setConsent(c: 'none' | 'signals'): Promise<void>;
-  flush(): Promise<void>;
-  forget(): Promise<void>;
-  close(): void;
+// The page loads the script-tag build (index.html), which defines `window.Vitrine`; only the
+// SDK's types are imported here (erased at build time), so the page runs exactly what ships.
+/** The script-tag build's global (packages/sdk/src/script-tag.ts). */
+interface VitrineGlobal {
+  init(options: VitrineOptions): Promise<Vitrine>;
+  readonly ready: Promise<Vitrine> | undefined;
+  readonly version: string;
 }
 declare global {
-  interface Window { Vitrine?: { init(o: unknown): Promise<Client> }; vitrineQueue: ((v: Client) => void)[] }
+  interface Window {
+    Vitrine?: VitrineGlobal;
+    vitrineQueue: ((v: Vitrine) => unknown)[] | { push(fn: (v: Vitrine) => unknown): number };
+  }
 }
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
-let client: Client | undefined;
+let client: Vitrine | undefined;
 let lastRankMs = 0;
 
 function select(form: HTMLFormElement, fields: Record<string, string[]>, initial: Record<string, string>) {
@@ -35,12 +34,27 @@ function select(form: HTMLFormElement, fields: Record<string, string[]>, initial
 
 function read(form: HTMLFormElement, numeric: string[] = []): Record<string, string | number> {
   const out: Record<string, string | number> = {};
-  new FormData(form).forEach((v, k) => { out[k] = numeric.includes(k) ? Number(v) : String(v); });
+  new FormData(form).forEach((v, k) => {
+    out[k] = numeric.includes(k) ? Number(v) : String(v);
+  });
   return out;
 }
 
-select($('#context'), CONTEXT_FIELDS, { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM' });
-select($('#user'), USER_FIELDS, { age: '26', gender: 'Female', has_children: '0', CoffeeHouse: '1~3', Bar: 'never', RestaurantLessThan20: '4~8' });
+select($('#context'), CONTEXT_FIELDS, {
+  destination: 'No Urgent Place',
+  passanger: 'Friend(s)',
+  weather: 'Sunny',
+  temperature: '80',
+  time: '2PM',
+});
+select($('#user'), USER_FIELDS, {
+  age: '26',
+  gender: 'Female',
+  has_children: '0',
+  CoffeeHouse: '1~3',
+  Bar: 'never',
+  RestaurantLessThan20: '4~8',
+});
 
 const CONSENT_KEY = 'vitrine-demo-consent';
 const consent = () => (localStorage.getItem(CONSENT_KEY) === 'signals' ? 'signals' : 'none');
@@ -48,7 +62,7 @@ const consent = () => (localStorage.getItem(CONSENT_KEY) === 'signals' ? 'signal
 
 async function start() {
   client?.close();
-  const backend = ($('#backend') as HTMLSelectElement).value;
+  const backend = ($('#backend') as HTMLSelectElement).value as VitrineOptions['backend'];
   $('#cards').innerHTML = '<p class="muted">Loading the model…</p>';
   client = await window.Vitrine!.init({
     // The Vitrine server (proxied by the dev server at /v1) publishes the current model version.
@@ -57,7 +71,9 @@ async function start() {
     consent: consent(),
     backend,
     user: read($('#user')),
-    onProgress: (p: { stage: string; progress: number }) => { $('#cards').innerHTML = `<p class="muted">${p.stage} ${(p.progress * 100).toFixed(0)}%</p>`; },
+    onProgress: (p: Progress) => {
+      $('#cards').innerHTML = `<p class="muted">${p.stage} ${(p.progress * 100).toFixed(0)}%</p>`;
+    },
   });
   await rank();
 }
@@ -91,7 +107,8 @@ function renderCards(decision: Decision) {
     card.className = 'card';
     card.dataset.id = item.id;
     card.innerHTML = `<h3></h3><p class="title"></p><p class="expiry"></p><ul class="reasons"></ul>
-      <div class="actions"><button data-outcome="click">Get coupon</button><button data-outcome="dismiss" class="secondary">No thanks</button></div>`;
+      <div class="actions"><button data-outcome="click">Get coupon</button>
+        <button data-outcome="dismiss" class="secondary">No thanks</button></div>`;
     card.querySelector('h3')!.textContent = a.type;
     card.querySelector('.title')!.textContent = a.title;
     card.querySelector('.expiry')!.textContent = `valid ${a.features.expiration === '2h' ? '2 hours' : '1 day'}`;
@@ -100,20 +117,22 @@ function renderCards(decision: Decision) {
       li.textContent = r.text;
       card.querySelector('.reasons')!.append(li);
     }
-    card.querySelectorAll('button').forEach((b) => b.addEventListener('click', async () => {
-      try {
-        await client!.track(decision.id, item.id, b.dataset.outcome!);
-      } catch (err) {
-        console.warn('[demo] track failed', err); // e.g. the engine was switched meanwhile
-      }
-      await rank();
-    }));
+    card.querySelectorAll('button').forEach((b) =>
+      b.addEventListener('click', async () => {
+        try {
+          await client!.track(decision.id, item.id, b.dataset.outcome as Outcome);
+        } catch (err) {
+          console.warn('[demo] track failed', err); // e.g. the engine was switched meanwhile
+        }
+        await rank();
+      }),
+    );
     cards.append(card);
   }
 }
 
 async function renderQa(decision: Decision) {
-  const s = client!.status as Record<string, any>;
+  const s = client!.status;
   const rows: [string, string][] = [
     ['backend', s.backend],
     ['adapter', s.adapter ? `${s.adapter.vendor} ${s.adapter.architecture} ${s.adapter.description}`.trim() : 'no WebGPU adapter'],
@@ -130,8 +149,11 @@ async function renderQa(decision: Decision) {
   const dl = $('#status');
   dl.replaceChildren();
   for (const [k, v] of rows) {
-    const dt = document.createElement('dt'); dt.textContent = k;
-    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.field = k;
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    dd.dataset.field = k;
     dl.append(dt, dd);
   }
   const tbody = $('#decision').querySelector('tbody')!;
@@ -139,7 +161,9 @@ async function renderQa(decision: Decision) {
   for (const item of decision.items) {
     const tr = document.createElement('tr');
     for (const v of [String(item.position + 1), item.id, item.score === null ? '–' : item.score.toFixed(4), item.propensity.toFixed(4)]) {
-      const td = document.createElement('td'); td.textContent = v; tr.append(td);
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
     }
     tbody.append(tr);
   }
@@ -149,9 +173,13 @@ async function renderQa(decision: Decision) {
 
 async function renderPrivacy() {
   const r = await client!.privacyReport();
-  $('#privacy').textContent = JSON.stringify(r.consent === 'signals'
-    ? { consent: r.consent, sent: r.sent, pending: r.pending, spent: r.spent, budget: r.budget, updates: r.updates, dropped: r.dropped }
-    : r, null, 1);
+  $('#privacy').textContent = JSON.stringify(
+    r.consent === 'signals'
+      ? { consent: r.consent, sent: r.sent, pending: r.pending, spent: r.spent, budget: r.budget, updates: r.updates, dropped: r.dropped }
+      : r,
+    null,
+    1,
+  );
 }
 
 $('#context').addEventListener('change', rank);
@@ -164,7 +192,10 @@ $('#consent').addEventListener('change', async (e) => {
   await client?.setConsent(value);
   await renderPrivacy();
 });
-$('#forget').addEventListener('click', async () => { await client?.forget(); await start(); });
+$('#forget').addEventListener('click', async () => {
+  await client?.forget();
+  await start();
+});
 
 // The SDK script tag is async: start once it has run.
 if (window.Vitrine) start();
