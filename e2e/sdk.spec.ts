@@ -86,7 +86,9 @@ test('a cached model makes no weight request on the next visit', async ({ page }
 
 test('with indexedDB throwing, the page still ranks, reports memory and shows no error', async ({ page }) => {
   await page.addInitScript(() => {
-    Object.defineProperty(window, 'indexedDB', { get() { throw new DOMException('The user denied permission to access the database.', 'SecurityError'); } });
+    Object.defineProperty(window, 'indexedDB', {
+      get() { throw new DOMException('The user denied permission to access the database.', 'SecurityError'); },
+    });
   });
   const status = await init(page, { backend: 'wasm' });
   expect(status.profile).toBe('memory');
@@ -117,6 +119,33 @@ test('a tampered weight file is refused and the page degrades to the shop order'
   expect(d.degraded).toMatch(/model_integrity/);
 });
 
+test('a model the server could not serve at first is loaded by a later retry, without a reload', async ({ page }) => {
+  // A server that is starting: 502 for the first two manifest requests, then the real file.
+  let manifestRequests = 0;
+  await page.route('**/models/coupons/manifest.json', (route) => {
+    manifestRequests += 1;
+    return manifestRequests <= 2 ? route.fulfill({ status: 502, body: 'starting' }) : route.continue();
+  });
+  const status = await init(page, { backend: 'wasm', storage: 'memory' });
+  expect(status.backend).toBe('rules');
+  expect(status.degraded).toMatch(/^model_unavailable: .*HTTP 502.*; retry 1 of 10 in [12] s$/);
+  const before = await page.evaluate((c) => (window as any).__v.rank(c, { slots: 3 }), CATALOG);
+  expect(before.backend).toBe('rules');
+  expect(before.items.map((i: any) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
+  // Retries after 1-2 s, then 2-4 s (jittered); the second one gets the model.
+  await expect.poll(() => page.evaluate(() => (window as any).__v.status.backend), { timeout: 30_000 }).toBe('wasm');
+  const after = await page.evaluate(async ({ c, ctx }) => {
+    const v = (window as any).__v;
+    return { status: v.status, decision: await v.rank(c, { context: ctx, slots: 3 }) };
+  }, { c: CATALOG, ctx: CONTEXT });
+  expect(after.status.degraded).toBeUndefined();
+  expect(after.status.modelVersion).toMatch(/^coupons-/);
+  expect(after.decision.backend).toBe('wasm');
+  expect(after.decision.modelVersion).toBe(after.status.modelVersion);
+  expect(after.decision.items.every((i: any) => i.score > 0 && i.score < 1 && i.reasons[0].code === 'model')).toBe(true);
+  expect(manifestRequests).toBe(3);
+});
+
 test('a tampered update keeps the previous good version from the cache', async ({ page }) => {
   await init(page, { backend: 'wasm', storage: 'memory' }); // caches the good version
   const good = await page.evaluate(async (url) => (await (await fetch(url)).json()), MODEL);
@@ -135,7 +164,8 @@ test('bad rank input gets a clear VitrineError and nothing is thrown into the pa
   await init(page, { backend: 'wasm', storage: 'memory' });
   const errors = await page.evaluate(async () => {
     const v = (window as any).__v;
-    const grab = (p: Promise<unknown>) => p.then(() => null, (e: any) => ({ name: e.name, code: e.code, field: e.field, message: e.message }));
+    const grab = (p: Promise<unknown>) =>
+      p.then(() => null, (e: any) => ({ name: e.name, code: e.code, field: e.field, message: e.message }));
     const out = [
       await grab(v.rank([{ id: 'a' }])),
       await grab(v.rank('not an array')),

@@ -11,7 +11,13 @@ export const BACKENDS = ['webgpu', 'wasm', 'webgl', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export const BACKEND_OPTIONS = ['auto', ...BACKENDS] as const;
 export type BackendOption = (typeof BACKEND_OPTIONS)[number];
+export type RankingBackend = BackendName | 'rules';
+/** What the shop may ask for: 'auto' (IndexedDB, else memory) or 'memory'. */
 export const STORAGE_OPTIONS = ['auto', 'memory'] as const;
+export type StorageOption = (typeof STORAGE_OPTIONS)[number];
+/** Where the profile and the signal queue really live. */
+export const STORAGE_KINDS = ['indexeddb', 'memory'] as const;
+export type StorageKind = (typeof STORAGE_KINDS)[number];
 
 export interface Progress {
   stage: 'manifest' | 'download' | 'verify' | 'cache' | 'backend' | 'warmup' | 'ready';
@@ -43,7 +49,7 @@ export interface VitrineOptions {
   /** Where the wasm binaries live (default: beside the SDK's own files). */
   wasmPaths?: string;
   /** 'auto' (IndexedDB, else memory) or 'memory'. */
-  storage?: (typeof STORAGE_OPTIONS)[number];
+  storage?: StorageOption;
   /** Random source in [0,1); injectable for reproducible tests. */
   random?: () => number;
   /** Clock; injectable for tests. */
@@ -67,11 +73,12 @@ export interface BackendSelection {
 
 export interface VitrineStatus {
   ready: boolean;
-  backend: BackendName | 'rules';
+  backend: RankingBackend;
   adapter?: AdapterInfo;
   selection?: BackendSelection;
   modelVersion?: string;
-  profile: 'indexeddb' | 'memory';
+  profile: StorageKind;
+  /** Why the shop's own order is returned; says so when a retry of the model load is scheduled. */
   degraded?: string;
   /** Non-fatal problems met on the way (e.g. a refused model update, storage fallback). */
   warnings: string[];
@@ -98,7 +105,7 @@ export interface Decision {
   id: string;
   items: RankedItem[];
   modelVersion: string | null;
-  backend: BackendName | 'rules';
+  backend: RankingBackend;
   policy: { name: 'epsilon-greedy-slate'; epsilon: number; explored: boolean };
   /** Activities dropped because they were outside their eligibility window. */
   ineligible: string[];

@@ -37,10 +37,15 @@ const RankOptionsSchema = v.optional(v.object({
   includeFeatures: v.optional(v.boolean()),
 }));
 
+export const ConsentSchema = oneOf(CONSENTS);
+
 const OptionsSchema = v.object({
   model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
-  endpoint: v.optional(v.pipe(v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'), v.minLength(1, 'must not be empty'))),
-  consent: v.optional(oneOf(CONSENTS)),
+  endpoint: v.optional(v.pipe(
+    v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'),
+    v.minLength(1, 'must not be empty'),
+  )),
+  consent: v.optional(ConsentSchema),
   backend: v.optional(oneOf(BACKEND_OPTIONS)),
   user: v.optional(Record_),
   onProgress: v.optional(v.function()),
@@ -51,8 +56,6 @@ const OptionsSchema = v.object({
   random: v.optional(v.function()),
   now: v.optional(v.function()),
 });
-
-export const ConsentSchema = oneOf(CONSENTS);
 
 const TrackSchema = v.object({
   decisionId: v.pipe(v.string('must be a decision id string'), v.minLength(1)),
@@ -71,7 +74,9 @@ function check<T>(schema: v.GenericSchema<unknown, T>, input: unknown, root: str
 }
 
 export function validateOptions(input: unknown): VitrineOptions {
-  if (typeof input !== 'object' || input === null) throw new VitrineError('invalid_options', 'options must be an object with at least { model }', { field: 'options' });
+  if (typeof input !== 'object' || input === null) {
+    throw new VitrineError('invalid_options', 'options must be an object with at least { model }', { field: 'options' });
+  }
   return check(OptionsSchema, input, 'options', 'invalid_options') as VitrineOptions;
 }
 
@@ -79,7 +84,9 @@ export function validateRank(activities: unknown, options: unknown): { activitie
   const list = check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[];
   const seen = new Set<string>();
   list.forEach((a, i) => {
-    if (seen.has(a.id)) throw new VitrineError('invalid_input', `activities[${i}].id "${a.id}" appears more than once`, { field: `activities[${i}].id` });
+    if (seen.has(a.id)) {
+      throw new VitrineError('invalid_input', `activities[${i}].id "${a.id}" appears more than once`, { field: `activities[${i}].id` });
+    }
     seen.add(a.id);
   });
   const opts = (check(RankOptionsSchema, options, 'options', 'invalid_input') ?? {}) as RankOptions;

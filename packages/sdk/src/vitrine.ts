@@ -1,6 +1,8 @@
 import { VitrineError, toVitrineError } from './errors';
+import { backoffDelay } from './backoff';
 import { FeatureEncoder } from '@vitrine/core/features';
 import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './model/loader';
+import { createDecisionLog } from './policy/decision-log';
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
 import { explain } from './policy/explain';
@@ -10,16 +12,25 @@ import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
+import type { SelectedScorer } from './scoring/select';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
-import { BACKENDS, type Activity, type Consent, type Decision, type FeatureRecord, type Outcome, type RankedItem, type RankOptions, type VitrineOptions, type VitrineStatus } from './types';
+import {
+  BACKENDS, type Activity, type Consent, type Decision, type FeatureRecord, type Outcome, type Progress, type RankedItem, type RankOptions,
+  type VitrineOptions, type VitrineStatus,
+} from './types';
 
 const DEFAULT_EPSILON = 0.05;
-const DECISIONS_KEPT = 500;
-/** Bound on remembered placements across decisions (memory stays flat for huge candidate lists). */
-const PLACEMENTS_KEPT = 20_000;
+/**
+ * A model that could not be loaded (a server answering 502 while it starts, a flaky network,
+ * a tampered download) is tried again: 2 s, 4 s, 8 s … (each with jitter) up to 5 minutes,
+ * at most 10 times per page life.
+ */
+const MODEL_RETRY_BASE_MS = 2_000;
+const MODEL_RETRY_CAP_MS = 5 * 60_000;
+const MODEL_RETRIES = 10;
 
 /** Hands a rejected promise to the caller while keeping fire-and-forget calls from raising `unhandledrejection`. */
 function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T> {
@@ -27,15 +38,17 @@ function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T
   return p;
 }
 
-interface StoredDecision { activities: Map<string, Activity>; placements?: Map<string, Placement> }
-
 /** Seams for Node tools (simulation, evaluation): replace the stores the browser would open. */
 export interface VitrineInternals {
   profileStore?: ProfileStore;
   outbox?: SignalOutbox;
   /** Idle time before an open signal batch is sealed and sent (default 30 s). */
   flushDelayMs?: number;
+  /** Timer for model-load retries (tests run it by hand); returns a function that cancels it. */
+  setTimer?: (run: () => void, delayMs: number) => () => void;
 }
+
+type NoSignalsReport = { consent: 'none'; sent: null };
 
 export interface Vitrine {
   readonly status: VitrineStatus;
@@ -49,7 +62,7 @@ export interface Vitrine {
    * What this device sent to the Vitrine server and how much of its privacy budget it used.
    * `{ consent: 'none' }` when signals are off.
    */
-  privacyReport(): Promise<PrivacyReport | { consent: 'none'; sent: null }>;
+  privacyReport(): Promise<PrivacyReport | NoSignalsReport>;
   /** Grants ('signals') or withdraws ('none') consent; withdrawing deletes unsent signals. */
   setConsent(consent: Consent): Promise<void>;
   /** Sends pending signals now (they are also sent on their own and when the page is hidden). */
@@ -57,34 +70,94 @@ export interface Vitrine {
   close(): void;
 }
 
-class VitrineClient implements Vitrine {
+/** What a client is made of; the model comes later, through useModel(). */
+interface ClientParts {
+  options: VitrineOptions;
+  store: ProfileStore;
   status: VitrineStatus;
+  internals: VitrineInternals;
+}
+
+/** A verified model with its encoder and a warmed-up backend. */
+interface ModelParts {
+  model: LoadedModel;
+  encoder: FeatureEncoder;
+  selected: SelectedScorer;
+}
+
+class VitrineClient implements Vitrine {
+  // Fields set in the constructor, and optional ones that start out absent, are `declare`d: the
+  // build lowers class fields for ES2020, and a plain declaration would add one more (undefined)
+  // definition per field to the script tag's first download.
+  declare status: VitrineStatus;
+  private declare readonly options: VitrineOptions;
+  private declare store: ProfileStore;
+  private declare readonly internals: VitrineInternals;
+  private declare user: FeatureRecord;
+  private declare readonly random: () => number;
+  private declare readonly now: () => number;
+  private declare readonly epsilon: number;
+  /** The cancel function of the scheduled model-load retry, and why the last load failed. */
+  private declare cancelRetry?: () => void;
+  private declare loadFailure?: string;
+  private model: LoadedModel | null = null;
+  private scorer: Scorer | null = null;
+  private encoder: FeatureEncoder | null = null;
   private profile: ProfileAggregates = emptyAggregates();
-  private decisions = new Map<string, StoredDecision>();
-  private placements = 0;
-  private user: FeatureRecord;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly epsilon: number;
+  private readonly decisions = createDecisionLog<Placement>();
   private closed = false;
   private signals: SignalsStage | null = null;
-  private readonly onPageHide = () => { void this.signals?.flush({ keepalive: true }); };
-  private readonly onHidden = () => { if (globalThis.document?.visibilityState === 'hidden') void this.signals?.flush({ keepalive: true }); };
+  private signalsStart: Promise<void> = Promise.resolve();
+  /** Model-load retries made on this page. */
+  private retries = 0;
 
-  constructor(
-    private readonly options: VitrineOptions,
-    private store: ProfileStore,
-    private readonly model: LoadedModel | null,
-    private readonly scorer: Scorer | null,
-    private readonly encoder: FeatureEncoder | null,
-    status: VitrineStatus,
-    private readonly internals: VitrineInternals = {},
-  ) {
+  constructor({ options, store, status, internals }: ClientParts) {
+    this.options = options;
+    this.store = store;
     this.status = status;
+    this.internals = internals;
     this.user = { ...(options.user ?? {}) };
     this.random = options.random ?? defaultRandom;
     this.now = options.now ?? Date.now;
     this.epsilon = options.epsilon ?? DEFAULT_EPSILON;
+  }
+
+  /**
+   * Takes the outcome of a model load: ranks with the model from then on, or stays on the shop's
+   * order and schedules another load. Never rejects.
+   */
+  async useModel(loading: Promise<ModelParts>): Promise<void> {
+    try {
+      const { model, encoder, selected } = await loading;
+      if (this.closed) return selected.scorer.dispose();
+      this.model = model;
+      this.encoder = encoder;
+      this.scorer = selected.scorer;
+      const { degraded: _, ...status } = this.status;
+      this.status = {
+        ...status,
+        backend: selected.scorer.backend, adapter: selected.adapter, selection: selected.selection, modelVersion: model.manifest.version,
+        warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...selected.warnings],
+      };
+    } catch (err) {
+      const error = toVitrineError(err, 'model_unavailable', 'model could not be loaded');
+      this.report(error);
+      this.loadFailure = `${error.code}: ${error.message}`;
+      this.status = { ...this.status, degraded: this.loadFailure };
+      if (this.closed || this.retries >= MODEL_RETRIES) return;
+      const delay = backoffDelay(this.retries++, this.random, MODEL_RETRY_BASE_MS, MODEL_RETRY_CAP_MS);
+      this.status.degraded += `; retry ${this.retries} of ${MODEL_RETRIES} in ${Math.ceil(delay / 1000)} s`;
+      this.cancelRetry = (this.internals.setTimer ?? setTimer)(() => {
+        void this.useModel(loadModelParts(this.options)).then(() => this.startSignalsOrReport());
+      }, delay);
+    }
+  }
+
+  /** close() and forget(): no model load is tried again on this page. */
+  private stopModelRetries(): void {
+    this.retries = MODEL_RETRIES;
+    this.cancelRetry?.();
+    if (this.status.degraded) this.status = { ...this.status, degraded: this.loadFailure };
   }
 
   async loadProfile(): Promise<void> {
@@ -123,26 +196,35 @@ class VitrineClient implements Vitrine {
     const slots = options.slots ?? activities.length;
     const context = options.context ?? {};
     const id = newId();
-    if (!this.scorer || !this.encoder) return this.remember(this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'), activities.slice(0, slots));
+    // Read once: a model-load retry may fill these in while this call waits on the scorer.
+    const { model, scorer, encoder } = this;
+    if (!model || !scorer || !encoder) {
+      return this.remember(
+        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'),
+        activities.slice(0, slots),
+      );
+    }
     try {
-      const batch = this.encoder.encodeFactored(activities, context, this.user, this.profile);
-      const scores = await this.scorer.score(batch);
-      const rows = options.includeFeatures ? this.encoder.expand(batch) : undefined;
+      const batch = encoder.encodeFactored(activities, context, this.user, this.profile);
+      const scores = await scorer.score(batch);
+      const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
-      const placements = this.signals?.placements(activities, slate.order, slate.propensities, this.epsilon, this.encoder, context, this.user, this.profile);
+      const placements = this.signals?.placements({
+        ...slate, activities, epsilon: this.epsilon, encoder, context, user: this.user, profile: this.profile,
+      });
       const items: RankedItem[] = slate.order.map((i, pos) => ({
         id: activities[i].id,
         score: scores[i],
         propensity: slate.propensities[pos],
         position: pos,
         reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
-        ...(rows ? { features: Array.from(rows.subarray(i * this.encoder!.dimension, (i + 1) * this.encoder!.dimension)) } : {}),
+        ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
       }));
       return this.remember({
         id,
         items,
-        modelVersion: this.model!.manifest.version,
-        backend: this.scorer.backend,
+        modelVersion: model.manifest.version,
+        backend: scorer.backend,
         policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
         ineligible,
       }, slate.order.map((i) => activities[i]), placements);
@@ -168,16 +250,8 @@ class VitrineClient implements Vitrine {
     };
   }
 
-  /** Keeps the placed items of recent decisions for track(): only what was shown can be acted on. */
   private remember(decision: Decision, placedActivities: Activity[], placements?: Map<string, Placement>): Decision {
-    const placed = new Map(placedActivities.map((a) => [a.id, a]));
-    this.decisions.set(decision.id, { activities: placed, ...(placements ? { placements } : {}) });
-    this.placements += placed.size;
-    while (this.decisions.size > 1 && (this.decisions.size > DECISIONS_KEPT || this.placements > PLACEMENTS_KEPT)) {
-      const oldest = this.decisions.keys().next().value!;
-      this.placements -= this.decisions.get(oldest)!.activities.size;
-      this.decisions.delete(oldest);
-    }
+    this.decisions.remember(decision.id, placedActivities, placements);
     return decision;
   }
 
@@ -189,9 +263,17 @@ class VitrineClient implements Vitrine {
     if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
     const { decisionId, activityId, outcome } = validateTrack(decisionIdIn, activityIdIn, outcomeIn);
     const decision = this.decisions.get(decisionId);
-    if (!decision) throw new VitrineError('unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, { field: 'decisionId' });
+    if (!decision) {
+      throw new VitrineError(
+        'unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, { field: 'decisionId' },
+      );
+    }
     const activity = decision.activities.get(activityId);
-    if (activity === undefined) throw new VitrineError('invalid_input', `activityId "${activityId}" was not placed by decision ${decisionId}`, { field: 'activityId' });
+    if (activity === undefined) {
+      throw new VitrineError(
+        'invalid_input', `activityId "${activityId}" was not placed by decision ${decisionId}`, { field: 'activityId' },
+      );
+    }
     const attributes = activityAttributes(activity.features);
     const event: ProfileEvent = {
       activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()),
@@ -207,40 +289,39 @@ class VitrineClient implements Vitrine {
     if (placement && this.signals) await this.signals.record(decisionId, activityId, placement, outcome);
   }
 
-  /** Starts the signals stage when consent, an endpoint and a model are all there. */
-  async startSignals(): Promise<void> {
-    if (this.signals || this.options.consent !== 'signals' || !this.options.endpoint || !this.model) return;
+  /** startSignals() for callers that have no one to reject to (start-up, a model-load retry). */
+  startSignalsOrReport(): Promise<void> {
+    return this.startSignals().catch(this.report);
+  }
+
+  /**
+   * Starts the signals stage when consent, an endpoint and a model are all there. One start at a
+   * time: a model-load retry and setConsent('signals') may ask together, and one stage may run.
+   * A bad endpoint or a broken IndexedDB rejects with a VitrineError, never a raw TypeError.
+   */
+  startSignals(): Promise<void> {
+    const start = this.signalsStart.then(() => this.startSignalsNow())
+      .catch((err) => { throw toVitrineError(err, 'signals_failed', 'signals could not start'); });
+    this.signalsStart = start.catch(() => undefined);
+    return start;
+  }
+
+  private async startSignalsNow(): Promise<void> {
+    const { options, internals, model } = this;
+    if (this.signals || options.consent !== 'signals' || !options.endpoint || !model) return;
     // The whole signals stage is a lazy chunk: pages without consent never download it.
-    const { IdbOutbox, MemoryOutbox } = await import('./signals/outbox');
-    let outbox = this.internals.outbox;
-    if (!outbox) {
-      try {
-        outbox = this.options.storage === 'memory' ? new MemoryOutbox() : await IdbOutbox.open();
-      } catch (err) {
-        outbox = new MemoryOutbox();
-        this.status = { ...this.status, warnings: [...this.status.warnings, `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`] };
-      }
-    }
-    const { SignalsStage } = await import('./signals/stage');
-    const { loadModel, defaultLoaderEnv } = await import('./model/loader');
-    const endpoint = new URL(this.options.endpoint, globalThis.document?.baseURI ?? globalThis.location?.href).href;
-    this.signals = new SignalsStage(this.model, {
-      endpoint, outbox, now: this.now, random: this.random,
-      fetch: globalThis.fetch.bind(globalThis),
+    const { startSignalsStage } = await import('./signals/start');
+    const { stage, warning } = await startSignalsStage(model, {
+      endpoint: options.endpoint, storage: options.storage, outbox: internals.outbox, now: this.now, random: this.random,
       loadShadow: (url) => loadModel(url, defaultLoaderEnv()),
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
-      flushDelayMs: this.internals.flushDelayMs ?? 30_000,
+      flushDelayMs: internals.flushDelayMs ?? 30_000,
     });
-    globalThis.addEventListener?.('pagehide', this.onPageHide);
-    globalThis.document?.addEventListener?.('visibilitychange', this.onHidden);
+    if (warning) this.status = { ...this.status, warnings: [...this.status.warnings, warning] };
+    this.signals = stage;
   }
 
-  private stopSignalListeners(): void {
-    globalThis.removeEventListener?.('pagehide', this.onPageHide);
-    globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
-  }
-
-  privacyReport(): Promise<PrivacyReport | { consent: 'none'; sent: null }> {
+  privacyReport(): Promise<PrivacyReport | NoSignalsReport> {
     return settled((async () => (this.signals ? this.signals.report() : { consent: 'none' as const, sent: null }))(), this.report);
   }
 
@@ -249,14 +330,11 @@ class VitrineClient implements Vitrine {
       const parsed = v.safeParse(ConsentSchema, consent);
       if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
       (this.options as VitrineOptions).consent = parsed.output;
-      if (parsed.output === 'signals') {
-        // A bad endpoint or a broken IndexedDB surfaces as a VitrineError, never a raw TypeError.
-        return this.startSignals().catch((err) => { throw toVitrineError(err, 'signals_failed', 'signals could not start'); });
-      }
-      this.stopSignalListeners();
+      if (parsed.output === 'signals') return this.startSignals();
+      await this.signalsStart; // a start still under way finishes first, so that its stage is stopped too
       await this.signals?.stop();
       this.signals = null;
-      for (const d of this.decisions.values()) delete d.placements;
+      this.decisions.dropPlacements();
     })(), this.report);
   }
 
@@ -291,16 +369,15 @@ class VitrineClient implements Vitrine {
   }
 
   private async forgetImpl(): Promise<void> {
+    this.stopModelRetries();
     // Unsent signals go too; the privacy ledger (dates and costs only) stays, so forgetting
     // cannot reset the privacy budget.
     await this.signals?.stop();
     if (this.signals) {
       this.signals = null;
-      this.stopSignalListeners();
       await this.startSignals();
     }
     this.decisions.clear();
-    this.placements = 0;
     this.user = {};
     this.profile = emptyAggregates();
     await this.store.clear();
@@ -314,7 +391,7 @@ class VitrineClient implements Vitrine {
 
   close(): void {
     this.closed = true;
-    this.stopSignalListeners();
+    this.stopModelRetries();
     this.signals?.close();
     this.scorer?.dispose();
     this.store.close();
@@ -342,60 +419,56 @@ function newId(): string {
   return globalThis.crypto?.randomUUID?.() ?? `d-${Date.now().toString(36)}-${Math.floor(defaultRandom() * 2 ** 32).toString(36)}`;
 }
 
+/** Timers of model-load retries; unref'd so a Node tool is not kept alive by one. */
+function setTimer(run: () => void, delayMs: number): () => void {
+  const timer = setTimeout(run, delayMs);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearTimeout(timer);
+}
+
+/** Downloads and verifies the model and selects a warmed-up backend for it; the first load and every retry. */
+async function loadModelParts(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<ModelParts> {
+  // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
+  const selectP = import('./scoring/select');
+  selectP.catch(() => undefined);
+  const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+  const model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
+  const encoder = new FeatureEncoder(model.manifest.featureSpec);
+  progress?.({ stage: 'backend', progress: 0.75 });
+  const { selectScorer } = await selectP;
+  // Warm up for the input width this model really has, plus a few cross signatures.
+  const selected = await selectScorer(model, opts.backend ?? 'auto', {
+    wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8, fallbackOrder: BACKENDS,
+  });
+  progress?.({ stage: 'warmup', progress: 0.95 });
+  return { model, encoder, selected };
+}
+
 /**
  * Creates a ranking client. Rejects only for invalid options; a model or backend that can't be
- * loaded gives a working client whose `status.degraded` says why and whose `rank` returns the
- * shop's own order.
+ * loaded gives a working client whose `status.degraded` says why (and when the load is tried
+ * again) and whose `rank` returns the shop's own order until a retry succeeds.
  */
 export function createVitrine(options: VitrineOptions, internals: VitrineInternals = {}): Promise<Vitrine> {
-  const p = (async () => {
+  return (async () => {
     const opts = validateOptions(options);
-    const now = opts.now ?? Date.now;
-    const progress = (p: Parameters<NonNullable<VitrineOptions['onProgress']>>[0]) => {
+    const progress = (p: Progress) => {
       try { opts.onProgress?.(p); } catch { /* never let a callback break init */ }
     };
-    const storeP = internals.profileStore ? Promise.resolve({ store: internals.profileStore, warning: undefined }) : openProfileStore(opts.storage ?? 'auto', now);
-    const warnings: string[] = [];
-    let model: LoadedModel | null = null;
-    let scorer: Scorer | null = null;
-    let encoder: FeatureEncoder | null = null;
-    let degraded: string | undefined;
-    const status: VitrineStatus = { ready: false, backend: 'rules', profile: 'memory', warnings };
-    // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
-    const selectP = import('./scoring/select');
-    selectP.catch(() => undefined);
-    try {
-      const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
-      model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
-      if (model.warning) warnings.push(model.warning);
-      encoder = new FeatureEncoder(model.manifest.featureSpec);
-      progress({ stage: 'backend', progress: 0.75 });
-      const { selectScorer } = await selectP;
-      // Warm up for the input width this model really has, plus a few cross signatures.
-      const selected = await selectScorer(model, opts.backend ?? 'auto', { wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8, fallbackOrder: BACKENDS });
-      progress({ stage: 'warmup', progress: 0.95 });
-      scorer = selected.scorer;
-      warnings.push(...selected.warnings);
-      Object.assign(status, { backend: scorer.backend, adapter: selected.adapter, selection: selected.selection });
-    } catch (err) {
-      const error = toVitrineError(err, 'model_unavailable', 'model could not be loaded');
-      degraded = `${error.code}: ${error.message}`;
-      scorer = null;
-      try { opts.onError?.(error); } catch { /* ignore */ }
-    }
+    const storeP = internals.profileStore
+      ? Promise.resolve({ store: internals.profileStore, warning: undefined })
+      : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now);
+    // The model loads while the profile store opens; its failure is handled by useModel.
+    const loading = loadModelParts(opts, progress);
+    loading.catch(() => undefined);
     const { store, warning } = await storeP;
-    if (warning) warnings.push(warning);
-    const client = new VitrineClient(opts, store, model, scorer, encoder, {
-      ...status,
-      ready: true,
-      modelVersion: model?.manifest.version,
-      profile: store.kind,
-      ...(degraded ? { degraded } : {}),
-    }, internals);
+    const status: VitrineStatus = { ready: true, backend: 'rules', profile: store.kind, warnings: [] };
+    const client = new VitrineClient({ options: opts, store, internals, status });
+    await client.useModel(loading);
+    if (warning) client.status.warnings.push(warning);
     await client.loadProfile();
-    await client.startSignals().catch((err) => { try { opts.onError?.(toVitrineError(err, 'signals_failed', 'signals could not start')); } catch { /* ignore */ } });
+    await client.startSignalsOrReport();
     progress({ stage: 'ready', progress: 1 });
     return client as Vitrine;
   })();
-  return p;
 }

@@ -1,12 +1,13 @@
 import 'fake-indexeddb/auto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openDB } from 'idb';
 import { createServer, openDb, type VitrineServer } from '@vitrine/server';
 import { testConfig } from '@vitrine/server/testing';
 import { createVitrine, type Activity, type VitrineError } from '../src/index';
-import { IdbOutbox, MemoryOutbox } from '../src/signals/outbox';
+import { IdbOutbox, MemoryOutbox, SIGNALS_DB } from '../src/signals/outbox';
 import * as valibot from 'valibot';
 import { REWARDS } from '@vitrine/core/domain';
-import { BatchSchema, type PrivacyParameters } from '@vitrine/core/protocol';
+import { BatchSchema, timeBucket, type PrivacyParameters } from '@vitrine/core/protocol';
 const v_safeParse = (b: unknown) => valibot.safeParse(BatchSchema, b).success;
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { PrivacyAccountant } from '../src/signals/accountant';
@@ -22,12 +23,18 @@ let server: VitrineServer;
 let base: string;
 let failNext: { status: number; headers?: Record<string, string> }[] = [];
 let hangPrivacy = false;
+/** Model manifest requests still to answer with 502 (a server that is starting). */
+let failModel = 0;
 const requests: Captured[] = [];
 const realFetch = globalThis.fetch;
 /** The network as the SDK sees it: every request is recorded; failures can be injected. */
 const recordingFetch = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
   const url = String(input instanceof Request ? input.url : input);
   requests.push({ url, init, ...(typeof init.body === 'string' ? { body: JSON.parse(init.body) } : {}) });
+  if (failModel > 0 && url.endsWith('/v1/models/current')) {
+    failModel -= 1;
+    return new Response('starting', { status: 502 });
+  }
   if (hangPrivacy && url.endsWith('/v1/privacy')) {
     // A server that accepts the connection and never answers (until the SDK gives up).
     return new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
@@ -40,7 +47,8 @@ const recordingFetch = (async (input: RequestInfo | URL, init: RequestInit = {})
 }) as typeof fetch;
 
 beforeAll(async () => {
-  server = await createServer(testConfig({ privacy: { ...testConfig().privacy, minCohort: 1, contributionsPerWindow: 3 } }), await openDb({}));
+  const config = testConfig({ privacy: { ...testConfig().privacy, minCohort: 1, contributionsPerWindow: 3 } });
+  server = await createServer(config, await openDb({}));
   base = await server.app.listen({ port: 0, host: '127.0.0.1' });
   globalThis.fetch = recordingFetch;
 });
@@ -48,11 +56,16 @@ afterAll(async () => {
   globalThis.fetch = realFetch;
   await server.close();
 });
-afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; });
+afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; failModel = 0; });
 
-function client(options: { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] } = {}) {
+interface ClientOptions { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] }
+
+function client(options: ClientOptions = {}) {
   return createVitrine(
-    { model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory', consent: options.consent, now: options.now, onError: (e) => options.errors?.push(e) },
+    {
+      model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory',
+      consent: options.consent, now: options.now, onError: (e) => options.errors?.push(e),
+    },
     { outbox: options.outbox ?? new MemoryOutbox(), flushDelayMs: 3_600_000 },
   );
 }
@@ -96,7 +109,9 @@ describe('signals stage', () => {
     expect(update.n).toBe(2);
     // Nothing in the payload identifies the shopper or the page.
     const text = JSON.stringify(body);
-    for (const forbidden of ['Work', 'Sunny', 'user', 'session', 'device', 'cookie', 'url', 'agent']) expect(text).not.toContain(forbidden);
+    for (const forbidden of ['Work', 'Sunny', 'user', 'session', 'device', 'cookie', 'url', 'agent']) {
+      expect(text).not.toContain(forbidden);
+    }
     const stats = (await server.app.inject({ url: '/v1/stats' })).json();
     expect(stats.signals.events).toBeGreaterThanOrEqual(2);
     const report = await v.privacyReport();
@@ -159,6 +174,60 @@ describe('signals stage', () => {
     expect((posts[0].body as { id: string }).id).toBe(pending[0].id);
     expect(await (await IdbOutbox.open()).list()).toHaveLength(0);
     b.close();
+  });
+
+  it('sends what the previous SDK version left open in IndexedDB (wire-named events): converted, nothing lost', async () => {
+    const version = (await server.app.inject({ url: '/v1/models/current' })).json().version as string;
+    const box = await IdbOutbox.open();
+    await box.clear();
+    const before = (await box.ledger()).sent; // the ledger outlives the queue (earlier tests sent batches)
+    box.close();
+    const now = Date.now();
+    // An open batch exactly as SDK 0.4 stored it: events under wire names, pre-activations as `z`.
+    const legacy = {
+      id: '0123456789abcdef0123456789abcdef', state: 'open', model: version, withUpdate: true, noiseSeed: [1, 2, 3, 4],
+      attempts: 0, nextAt: 0, createdAt: now,
+      events: [
+        { key: 'old:a', a: activities[0].id, s: 0, p: 0.9625, r: 1, t: timeBucket(now), z: Array.from({ length: 80 }, (_, i) => i / 80) },
+        { key: 'old:b', a: activities[1].id, s: 1, p: 0.0125, r: 0, t: timeBucket(now) },
+      ],
+    };
+    const raw = await openDB(SIGNALS_DB, 1);
+    await raw.put('outbox', legacy);
+    raw.close();
+    const v = await client({ consent: 'signals', outbox: await IdbOutbox.open() });
+    await v.flush();
+    const posts = signalPosts();
+    expect(posts).toHaveLength(1);
+    expect(posts[0].body).toEqual({
+      format: 'vitrine-signals@1', id: legacy.id, model: version,
+      events: legacy.events.map(({ key: _key, z: _z, ...wire }) => wire),
+      update: { g: expect.any(Array), n: 1 },
+    });
+    const report = await v.privacyReport();
+    if (report.consent !== 'signals') throw new Error('consent');
+    expect(report.sent).toMatchObject({ batches: before.batches + 1, events: before.events + 2, updates: before.updates + 1 });
+    expect(report.pending.batches).toBe(0);
+    v.close();
+  });
+
+  it('starts the signals stage once a model-load retry succeeds', async () => {
+    failModel = 1;
+    const retries: (() => void)[] = [];
+    const v = await createVitrine(
+      { model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory', consent: 'signals' },
+      { outbox: new MemoryOutbox(), flushDelayMs: 3_600_000, setTimer: (run) => { retries.push(run); return () => undefined; } },
+    );
+    expect(v.status.degraded).toMatch(/HTTP 502.*retry 1 of 10/);
+    expect(await v.privacyReport()).toEqual({ consent: 'none', sent: null });
+    retries[0]();
+    await vi.waitFor(async () => expect((await v.privacyReport()).consent).toBe('signals'), { timeout: 15_000 });
+    const d = await v.rank(activities, { context, slots: 1 });
+    expect(d.backend).toBe('cpu');
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.flush();
+    expect(signalPosts()).toHaveLength(1);
+    v.close();
   });
 
   it('backs off on 5xx and 429 (Retry-After), drops only on 400/413, and says so', async () => {
@@ -256,7 +325,10 @@ describe('signals stage', () => {
   it('refuses a bad consent value and a bad endpoint with a VitrineError', async () => {
     const v = await client();
     await expect(v.setConsent('yes' as never)).rejects.toMatchObject({ name: 'VitrineError', code: 'invalid_input', field: 'consent' });
-    const bad = await createVitrine({ model: `${base}/v1/models/current`, endpoint: 'http://[::bad', backend: 'cpu', storage: 'memory' }, { outbox: new MemoryOutbox() });
+    const bad = await createVitrine(
+      { model: `${base}/v1/models/current`, endpoint: 'http://[::bad', backend: 'cpu', storage: 'memory' },
+      { outbox: new MemoryOutbox() },
+    );
     await expect(bad.setConsent('signals')).rejects.toMatchObject({ name: 'VitrineError', code: 'signals_failed' });
     v.close();
     bad.close();

@@ -19,6 +19,116 @@ beforeEach(() => {
 });
 afterEach(() => vi.unstubAllGlobals());
 
+describe('model load retry', () => {
+  interface FakeTimer { run: () => void; delayMs: number; cancelled: boolean }
+  /** Retry timers the test fires by hand. */
+  function timers() {
+    const list: FakeTimer[] = [];
+    const setTimer = (run: () => void, delayMs: number) => {
+      const timer = { run, delayMs, cancelled: false };
+      list.push(timer);
+      return () => { timer.cancelled = true; };
+    };
+    return { list, setTimer };
+  }
+  /** The model files, with the first `failures` requests for `url` answered by `answer`. */
+  function flakyFetch(url: string, failures: number, answer: () => Response) {
+    const files = fakeFetch({ [MODEL]: manifest, [new URL(weightsPath, MODEL).href]: weights });
+    let left = failures;
+    const fetchImpl = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input) === url && left > 0) {
+        left -= 1;
+        return answer();
+      }
+      return files.fetch(input, init);
+    }) as typeof fetch;
+    return { fetch: fetchImpl, requests: files.requests };
+  }
+  /** A retry loads the model, verifies it and warms up the backend: allow for a slow machine. */
+  const LOADING = { timeout: 15_000 };
+  const options = (errors: VitrineError[] = []) =>
+    ({ model: MODEL, backend: 'cpu', storage: 'memory', random: () => 0.5, onError: (e: VitrineError) => errors.push(e) }) as const;
+
+  it('retries with jittered exponential backoff and ranks with the model once a retry loads it', async () => {
+    vi.stubGlobal('fetch', flakyFetch(MODEL, 2, () => new Response('starting', { status: 502 })).fetch);
+    const { list, setTimer } = timers();
+    const errors: VitrineError[] = [];
+    const v = await createVitrine(options(errors), { setTimer });
+    expect(v.status).toMatchObject({ ready: true, backend: 'rules' });
+    // 2 s x jitter (0.5 + 0.5 x random() = 0.75 here) = 1.5 s.
+    expect(v.status.degraded).toMatch(/^model_unavailable: .*HTTP 502.*; retry 1 of 10 in 2 s$/);
+    expect(list.map((t) => t.delayMs)).toEqual([1_500]);
+    expect((await v.rank(catalog, { slots: 2 })).backend).toBe('rules');
+
+    list[0].run(); // the server still answers 502
+    await vi.waitFor(() => expect(list).toHaveLength(2), LOADING);
+    expect(list[1].delayMs).toBe(3_000);
+    expect(v.status.degraded).toMatch(/; retry 2 of 10 in 3 s$/);
+
+    list[1].run(); // now it serves the model
+    await vi.waitFor(() => expect(v.status.backend).toBe('cpu'), LOADING);
+    expect(v.status.degraded).toBeUndefined();
+    expect(v.status).toMatchObject({
+      ready: true, modelVersion: JSON.parse(manifest).version, selection: { reason: "backend 'cpu' requested" },
+    });
+    const d = await v.rank(catalog, { context, slots: 3 });
+    expect(d.backend).toBe('cpu');
+    expect(d.degraded).toBeUndefined();
+    expect(d.items.every((i) => i.score! > 0 && i.reasons[0].code === 'model')).toBe(true);
+    await expect(v.track(d.id, d.items[0].id, 'click')).resolves.toBeUndefined();
+    expect(list).toHaveLength(2);
+    expect(errors.map((e) => e.code)).toEqual(['model_unavailable', 'model_unavailable']);
+    v.close();
+  });
+
+  it('retries a model that failed its integrity check (the next download may be clean)', async () => {
+    const tampered = weights.slice();
+    tampered[100] ^= 0xff;
+    vi.stubGlobal('fetch', flakyFetch(new URL(weightsPath, MODEL).href, 1, () => new Response(tampered.slice())).fetch);
+    const { list, setTimer } = timers();
+    const v = await createVitrine(options(), { setTimer });
+    expect(v.status.degraded).toMatch(/^model_integrity: .*sha256.*; retry 1 of 10 in 2 s$/);
+    list[0].run();
+    await vi.waitFor(() => expect(v.status.backend).toBe('cpu'), LOADING);
+    expect(v.status.degraded).toBeUndefined();
+    v.close();
+  });
+
+  it('gives up after 10 retries per page, never rejecting into the page', async () => {
+    vi.stubGlobal('fetch', flakyFetch(MODEL, Infinity, () => new Response('down', { status: 503 })).fetch);
+    const { list, setTimer } = timers();
+    const v = await createVitrine(options(), { setTimer });
+    for (let k = 0; k < 10; k++) {
+      list[k].run();
+      await vi.waitFor(() => expect(v.status.degraded).not.toContain(`retry ${k + 1} of`));
+    }
+    expect(list).toHaveLength(10);
+    // 2 s doubling, capped at 5 min, x 0.75 jitter here.
+    expect(list.map((t) => t.delayMs)).toEqual([1_500, 3_000, 6_000, 12_000, 24_000, 48_000, 96_000, 192_000, 225_000, 225_000]);
+    expect(v.status.degraded).toMatch(/^model_unavailable: .*HTTP 503 for \S+$/); // nothing scheduled any more
+    expect((await v.rank(catalog, { slots: 1 })).backend).toBe('rules');
+    v.close();
+  });
+
+  it('close() and forget() cancel the scheduled retry', async () => {
+    vi.stubGlobal('fetch', flakyFetch(MODEL, Infinity, () => new Response('down', { status: 503 })).fetch);
+    const closing = timers();
+    const a = await createVitrine(options(), { setTimer: closing.setTimer });
+    a.close();
+    expect(closing.list.map((t) => t.cancelled)).toEqual([true]);
+
+    const forgetting = timers();
+    const b = await createVitrine(options(), { setTimer: forgetting.setTimer });
+    expect(b.status.degraded).toMatch(/retry 1 of 10/);
+    await b.forget();
+    expect(forgetting.list.map((t) => t.cancelled)).toEqual([true]);
+    // The status no longer promises a retry, and the instance keeps working on the shop's order.
+    expect(b.status.degraded).toMatch(/^model_unavailable: .*HTTP 503 for \S+$/);
+    expect((await b.rank(catalog, { slots: 1 })).backend).toBe('rules');
+    b.close();
+  });
+});
+
 describe('createVitrine (Node, cpu backend, memory profile)', () => {
   it('ranks with the model, stamps the decision and logs propensities', async () => {
     const v = await createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory', epsilon: 0.1, random: () => 0.99 });
@@ -114,7 +224,9 @@ describe('createVitrine (Node, cpu backend, memory profile)', () => {
 
   it('degrades to the shop order with a reason when the model cannot be loaded', async () => {
     const errors: VitrineError[] = [];
-    const v = await createVitrine({ model: 'https://shop.test/missing.json', storage: 'memory', backend: 'cpu', onError: (e) => errors.push(e) });
+    const v = await createVitrine({
+      model: 'https://shop.test/missing.json', storage: 'memory', backend: 'cpu', onError: (e) => errors.push(e),
+    });
     expect(v.status.degraded).toMatch(/model_unavailable/);
     const d = await v.rank(catalog, { slots: 2 });
     expect(d.backend).toBe('rules');

@@ -1,9 +1,9 @@
-import type { FeatureRecord } from '../types';
+import type { FeatureRecord, StorageKind } from '../types';
 import type { ProfileAggregates, ProfileEvent } from '@vitrine/core/features';
 
 /** Everything stored about the shopper, as returned by `exportProfile()`. */
 export interface ProfileExport {
-  storage: 'indexeddb' | 'memory';
+  storage: StorageKind;
   schemaVersion: number;
   user: FeatureRecord;
   aggregates: ProfileAggregates;
@@ -22,7 +22,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = { maxEvents: 500, maxAgeDays: 
 
 /** Where the behaviour profile lives. One IndexedDB implementation, one in memory. */
 export interface ProfileStore {
-  readonly kind: 'indexeddb' | 'memory';
+  readonly kind: StorageKind;
   load(): Promise<ProfileAggregates>;
   /** Persists the event and returns the updated aggregates. */
   append(event: ProfileEvent): Promise<ProfileAggregates>;

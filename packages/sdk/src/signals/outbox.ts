@@ -1,5 +1,14 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { WireBatch } from '@vitrine/core/protocol';
+import { eventFromWire, type SignalEvent, type WireBatch, type WireEvent } from '@vitrine/core/protocol';
+import type { StorageKind } from '../types';
+
+/** An event of an open batch: named fields, plus what stays on the device until the batch is sealed. */
+export interface OpenEvent extends SignalEvent {
+  /** `decisionId:activityId`: one event per placed item (a later, better outcome raises its reward). */
+  key: string;
+  /** W1·x of the placed item under the ranking model: what the update needs; never sent. */
+  preActivations?: number[];
+}
 
 /** A batch being filled (events so far) or sealed (the exact body to send). */
 export interface OutboxItem {
@@ -7,16 +16,39 @@ export interface OutboxItem {
   state: 'open' | 'sealed';
   model: string;
   shadow?: string;
-  /** Open: events with the pre-activations the update will need. */
-  events: (WireBatch['events'][number] & { key: string; z?: number[] })[];
+  /** Open: events with the pre-activations the update will need. Sealed: empty (see `body`). */
+  events: OpenEvent[];
   /** Whether this batch carries an update; its privacy cost was charged when it opened. */
   withUpdate: boolean;
   /** Seed of the update's local noise (the same noise if the batch is sealed again). */
   noiseSeed?: number[];
+  /** Sealed: the wire JSON exactly as it is sent (compact names), kept so every retry sends the same bytes. */
   body?: WireBatch;
   attempts: number;
   nextAt: number;
   createdAt: number;
+}
+
+/** An open event as SDK 0.4 stored it: wire names (a, s, p, r, t, q) and pre-activations `z`. */
+interface LegacyOpenEvent extends WireEvent {
+  key: string;
+  z?: number[];
+}
+
+/** What the outbox database may hold: current items, or open items written by SDK 0.4. */
+export type StoredOutboxItem = Omit<OutboxItem, 'events'> & { events: (OpenEvent | LegacyOpenEvent)[] };
+
+/**
+ * Reads a stored item in the current shape. Open batches left by SDK 0.4 (a page closed before
+ * sealing) hold their events under wire names: they are renamed here, field for field, so
+ * their rewards, propensities and pre-activations still reach the server.
+ */
+export function upgradeStoredItem(item: StoredOutboxItem): OutboxItem {
+  return { ...item, events: item.events.map((e) => ('activityId' in e ? e : upgradeLegacyEvent(e))) };
+}
+
+function upgradeLegacyEvent({ key, z, ...wire }: LegacyOpenEvent): OpenEvent {
+  return { key, ...eventFromWire(wire), ...(z ? { preActivations: z } : {}) };
 }
 
 /** The device's own privacy ledger: dates and costs of contributions, and what was sent. */
@@ -26,11 +58,15 @@ export interface Ledger {
   dropped: { batches: number; lastReason: string | null };
 }
 
-export const emptyLedger = (): Ledger => ({ contributions: [], sent: { batches: 0, events: 0, updates: 0, lastAt: null }, dropped: { batches: 0, lastReason: null } });
+export const emptyLedger = (): Ledger => ({
+  contributions: [],
+  sent: { batches: 0, events: 0, updates: 0, lastAt: null },
+  dropped: { batches: 0, lastReason: null },
+});
 
 /** Persistence of the signal queue and the ledger; IndexedDB in browsers, memory in tests. */
 export interface SignalOutbox {
-  readonly kind: 'indexeddb' | 'memory';
+  readonly kind: StorageKind;
   list(): Promise<OutboxItem[]>;
   put(item: OutboxItem): Promise<void>;
   /** Writes the item and the ledger atomically (a charge is never recorded without its batch). */
@@ -59,7 +95,7 @@ export class MemoryOutbox implements SignalOutbox {
 export const SIGNALS_DB = 'vitrine-signals';
 
 interface SignalsDB extends DBSchema {
-  outbox: { key: string; value: OutboxItem };
+  outbox: { key: string; value: StoredOutboxItem };
   ledger: { key: string; value: Ledger };
 }
 
@@ -81,7 +117,7 @@ export class IdbOutbox implements SignalOutbox {
     return box;
   }
 
-  list() { return this.db.getAll('outbox'); }
+  async list() { return (await this.db.getAll('outbox')).map(upgradeStoredItem); }
   async put(item: OutboxItem) { await this.db.put('outbox', item); }
   async putWithLedger(item: OutboxItem, ledger: Ledger) {
     const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');

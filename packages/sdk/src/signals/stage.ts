@@ -1,23 +1,18 @@
-import * as v from 'valibot';
-import { toHex } from '@vitrine/core/bytes';
-import { FeatureEncoder, type ProfileAggregates } from '@vitrine/core/features';
+import { REWARDS, type Outcome } from '@vitrine/core/domain';
+import { supportsUpdates } from '@vitrine/core/privacy';
+import { BATCH_FIELD_DESCRIPTIONS, MAX_EVENTS_PER_BATCH, type PrivacyParameters } from '@vitrine/core/protocol';
 import type { LoadedModel } from '../model/loader';
-import { referenceScores } from '@vitrine/core/artifact';
-import { REWARDS, type Activity, type FeatureRecord, type Outcome } from '@vitrine/core/domain';
+import type { StorageKind } from '../types';
 import { PrivacyAccountant } from './accountant';
-import { clippedNoisedGradient, gaussian, noiseSeed, preActivations, seededUniform, supportsUpdates, updateDimension } from '@vitrine/core/privacy';
+import { openBatch, recordOutcome, sealBatch, type BatchEnv } from './batch';
 import { emptyLedger, type Ledger, type OutboxItem, type SignalOutbox } from './outbox';
-import { MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, PrivacySchema, SIGNALS_FORMAT, timeBucket, type PrivacyParameters, type WireBatch } from '@vitrine/core/protocol';
+import { fillPlacements, type Placement, type RankedSlate } from './placement';
+import { fetchPrivacyParameters, updatesWanted } from './privacy-parameters';
+import { BatchQueue } from './queue';
+import { SignalSender } from './sender';
+import { ShadowScorer } from './shadow';
 
-/** What the stage keeps per placed item of a decision, until the shopper acts on it. */
-export interface Placement {
-  slot: number;
-  p: number;
-  z?: Float32Array;
-  q?: number;
-  /** z and q are computed after rank() has returned (off its latency); track() waits for this. */
-  pending?: Promise<void>;
-}
+export type { Placement, RankedSlate } from './placement';
 
 export interface SignalsEnv {
   endpoint: string;
@@ -31,61 +26,67 @@ export interface SignalsEnv {
   flushDelayMs?: number;
 }
 
+type AccountantReport = ReturnType<PrivacyAccountant['report']>;
+
 export interface PrivacyReport {
   consent: 'signals';
   endpoint: string;
   /** What one batch may hold, field by field. */
   fields: string[];
   parameters: PrivacyParameters | null;
-  budget: ReturnType<PrivacyAccountant['report']>['budget'] | null;
-  spent: ReturnType<PrivacyAccountant['report']>['spent'] | null;
-  remaining: ReturnType<PrivacyAccountant['report']>['remaining'] | null;
+  budget: AccountantReport['budget'] | null;
+  spent: AccountantReport['spent'] | null;
+  remaining: AccountantReport['remaining'] | null;
   sent: Ledger['sent'];
   dropped: Ledger['dropped'];
   pending: { batches: number; events: number };
-  storage: 'indexeddb' | 'memory';
+  storage: StorageKind;
   /** Why no update is attached right now, if so. */
   updates: string;
 }
 
-const BASE_BACKOFF_MS = 2_000;
-const MAX_BACKOFF_MS = 10 * 60_000;
-/** Attempts per page life; what is left waits in the outbox for the next page load. */
-const MAX_ATTEMPTS_PER_PAGE = 8;
-/** Shadow propensities need the shadow's scores for every candidate: bounded work per rank. */
-const SHADOW_MAX_CANDIDATES = 256;
 /** track() and privacyReport() never wait longer than this for the privacy parameters. */
 const READY_WAIT_MS = 2_000;
-const PRIVACY_TIMEOUT_MS = 10_000;
 
 /**
- * The signals stage: turns tracked outcomes into anonymized batches, persists them until the
- * server acknowledges them, and sends them without cookies or identifiers. Only constructed
- * when the shop passed `consent: 'signals'` and an endpoint.
+ * The signals stage: wires the privacy parameters, shadow scoring, batch building, the
+ * persistent queue and the sender, and owns the privacy ledger and the report. Only
+ * constructed when the shop passed `consent: 'signals'` and an endpoint.
  */
 export class SignalsStage {
   private params: PrivacyParameters | null = null;
   private accountant: PrivacyAccountant | null = null;
-  private shadow: { model: LoadedModel; encoder: FeatureEncoder } | null = null;
+  private shadow: ShadowScorer | null = null;
   private ledger: Ledger = emptyLedger();
   private open: OutboxItem | null = null;
   private opening: Promise<void> | null = null;
-  private sealed = new Map<string, OutboxItem>();
-  private attempts = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private sending: Promise<void> | null = null;
-  /** Batches sent with keepalive and not answered yet (hidden + pagehide must not send them twice). */
-  private inFlight = new Set<string>();
+  private stopped = false;
+  private readonly queue: BatchQueue;
+  private readonly sender: SignalSender;
+  private readonly batchEnv: BatchEnv;
+  /** Activity ids of the published catalog: nothing else is ever named in a batch. */
   private readonly catalog: Set<string>;
   private readonly ready: Promise<void>;
-  private stopped = false;
-  private persist: Promise<unknown> = Promise.resolve();
+  /** Page exit (hidden, then pagehide): what is pending goes out with keepalive. */
+  private readonly onPageHide = () => { void this.flush({ keepalive: true }); };
+  private readonly onHidden = () => { if (globalThis.document?.visibilityState === 'hidden') this.onPageHide(); };
 
   constructor(private readonly model: LoadedModel, private readonly env: SignalsEnv) {
     const ids = model.manifest.featureSpec.features.find((f) => f.kind === 'categorical' && f.source === 'activity' && f.key === 'id');
     this.catalog = new Set(ids && 'vocab' in ids ? ids.vocab : []);
+    this.batchEnv = { now: env.now, randomBytes: (n) => randomBytes(n, env.random) };
+    this.queue = new BatchQueue(env.outbox, env.onError);
+    this.sender = new SignalSender(
+      { fetch: env.fetch, url: this.url('signals'), now: env.now, random: env.random, wake: (delayMs) => this.schedule(delayMs) },
+      this.queue,
+      { acknowledged: (item) => this.acknowledged(item), dropped: (item, reason) => this.dropped(item, reason) },
+    );
     this.ready = this.start().catch((err) => this.env.onError(`signals: ${(err as Error).message}`, err));
     this.ready.catch(() => undefined);
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
+    globalThis.document?.addEventListener?.('visibilitychange', this.onHidden);
   }
 
   private url(path: string): string {
@@ -96,26 +97,21 @@ export class SignalsStage {
     this.ledger = await this.env.outbox.ledger();
     const stored = await this.env.outbox.list();
     try {
-      const res = await this.env.fetch(this.url('privacy'), { credentials: 'omit', cache: 'no-cache', signal: AbortSignal.timeout(PRIVACY_TIMEOUT_MS) });
-      if (!res.ok) throw new Error(`GET privacy answered ${res.status}`);
-      const parsed = v.safeParse(PrivacySchema, await res.json());
-      if (!parsed.success) throw new Error(`privacy parameters invalid at ${v.getDotPath(parsed.issues[0])}: ${parsed.issues[0].message}`);
-      this.params = parsed.output;
+      this.params = await fetchPrivacyParameters(this.env.fetch, this.url('privacy'));
     } finally {
       // A batch left open by a closed or crashed page: seal it now (same id and noise seed, so
       // the server keeps one copy). Sealed batches wait for their acknowledgement.
-      for (const item of stored) this.sealed.set(item.id, item.state === 'open' ? this.seal(item) : item);
+      for (const item of stored) this.queue.restore(item.state === 'open' ? this.seal(item) : item);
     }
     this.accountant = new PrivacyAccountant(this.params, this.env.now);
     if (this.params.shadowModel && supportsUpdates(this.model.manifest)) {
       try {
-        const shadow = await this.env.loadShadow(this.url(this.params.shadowModel));
-        this.shadow = { model: shadow, encoder: new FeatureEncoder(shadow.manifest.featureSpec) };
+        this.shadow = new ShadowScorer(await this.env.loadShadow(this.url(this.params.shadowModel)));
       } catch (err) {
         this.env.onError(`signals: shadow model ${this.params.shadowModel} not loaded (${(err as Error).message})`, err);
       }
     }
-    for (const item of this.sealed.values()) await this.env.outbox.put(item);
+    for (const item of this.queue.items) await this.env.outbox.put(item);
     this.schedule(0);
   }
 
@@ -124,46 +120,36 @@ export class SignalsStage {
    * propensity are known now; the pre-activations and the shadow propensities are computed in
    * a task after rank() returns, so they add nothing to its latency.
    */
-  placements(activities: Activity[], order: number[], propensities: number[], epsilon: number, encoder: FeatureEncoder, contextIn: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Map<string, Placement> {
+  placements(slateIn: RankedSlate): Map<string, Placement> {
+    const slate = { ...slateIn, context: { ...slateIn.context } };
     const out = new Map<string, Placement>();
-    const context = { ...contextIn };
-    const entries: [number, Placement][] = [];
-    order.forEach((i, pos) => {
-      if (!this.catalog.has(activities[i].id)) return; // never name an activity outside the published catalog
-      const placement: Placement = { slot: pos, p: propensities[pos] };
-      out.set(activities[i].id, placement);
-      entries.push([pos, placement]);
+    const placed: [number, Placement][] = [];
+    slate.order.forEach((i, slot) => {
+      if (!this.catalog.has(slate.activities[i].id)) return; // never name an activity outside the published catalog
+      const placement: Placement = { slot, propensity: slate.propensities[slot] };
+      out.set(slate.activities[i].id, placement);
+      placed.push([slot, placement]);
     });
-    if (!entries.length) return out;
+    if (!placed.length) return out;
     const pending = new Promise<void>((resolve) => setTimeout(() => {
       try {
-        this.fillPlacements(entries, activities, order, epsilon, encoder, context, user, profile);
+        fillPlacements({ slate, placed, updateModel: this.wantsPreActivations() ? this.model : null, shadow: this.shadow });
       } catch (err) {
         this.env.onError(`signals: could not prepare the update terms (${(err as Error).message})`, err);
       }
       resolve();
     }, 0));
-    for (const [, placement] of entries) placement.pending = pending;
+    for (const [, placement] of placed) placement.pending = pending;
     return out;
   }
 
-  private fillPlacements(entries: [number, Placement][], activities: Activity[], order: number[], epsilon: number, encoder: FeatureEncoder, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): void {
-    // Before the privacy parameters arrive (first rank of a page) the pre-activations are kept
-    // anyway: a few hundred multiply-adds per placed item.
-    const wantsUpdate = supportsUpdates(this.model.manifest) && (!this.params || (this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null));
-    if (wantsUpdate) {
-      const placed = entries.map(([pos]) => activities[order[pos]]);
-      const z = preActivations(this.model.weights.get('layers.0.kernel')!, encoder.encodeBatch(placed, context, user, profile), placed.length, encoder.dimension, this.model.manifest.architecture.layers[0].units);
-      entries.forEach(([, placement], k) => { placement.z = z[k]; });
-    }
-    const n = activities.length;
-    if (this.shadow && n <= SHADOW_MAX_CANDIDATES) {
-      const rows = this.shadow.encoder.encodeBatch(activities, context, user, profile);
-      const scores = referenceScores(this.shadow.model.manifest, this.shadow.model.weights, rows, n);
-      const greedy = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-      const eps = n > 1 ? epsilon : 0;
-      for (const [pos, placement] of entries) placement.q = (1 - eps) * (greedy[pos] === order[pos] ? 1 : 0) + eps / n;
-    }
+  /**
+   * Before the privacy parameters arrive (first rank of a page) the pre-activations are kept
+   * anyway: a few hundred multiply-adds per placed item.
+   */
+  private wantsPreActivations(): boolean {
+    if (!supportsUpdates(this.model.manifest)) return false;
+    return !this.params || (this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null);
   }
 
   /** Called by track(): one event per placed item; a later, better outcome raises its reward. */
@@ -172,8 +158,6 @@ export class SignalsStage {
     // event still goes into a batch, just one without an update.
     await Promise.all([this.readyOrTimeout(), placement.pending]);
     if (this.stopped) return;
-    const key = `${decisionId}:${activityId}`;
-    const reward = REWARDS[outcome];
     // Concurrent track() calls share one opening batch (and one privacy charge).
     while (!this.open || this.open.model !== this.model.manifest.version) {
       this.opening ??= this.openBatch().then((item) => { this.open = item; }).finally(() => { this.opening = null; });
@@ -181,73 +165,41 @@ export class SignalsStage {
       if (this.stopped) return;
     }
     const item = this.open;
-    const existing = item.events.find((e) => e.key === key);
-    if (existing) {
-      existing.r = Math.max(existing.r, reward);
-    } else {
-      item.events.push({
-        key, a: activityId, s: placement.slot, p: placement.p, r: reward, t: timeBucket(this.env.now()),
-        ...(placement.q !== undefined && this.shadow ? { q: placement.q } : {}),
-        ...(placement.z && item.withUpdate ? { z: Array.from(placement.z) } : {}),
-      });
-    }
+    recordOutcome(item, {
+      key: `${decisionId}:${activityId}`, activityId, placement, reward: REWARDS[outcome], at: this.env.now(),
+      withShadow: this.shadow !== null,
+    });
     if (item.events.length >= MAX_EVENTS_PER_BATCH) {
       this.open = null;
-      this.enqueue(this.seal(item));
+      void this.queue.add(this.seal(item));
+      this.schedule(0);
     } else {
-      await this.save(item);
+      await this.queue.save(item);
       this.schedule(this.env.flushDelayMs ?? 5_000);
     }
   }
 
   private readyOrTimeout(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([this.ready, new Promise<void>((r) => { timer = setTimeout(r, READY_WAIT_MS); })]).finally(() => clearTimeout(timer));
+    const timeout = new Promise<void>((r) => { timer = setTimeout(r, READY_WAIT_MS); });
+    return Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async openBatch(): Promise<OutboxItem> {
-    const withUpdate = Boolean(this.params && this.accountant && this.params.update.model === this.model.manifest.version && supportsUpdates(this.model.manifest)
-      && this.params.update.dimension === updateDimension(this.model.manifest) && this.accountant!.refusal(this.ledger) === null);
-    const item: OutboxItem = {
-      id: randomHex(16, this.env.random), state: 'open', model: this.model.manifest.version,
-      ...(this.shadow ? { shadow: this.shadow.model.manifest.version } : {}),
-      events: [], withUpdate, ...(withUpdate ? { noiseSeed: noiseSeed() } : {}), attempts: 0, nextAt: 0, createdAt: this.env.now(),
-    };
+    const { params, accountant } = this;
+    const withUpdate = Boolean(params && accountant && updatesWanted(params, this.model.manifest))
+      && accountant!.refusal(this.ledger) === null;
+    const item = openBatch({ model: this.model.manifest.version, shadow: this.shadow?.version, withUpdate }, this.batchEnv);
     if (withUpdate) {
       // The cost is charged, and stored with the batch, before anything can leave the device.
       this.ledger = this.accountant!.charge(this.ledger);
-      await this.track(this.env.outbox.putWithLedger(item, this.ledger));
+      await this.queue.saveWithLedger(item, this.ledger);
     }
     return item;
   }
 
-  /** Builds the exact body: events without their keys and pre-activations, plus the update. */
   private seal(item: OutboxItem): OutboxItem {
-    const examples = item.events.filter((e) => e.z).map((e) => ({ z: Float32Array.from(e.z!), y: e.r }));
-    let update: WireBatch['update'];
-    if (item.withUpdate && item.noiseSeed && examples.length && this.params && item.model === this.model.manifest.version) {
-      const normal = gaussian(seededUniform(item.noiseSeed));
-      const { vector } = clippedNoisedGradient(this.model.weights, examples, this.params.update.clipNorm, this.params.update.localNoiseStd, normal);
-      update = { g: vector.map((x) => Number(x.toPrecision(6))), n: examples.length };
-    }
-    const events = item.events.map(({ key: _k, z: _z, ...e }) => e);
-    const body: WireBatch = { format: SIGNALS_FORMAT, id: item.id, model: item.model, ...(item.shadow && events.some((e) => e.q !== undefined) ? { shadow: item.shadow } : {}), events, ...(update ? { update } : {}) };
-    return { ...item, state: 'sealed', events: [], body };
-  }
-
-  private enqueue(item: OutboxItem): void {
-    this.sealed.set(item.id, item);
-    void this.save(item);
-    this.schedule(0);
-  }
-
-  private save(item: OutboxItem): Promise<void> {
-    return this.track(this.env.outbox.put(item)).catch((err) => this.env.onError(`signals: could not persist a batch (${(err as Error).message})`, err));
-  }
-
-  private track<T>(p: Promise<T>): Promise<T> {
-    this.persist = this.persist.then(() => p, () => p);
-    return p;
+    return sealBatch(item, { modelVersion: this.model.manifest.version, weights: this.model.weights, params: this.params });
   }
 
   private schedule(delayMs: number): void {
@@ -262,8 +214,7 @@ export class SignalsStage {
     if (this.open && this.open.events.length) {
       const item = this.seal(this.open);
       this.open = null;
-      this.sealed.set(item.id, item);
-      void this.save(item);
+      void this.queue.add(item);
     }
     if (options.keepalive) return this.sendAll(true);
     this.sending ??= this.sendAll(false).finally(() => { this.sending = null; });
@@ -272,81 +223,40 @@ export class SignalsStage {
 
   private async sendAll(keepalive: boolean): Promise<void> {
     if (!this.params || this.stopped) return;
-    if (!keepalive && typeof navigator !== 'undefined' && navigator.onLine === false) {
-      // Offline: wait for the browser to say we are back.
-      globalThis.addEventListener?.('online', () => this.schedule(0), { once: true });
-      return;
-    }
-    let budget = MAX_BODY_BYTES;
-    for (const item of [...this.sealed.values()]) {
-      if (!keepalive && item.nextAt > this.env.now()) continue;
-      const body = JSON.stringify(item.body);
-      if (keepalive) {
-        if (this.inFlight.has(item.id)) continue;
-        // All keepalive requests of a page share 64 KiB: send what fits, the rest waits in the outbox.
-        if (body.length > budget) continue;
-        budget -= body.length;
-      }
-      await this.send(item, body, keepalive);
-      if (!keepalive && this.attempts >= MAX_ATTEMPTS_PER_PAGE) break;
-    }
-    const next = [...this.sealed.values()].reduce((m, i) => Math.min(m, i.nextAt), Infinity);
-    if (Number.isFinite(next) && this.attempts < MAX_ATTEMPTS_PER_PAGE) this.schedule(Math.max(0, next - this.env.now()));
-  }
-
-  private async send(item: OutboxItem, body: string, keepalive: boolean): Promise<void> {
-    let retryAfter: number | null = null;
-    try {
-      const request = this.env.fetch(this.url('signals'), {
-        method: 'POST', body, keepalive, credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer', cache: 'no-store',
-        headers: { 'content-type': 'text/plain;charset=UTF-8' },
-      });
-      if (keepalive) {
-        // The page is going away: the browser finishes the request; the outbox keeps the batch until a later page sees the ack.
-        this.inFlight.add(item.id);
-        request.then((res) => (res.ok ? this.acknowledged(item) : undefined), () => undefined).finally(() => this.inFlight.delete(item.id));
-        return;
-      }
-      const res = await request;
-      retryAfter = Number(res.headers.get('retry-after')) || null;
-      if (res.ok) return await this.acknowledged(item);
-      if (res.status === 400 || res.status === 413) {
-        const reason = await res.text().catch(() => '');
-        return await this.dropped(item, `HTTP ${res.status} ${reason.slice(0, 200)}`);
-      }
-    } catch {
-      // network error: retried below
-    }
-    this.attempts += 1;
-    const attempts = item.attempts + 1;
-    const delay = retryAfter !== null ? retryAfter * 1000 : Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1)) * (0.5 + this.env.random() / 2);
-    const next = { ...item, attempts, nextAt: this.env.now() + delay };
-    this.sealed.set(item.id, next);
-    await this.save(next);
+    await this.sender.sendDue(keepalive);
   }
 
   private async acknowledged(item: OutboxItem): Promise<void> {
-    if (!this.sealed.delete(item.id)) return;
-    const b = item.body!;
-    this.ledger = { ...this.ledger, sent: { batches: this.ledger.sent.batches + 1, events: this.ledger.sent.events + b.events.length, updates: this.ledger.sent.updates + (b.update ? 1 : 0), lastAt: this.env.now() } };
-    await this.track(Promise.all([this.env.outbox.remove(item.id), this.env.outbox.saveLedger(this.ledger)])).catch(() => undefined);
+    if (!this.queue.take(item.id)) return;
+    const { sent } = this.ledger;
+    const body = item.body!;
+    this.ledger = {
+      ...this.ledger,
+      sent: {
+        batches: sent.batches + 1,
+        events: sent.events + body.events.length,
+        updates: sent.updates + (body.update ? 1 : 0),
+        lastAt: this.env.now(),
+      },
+    };
+    await this.queue.forget(item.id, this.ledger);
   }
 
   private async dropped(item: OutboxItem, reason: string): Promise<void> {
-    this.sealed.delete(item.id);
+    this.queue.take(item.id);
     this.ledger = { ...this.ledger, dropped: { batches: this.ledger.dropped.batches + 1, lastReason: reason } };
     this.env.onError(`signals: the server refused batch ${item.id} (${reason}); dropped`);
-    await this.track(Promise.all([this.env.outbox.remove(item.id), this.env.outbox.saveLedger(this.ledger)])).catch(() => undefined);
+    await this.queue.forget(item.id, this.ledger);
   }
 
   async report(): Promise<PrivacyReport> {
     await this.readyOrTimeout();
     const acc = this.accountant?.report(this.ledger);
-    const pending = [...this.sealed.values(), ...(this.open ? [this.open] : [])];
+    const pending = [...this.queue.items, ...(this.open ? [this.open] : [])];
     return {
       consent: 'signals',
       endpoint: this.env.endpoint,
-      fields: ['format', 'id (random per batch)', 'model', 'shadow', 'events[].a activity', 'events[].s slot', 'events[].p propensity', 'events[].r reward 0..1', 'events[].t 6-hour bucket', 'events[].q shadow propensity', 'update.g clipped noised gradient', 'update.n examples'],
+      fields: [...BATCH_FIELD_DESCRIPTIONS],
       parameters: this.params,
       budget: acc?.budget ?? null,
       spent: acc?.spent ?? null,
@@ -362,7 +272,7 @@ export class SignalsStage {
   /** Waits for pending writes (tests, page exit). */
   async settle(): Promise<void> {
     await this.ready;
-    await this.persist.catch(() => undefined);
+    await this.queue.settled();
     await this.sending;
   }
 
@@ -371,21 +281,23 @@ export class SignalsStage {
     this.stopped = true;
     clearTimeout(this.timer);
     this.open = null;
-    this.sealed.clear();
-    await this.env.outbox.clear().catch(() => undefined);
+    await this.queue.clear();
     this.close();
   }
 
   close(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
+    globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
     this.env.outbox.close();
   }
 }
 
-function randomHex(bytes: number, random: () => number): string {
-  const b = new Uint8Array(bytes);
+/** Batch ids and noise seeds: crypto-random where the platform has it (every browser does). */
+function randomBytes(n: number, fallback: () => number): Uint8Array {
+  const b = new Uint8Array(n);
   if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
-  else for (let i = 0; i < bytes; i++) b[i] = Math.floor(random() * 256);
-  return toHex(b);
+  else for (let i = 0; i < n; i++) b[i] = Math.floor(fallback() * 256);
+  return b;
 }

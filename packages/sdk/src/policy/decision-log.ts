@@ -1,0 +1,50 @@
+import type { Activity } from '../types';
+
+/** What track() may refer to: the items a decision placed, and what the signals stage kept about each. */
+export interface LoggedDecision<P> {
+  activities: Map<string, Activity>;
+  placements?: Map<string, P>;
+}
+
+export const DECISIONS_KEPT = 500;
+/** Bound on remembered placements across decisions (memory stays flat for huge candidate lists). */
+export const PLACEMENTS_KEPT = 20_000;
+
+/**
+ * The placed items of recent decisions, for track(): only what was shown can be acted on.
+ * Bounded by decisions and by placements; the oldest decisions go first, but the newest one
+ * is always kept, however many items it placed.
+ */
+export interface DecisionLog<P> {
+  remember(id: string, placedActivities: Activity[], placements?: Map<string, P>): void;
+  get(id: string): LoggedDecision<P> | undefined;
+  /** Consent withdrawn: what the signals stage kept per placement goes; the placed items stay trackable. */
+  dropPlacements(): void;
+  clear(): void;
+}
+
+// A closure rather than a class: it lives in the script tag's first download, where every byte counts.
+export function createDecisionLog<P>(): DecisionLog<P> {
+  const decisions = new Map<string, LoggedDecision<P>>();
+  let placed = 0;
+  return {
+    remember(id, placedActivities, placements) {
+      const activities = new Map(placedActivities.map((a) => [a.id, a]));
+      decisions.set(id, { activities, ...(placements ? { placements } : {}) });
+      placed += activities.size;
+      while (decisions.size > 1 && (decisions.size > DECISIONS_KEPT || placed > PLACEMENTS_KEPT)) {
+        const oldest = decisions.keys().next().value!;
+        placed -= decisions.get(oldest)!.activities.size;
+        decisions.delete(oldest);
+      }
+    },
+    get: (id) => decisions.get(id),
+    dropPlacements() {
+      for (const d of decisions.values()) delete d.placements;
+    },
+    clear() {
+      decisions.clear();
+      placed = 0;
+    },
+  };
+}

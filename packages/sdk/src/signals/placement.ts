@@ -1,0 +1,56 @@
+import type { FeatureEncoder, ProfileAggregates } from '@vitrine/core/features';
+import type { Activity, FeatureRecord } from '@vitrine/core/domain';
+import { preActivations } from '@vitrine/core/privacy';
+import type { LoadedModel } from '../model/loader';
+import type { ShadowScorer } from './shadow';
+
+/** What the stage keeps per placed item of a decision, until the shopper acts on it. */
+export interface Placement {
+  slot: number;
+  /** Logging propensity of this item at this slot. */
+  propensity: number;
+  /** W1·x of the item under the ranking model, when the next batch may carry an update. */
+  preActivations?: Float32Array;
+  /** The shadow model's propensity for the same placement, when a shadow is published. */
+  shadowPropensity?: number;
+  /** The two above are computed after rank() has returned (off its latency); track() waits for this. */
+  pending?: Promise<void>;
+}
+
+/** What rank() hands the signals stage about one decision. */
+export interface RankedSlate {
+  /** The eligible candidates, in the shop's order. */
+  activities: Activity[];
+  /** Candidate indices, in placement order (slot 0 first). */
+  order: number[];
+  /** Logging propensity per slot. */
+  propensities: number[];
+  epsilon: number;
+  encoder: FeatureEncoder;
+  context: FeatureRecord;
+  user: FeatureRecord;
+  profile: ProfileAggregates;
+}
+
+export interface FillPlacementsOptions {
+  slate: RankedSlate;
+  /** The placements to complete, by slot (items outside the published catalog are not among them). */
+  placed: [slot: number, placement: Placement][];
+  /** The ranking model when the next batch may carry an update (pre-activations wanted), else null. */
+  updateModel: LoadedModel | null;
+  shadow: ShadowScorer | null;
+}
+
+/** Adds the pre-activations and shadow propensities to placements (a few hundred multiply-adds per item). */
+export function fillPlacements({ slate, placed, updateModel, shadow }: FillPlacementsOptions): void {
+  const { activities, order, encoder } = slate;
+  if (updateModel) {
+    const items = placed.map(([slot]) => activities[order[slot]]);
+    const rows = encoder.encodeBatch(items, slate.context, slate.user, slate.profile);
+    const units = updateModel.manifest.architecture.layers[0].units;
+    const z = preActivations(updateModel.weights.get('layers.0.kernel')!, rows, items.length, encoder.dimension, units);
+    placed.forEach(([, placement], k) => { placement.preActivations = z[k]; });
+  }
+  const q = shadow?.propensities(slate, placed.map(([slot]) => slot));
+  if (q) placed.forEach(([, placement], k) => { placement.shadowPropensity = q[k]; });
+}

@@ -1,0 +1,34 @@
+import type { LoadedModel } from '../model/loader';
+import type { StorageOption } from '../types';
+import { IdbOutbox, MemoryOutbox, type SignalOutbox } from './outbox';
+import { SignalsStage, type SignalsEnv } from './stage';
+
+export interface StartSignalsOptions extends Omit<SignalsEnv, 'outbox' | 'fetch'> {
+  /** 'memory': the queue stays in memory; otherwise IndexedDB, else memory with a warning. */
+  storage?: StorageOption;
+  /** An outbox to use instead of opening one (Node tools, tests). */
+  outbox?: SignalOutbox;
+}
+
+/**
+ * The door to the signals chunk: resolves the endpoint, opens the signal queue and starts the
+ * stage. vitrine.ts reaches it only through import(), so pages without consent never download
+ * any of the signals code.
+ */
+export async function startSignalsStage(
+  model: LoadedModel,
+  { storage, outbox, endpoint, ...env }: StartSignalsOptions,
+): Promise<{ stage: SignalsStage; warning?: string }> {
+  const url = new URL(endpoint, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+  let warning: string | undefined;
+  if (!outbox) {
+    try {
+      outbox = storage === 'memory' ? new MemoryOutbox() : await IdbOutbox.open();
+    } catch (err) {
+      outbox = new MemoryOutbox();
+      warning = `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`;
+    }
+  }
+  const stage = new SignalsStage(model, { ...env, endpoint: url, outbox, fetch: globalThis.fetch.bind(globalThis) });
+  return { stage, ...(warning ? { warning } : {}) };
+}
