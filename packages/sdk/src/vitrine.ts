@@ -86,20 +86,17 @@ interface ModelParts {
 }
 
 class VitrineClient implements Vitrine {
-  // Fields set in the constructor, and optional ones that start out absent, are `declare`d: the
-  // build lowers class fields for ES2020, and a plain declaration would add one more (undefined)
-  // definition per field to the script tag's first download.
-  declare status: VitrineStatus;
-  private declare readonly options: VitrineOptions;
-  private declare store: ProfileStore;
-  private declare readonly internals: VitrineInternals;
-  private declare user: FeatureRecord;
-  private declare readonly random: () => number;
-  private declare readonly now: () => number;
-  private declare readonly epsilon: number;
+  status: VitrineStatus;
+  private readonly options: VitrineOptions;
+  private store: ProfileStore;
+  private readonly internals: VitrineInternals;
+  private user: FeatureRecord;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly epsilon: number;
   /** The cancel function of the scheduled model-load retry, and why the last load failed. */
-  private declare cancelRetry?: () => void;
-  private declare loadFailure?: string;
+  private cancelRetry?: () => void;
+  private loadFailure?: string;
   private model: LoadedModel | null = null;
   private scorer: Scorer | null = null;
   private encoder: FeatureEncoder | null = null;

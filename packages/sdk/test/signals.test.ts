@@ -23,6 +23,8 @@ let server: VitrineServer;
 let base: string;
 let failNext: { status: number; headers?: Record<string, string> }[] = [];
 let hangPrivacy = false;
+/** Answer the privacy request only after this long (a slow server). */
+let delayPrivacyMs = 0;
 /** Model manifest requests still to answer with 502 (a server that is starting). */
 let failModel = 0;
 const requests: Captured[] = [];
@@ -39,6 +41,7 @@ const recordingFetch = (async (input: RequestInfo | URL, init: RequestInit = {})
     // A server that accepts the connection and never answers (until the SDK gives up).
     return new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
   }
+  if (delayPrivacyMs && url.endsWith('/v1/privacy')) await new Promise((r) => setTimeout(r, delayPrivacyMs));
   if (url.endsWith('/v1/signals') && failNext.length) {
     const f = failNext.shift()!;
     return new Response(JSON.stringify({ error: 'injected' }), { status: f.status, headers: f.headers });
@@ -56,7 +59,7 @@ afterAll(async () => {
   globalThis.fetch = realFetch;
   await server.close();
 });
-afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; failModel = 0; });
+afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; failModel = 0; delayPrivacyMs = 0; });
 
 interface ClientOptions { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] }
 
@@ -155,6 +158,21 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it('keeps an open batch open until the idle delay, even when the privacy parameters arrive after track()', async () => {
+    // track() stops waiting for the parameters after 2 s; when they arrive later, the stage's
+    // first send pass must send only what is sealed, not seal the batch still being filled.
+    delayPrivacyMs = 2_600;
+    const v = await client({ consent: 'signals' });
+    const d = await v.rank(activities, { context, slots: 1 });
+    await v.track(d.id, d.items[0].id, 'click');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(requests.some((r) => r.url.endsWith('/v1/privacy'))).toBe(true);
+    expect(signalPosts()).toHaveLength(0);
+    await v.flush();
+    expect(signalPosts()).toHaveLength(1);
+    v.close();
+  });
+
   it('keeps batches across a crash (IndexedDB) and resends them with the same id', async () => {
     const outbox = await IdbOutbox.open();
     await outbox.clear();
@@ -183,7 +201,7 @@ describe('signals stage', () => {
     const before = (await box.ledger()).sent; // the ledger outlives the queue (earlier tests sent batches)
     box.close();
     const now = Date.now();
-    // An open batch exactly as SDK 0.4 stored it: events under wire names, pre-activations as `z`.
+    // An open batch exactly as SDK 0.3 stored it: events under wire names, pre-activations as `z`.
     const legacy = {
       id: '0123456789abcdef0123456789abcdef', state: 'open', model: version, withUpdate: true, noiseSeed: [1, 2, 3, 4],
       attempts: 0, nextAt: 0, createdAt: now,

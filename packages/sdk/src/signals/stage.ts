@@ -60,7 +60,9 @@ export class SignalsStage {
   private ledger: Ledger = emptyLedger();
   private open: OutboxItem | null = null;
   private opening: Promise<void> | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Seals the open batch after the idle delay; separate from the send timer so a send pass never seals early. */
+  private sealTimer: ReturnType<typeof setTimeout> | undefined;
+  private sendTimer: ReturnType<typeof setTimeout> | undefined;
   private sending: Promise<void> | null = null;
   private stopped = false;
   private readonly queue: BatchQueue;
@@ -79,7 +81,7 @@ export class SignalsStage {
     this.batchEnv = { now: env.now, randomBytes: (n) => randomBytes(n, env.random) };
     this.queue = new BatchQueue(env.outbox, env.onError);
     this.sender = new SignalSender(
-      { fetch: env.fetch, url: this.url('signals'), now: env.now, random: env.random, wake: (delayMs) => this.schedule(delayMs) },
+      { fetch: env.fetch, url: this.url('signals'), now: env.now, random: env.random, wake: (delayMs) => this.scheduleSend(delayMs) },
       this.queue,
       { acknowledged: (item) => this.acknowledged(item), dropped: (item, reason) => this.dropped(item, reason) },
     );
@@ -112,7 +114,7 @@ export class SignalsStage {
       }
     }
     for (const item of this.queue.items) await this.env.outbox.put(item);
-    this.schedule(0);
+    this.scheduleSend(0);
   }
 
   /**
@@ -172,10 +174,10 @@ export class SignalsStage {
     if (item.events.length >= MAX_EVENTS_PER_BATCH) {
       this.open = null;
       void this.queue.add(this.seal(item));
-      this.schedule(0);
+      this.scheduleSend(0);
     } else {
       await this.queue.save(item);
-      this.schedule(this.env.flushDelayMs ?? 5_000);
+      this.scheduleSeal(this.env.flushDelayMs ?? 5_000);
     }
   }
 
@@ -202,11 +204,23 @@ export class SignalsStage {
     return sealBatch(item, { modelVersion: this.model.manifest.version, weights: this.model.weights, params: this.params });
   }
 
-  private schedule(delayMs: number): void {
+  /** The open batch is sealed and sent after `delayMs` without a new event. */
+  private scheduleSeal(delayMs: number): void {
     if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => { void this.flush(); }, delayMs);
-    (this.timer as { unref?: () => void }).unref?.();
+    clearTimeout(this.sealTimer);
+    this.sealTimer = unref(setTimeout(() => { void this.flush(); }, delayMs));
+  }
+
+  /** Sealed batches that are due are sent after `delayMs`; the open batch stays open. */
+  private scheduleSend(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.sendTimer);
+    this.sendTimer = unref(setTimeout(() => { void this.sendDue(); }, delayMs));
+  }
+
+  private sendDue(): Promise<void> {
+    this.sending ??= this.sendAll(false).finally(() => { this.sending = null; });
+    return this.sending;
   }
 
   /** Seals the open batch and sends what is due. `keepalive` for page exit. */
@@ -217,8 +231,7 @@ export class SignalsStage {
       void this.queue.add(item);
     }
     if (options.keepalive) return this.sendAll(true);
-    this.sending ??= this.sendAll(false).finally(() => { this.sending = null; });
-    return this.sending;
+    return this.sendDue();
   }
 
   private async sendAll(keepalive: boolean): Promise<void> {
@@ -279,7 +292,8 @@ export class SignalsStage {
   /** Consent withdrawn or profile forgotten: nothing more is sent, the queue is emptied (the ledger stays) and the stage closes. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    clearTimeout(this.sealTimer);
+    clearTimeout(this.sendTimer);
     this.open = null;
     await this.queue.clear();
     this.close();
@@ -287,7 +301,8 @@ export class SignalsStage {
 
   close(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    clearTimeout(this.sealTimer);
+    clearTimeout(this.sendTimer);
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
     this.env.outbox.close();
@@ -300,4 +315,10 @@ function randomBytes(n: number, fallback: () => number): Uint8Array {
   if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
   else for (let i = 0; i < n; i++) b[i] = Math.floor(fallback() * 256);
   return b;
+}
+
+/** Timers must not keep a Node process (tools, tests) alive; browsers have no unref. */
+function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
