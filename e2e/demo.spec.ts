@@ -22,6 +22,9 @@ test('demo shop: ranked cards, QA panel, tracking changes the profile, forget cl
 
   await page.click('#forget');
   // Forgotten: the profile holds only the views of the cards shown since (the demo tracks views).
-  await expect.poll(async () => JSON.parse((await page.locator('[data-testid="profile"]').textContent())!).events?.map((e: { outcome: string }) => e.outcome))
+  await expect
+    .poll(async () =>
+      JSON.parse((await page.locator('[data-testid="profile"]').textContent())!).events?.map((e: { outcome: string }) => e.outcome),
+    )
     .toEqual(['view', 'view', 'view', 'view']);
 });

@@ -8,18 +8,41 @@ const SERVER = `http://127.0.0.1:${SERVER_PORT}`;
 
 /** Every request the shop page may make: its own assets, the SDK, and the Vitrine endpoints. */
 const ALLOWED: RegExp[] = [
-  /^\/$/, /^\/src\//, /^\/@vite\//, /^\/@id\//, /^\/@fs\//, /^\/node_modules\//, /^\/favicon\.ico$/, /^\/sdk\//,
-  /^\/v1\/models\/current$/, /^\/v1\/models\/[A-Za-z0-9._-]+\/(manifest\.json|weights\.bin)$/, /^\/v1\/privacy$/, /^\/v1\/signals$/,
+  /^\/$/,
+  /^\/src\//,
+  /^\/@vite\//,
+  /^\/@id\//,
+  /^\/@fs\//,
+  /^\/node_modules\//,
+  /^\/favicon\.ico$/,
+  /^\/sdk\//,
+  /^\/v1\/models\/current$/,
+  /^\/v1\/models\/[A-Za-z0-9._-]+\/(manifest\.json|weights\.bin)$/,
+  /^\/v1\/privacy$/,
+  /^\/v1\/signals$/,
 ];
 
-interface Seen { method: string; url: URL; headers: Record<string, string>; body: string | null }
+interface Seen {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string | null;
+}
 
-test('reward loop: consented signals only, a DP round, shadow evidence, and the next page load uses the new model', async ({ page, request }) => {
+test('reward loop: consented signals only, a DP round, shadow evidence, and the next page load uses the new model', async ({
+  page,
+  request,
+}) => {
   test.setTimeout(240_000);
   const seen: Seen[] = [];
   const pending: Promise<unknown>[] = [];
   page.on('request', (r) => {
-    pending.push(r.allHeaders().then((headers) => seen.push({ method: r.method(), url: new URL(r.url()), headers, body: r.postData() }), () => undefined));
+    pending.push(
+      r.allHeaders().then(
+        (headers) => seen.push({ method: r.method(), url: new URL(r.url()), headers, body: r.postData() }),
+        () => undefined,
+      ),
+    );
   });
   const stats = async () => (await request.get(`${SERVER}/v1/stats`)).json();
   const aggregate = async () => (await request.post(`${SERVER}/v1/admin/rounds`)).json();
@@ -27,7 +50,9 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
 
   // A shop cookie exists on the page; it must never reach the Vitrine endpoint.
   await page.goto(DEMO);
-  await page.evaluate(() => { document.cookie = 'shop_session=s3cr3t; path=/'; });
+  await page.evaluate(() => {
+    document.cookie = 'shop_session=s3cr3t; path=/';
+  });
   await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
   await expect(page.locator('[data-field="model version"]')).toHaveText(seedVersion);
   // Without consent: nothing but model downloads.
@@ -37,7 +62,11 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
   await expect(page.locator('[data-testid="privacy"]')).toContainText('"consent": "signals"');
   const act = async (clicks: number) => {
     for (let i = 0; i < clicks; i++) {
-      await page.locator('.card').nth(i % 2).locator(`button[data-outcome="${i % 3 === 2 ? 'dismiss' : 'click'}"]`).click();
+      await page
+        .locator('.card')
+        .nth(i % 2)
+        .locator(`button[data-outcome="${i % 3 === 2 ? 'dismiss' : 'click'}"]`)
+        .click();
       await expect(page.locator('.card')).toHaveCount(4);
     }
   };
@@ -61,7 +90,18 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
   await page.reload();
   await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
   let last: { promotion?: { decision: string } } = {};
-  await expect.poll(async () => { last = await aggregate(); return last.promotion?.decision; }, { timeout: 30_000 }).toBe('promoted').catch((e) => { throw new Error(`${e.message}\nlast round: ${JSON.stringify(last)}`); });
+  await expect
+    .poll(
+      async () => {
+        last = await aggregate();
+        return last.promotion?.decision;
+      },
+      { timeout: 30_000 },
+    )
+    .toBe('promoted')
+    .catch((e) => {
+      throw new Error(`${e.message}\nlast round: ${JSON.stringify(last)}`);
+    });
   expect((await stats()).models.current).toBe(shadow);
 
   // The next page load ranks with the promoted version.

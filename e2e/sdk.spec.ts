@@ -33,15 +33,18 @@ test('all backends return the same scores within 1e-4', async ({ page }) => {
   for (const backend of ['cpu', 'wasm', 'webgl', 'webgpu']) {
     const status = await init(page, { backend, storage: 'memory', epsilon: 0, user: { age: '26', has_children: '0' } });
     expect(status.backend, `${backend}: ${status.selection?.reason}`).toBe(backend);
-    scores[backend] = await page.evaluate(async ({ cands, ctxs }) => {
-      const out: number[] = [];
-      for (const ctx of ctxs) {
-        const d = await (window as any).__v.rank(cands, { context: ctx });
-        const byId = new Map(d.items.map((i: any) => [i.id, i.score]));
-        out.push(...cands.map((c: any) => byId.get(c.id) as number));
-      }
-      return out;
-    }, { cands: candidates, ctxs: contexts });
+    scores[backend] = await page.evaluate(
+      async ({ cands, ctxs }) => {
+        const out: number[] = [];
+        for (const ctx of ctxs) {
+          const d = await (window as any).__v.rank(cands, { context: ctx });
+          const byId = new Map(d.items.map((i: any) => [i.id, i.score]));
+          out.push(...cands.map((c: any) => byId.get(c.id) as number));
+        }
+        return out;
+      },
+      { cands: candidates, ctxs: contexts },
+    );
   }
   for (const backend of ['wasm', 'webgl', 'webgpu']) {
     const maxDiff = Math.max(...scores[backend].map((s, i) => Math.abs(s - scores.cpu[i])));
@@ -52,16 +55,22 @@ test('all backends return the same scores within 1e-4', async ({ page }) => {
 test('the profile survives a reload and forget() leaves nothing in IndexedDB or caches', async ({ page }) => {
   const status = await init(page, { backend: 'wasm' });
   expect(status.profile).toBe('indexeddb');
-  await page.evaluate(async ({ c, ctx }) => {
-    const v = (window as any).__v;
-    const d = await v.rank(c, { context: ctx });
-    await v.track(d.id, 'bar-2h', 'dismiss');
-    await v.track(d.id, 'coffee-house-1d', 'click');
-  }, { c: CATALOG, ctx: CONTEXT });
+  await page.evaluate(
+    async ({ c, ctx }) => {
+      const v = (window as any).__v;
+      const d = await v.rank(c, { context: ctx });
+      await v.track(d.id, 'bar-2h', 'dismiss');
+      await v.track(d.id, 'coffee-house-1d', 'click');
+    },
+    { c: CATALOG, ctx: CONTEXT },
+  );
   await init(page, { backend: 'wasm' }); // reload
   const exported = await page.evaluate(() => (window as any).__v.exportProfile());
   expect(exported.storage).toBe('indexeddb');
-  expect(exported.events.map((e: any) => [e.activityId, e.outcome])).toEqual([['bar-2h', 'dismiss'], ['coffee-house-1d', 'click']]);
+  expect(exported.events.map((e: any) => [e.activityId, e.outcome])).toEqual([
+    ['bar-2h', 'dismiss'],
+    ['coffee-house-1d', 'click'],
+  ]);
   expect(exported.events[0].hour % 3_600_000).toBe(0); // coarse time only
   expect(exported.aggregates.byType['Coffee House'].positives).toBe(1);
 
@@ -77,7 +86,9 @@ test('the profile survives a reload and forget() leaves nothing in IndexedDB or 
 
 test('a cached model makes no weight request on the next visit', async ({ page }) => {
   const weightRequests: string[] = [];
-  page.on('request', (r) => { if (r.url().endsWith('.bin')) weightRequests.push(r.url()); });
+  page.on('request', (r) => {
+    if (r.url().endsWith('.bin')) weightRequests.push(r.url());
+  });
   await init(page, { backend: 'wasm', storage: 'memory' });
   expect(weightRequests).toHaveLength(1);
   await init(page, { backend: 'wasm', storage: 'memory' });
@@ -87,7 +98,9 @@ test('a cached model makes no weight request on the next visit', async ({ page }
 test('with indexedDB throwing, the page still ranks, reports memory and shows no error', async ({ page }) => {
   await page.addInitScript(() => {
     Object.defineProperty(window, 'indexedDB', {
-      get() { throw new DOMException('The user denied permission to access the database.', 'SecurityError'); },
+      get() {
+        throw new DOMException('The user denied permission to access the database.', 'SecurityError');
+      },
     });
   });
   const status = await init(page, { backend: 'wasm' });
@@ -134,10 +147,13 @@ test('a model the server could not serve at first is loaded by a later retry, wi
   expect(before.items.map((i: any) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
   // Retries after 1-2 s, then 2-4 s (jittered); the second one gets the model.
   await expect.poll(() => page.evaluate(() => (window as any).__v.status.backend), { timeout: 30_000 }).toBe('wasm');
-  const after = await page.evaluate(async ({ c, ctx }) => {
-    const v = (window as any).__v;
-    return { status: v.status, decision: await v.rank(c, { context: ctx, slots: 3 }) };
-  }, { c: CATALOG, ctx: CONTEXT });
+  const after = await page.evaluate(
+    async ({ c, ctx }) => {
+      const v = (window as any).__v;
+      return { status: v.status, decision: await v.rank(c, { context: ctx, slots: 3 }) };
+    },
+    { c: CATALOG, ctx: CONTEXT },
+  );
   expect(after.status.degraded).toBeUndefined();
   expect(after.status.modelVersion).toMatch(/^coupons-/);
   expect(after.decision.backend).toBe('wasm');
@@ -148,11 +164,13 @@ test('a model the server could not serve at first is loaded by a later retry, wi
 
 test('a tampered update keeps the previous good version from the cache', async ({ page }) => {
   await init(page, { backend: 'wasm', storage: 'memory' }); // caches the good version
-  const good = await page.evaluate(async (url) => (await (await fetch(url)).json()), MODEL);
-  await page.route('**/models/coupons/manifest.json', (route) => route.fulfill({
-    contentType: 'application/json',
-    body: JSON.stringify({ ...good, version: 'coupons-evil', files: [{ ...good.files[0], path: 'evil/weights.bin' }] }),
-  }));
+  const good = await page.evaluate(async (url) => await (await fetch(url)).json(), MODEL);
+  await page.route('**/models/coupons/manifest.json', (route) =>
+    route.fulfill({
+      contentType: 'application/json',
+      body: JSON.stringify({ ...good, version: 'coupons-evil', files: [{ ...good.files[0], path: 'evil/weights.bin' }] }),
+    }),
+  );
   await page.route('**/evil/weights.bin', (route) => route.fulfill({ body: Buffer.alloc(good.files[0].bytes, 7) }));
   const status = await init(page, { backend: 'wasm', storage: 'memory' });
   expect(status.degraded).toBeUndefined();
@@ -165,7 +183,10 @@ test('bad rank input gets a clear VitrineError and nothing is thrown into the pa
   const errors = await page.evaluate(async () => {
     const v = (window as any).__v;
     const grab = (p: Promise<unknown>) =>
-      p.then(() => null, (e: any) => ({ name: e.name, code: e.code, field: e.field, message: e.message }));
+      p.then(
+        () => null,
+        (e: any) => ({ name: e.name, code: e.code, field: e.field, message: e.message }),
+      );
     const out = [
       await grab(v.rank([{ id: 'a' }])),
       await grab(v.rank('not an array')),
@@ -188,7 +209,7 @@ test('the script tag adds only Vitrine (and the queue) to window, and drains the
   const baseline: string[] = await page.evaluate(() => Object.getOwnPropertyNames(window));
   await page.goto('/e2e/script-tag.html');
   await expect(page.locator('#out')).toContainText('"backend"');
-  const out = JSON.parse(await page.locator('#out').textContent() ?? '{}');
+  const out = JSON.parse((await page.locator('#out').textContent()) ?? '{}');
   expect(['webgpu', 'wasm']).toContain(out.backend);
   // Force the lazily loaded backends too, then look for anything new on window.
   await page.evaluate(async (model) => {
@@ -216,7 +237,10 @@ test('another tab upgrading the database is not blocked, and this page keeps wor
     const upgraded = await new Promise<string>((resolve) => {
       const req = indexedDB.open('vitrine', 2);
       req.onblocked = () => resolve('blocked');
-      req.onsuccess = () => { req.result.close(); resolve('upgraded'); };
+      req.onsuccess = () => {
+        req.result.close();
+        resolve('upgraded');
+      };
       req.onerror = () => resolve(`error ${req.error?.name}`);
       setTimeout(() => resolve('timeout'), 3000);
     });

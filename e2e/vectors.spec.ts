@@ -19,7 +19,15 @@ for (const backend of ['wasm', 'webgpu', 'cpu']) {
         const d = await v.rank([c.activity], { context: c.context, includeFeatures: true });
         const item = d.items[0];
         const maxFeatureDiff = Math.max(...c.features.map((x: number, i: number) => Math.abs(x - item.features[i])));
-        out.push({ name: c.name, modelVersion: d.modelVersion, expectedVersion: vectors.modelVersion, maxFeatureDiff, scoreDiff: Math.abs(item.score - c.score), n: item.features.length, expectedN: c.features.length });
+        out.push({
+          name: c.name,
+          modelVersion: d.modelVersion,
+          expectedVersion: vectors.modelVersion,
+          maxFeatureDiff,
+          scoreDiff: Math.abs(item.score - c.score),
+          n: item.features.length,
+          expectedN: c.features.length,
+        });
       }
       return out;
     });

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODEL_FORMAT, pack, parseManifest, type MlpWeights, type ModelManifest, type QuantizationScheme, type QuantizedTensor } from '@vitrine/core/artifact';
+import {
+  MODEL_FORMAT,
+  pack,
+  parseManifest,
+  type MlpWeights,
+  type ModelManifest,
+  type QuantizationScheme,
+  type QuantizedTensor,
+} from '@vitrine/core/artifact';
 import type { FeatureSpec } from '@vitrine/core/features';
 
 export function sha256(data: Uint8Array | string): string {
@@ -24,11 +32,21 @@ export interface ArtifactInput {
  * Writes `<dir>/<version>/{manifest.json,weights.bin}` and points `<dir>/manifest.json` at it.
  * The version is derived from the weight bytes, so the same data and seed give the same version.
  */
-export function writeArtifact(dir: string, input: ArtifactInput): { version: string; manifest: ModelManifest; bytes: number; downloadBytes: number } {
+export function writeArtifact(
+  dir: string,
+  input: ArtifactInput,
+): { version: string; manifest: ModelManifest; bytes: number; downloadBytes: number } {
   const { bin, entries } = pack(input.tensors);
   const binHash = sha256(bin);
   const version = `${input.name}-${binHash.slice(0, 12)}`;
-  const manifest = (relative: string, file: string, data: Uint8Array, tensors: ModelManifest['tensors'], scheme: string, suffix = ''): ModelManifest => ({
+  const manifest = (
+    relative: string,
+    file: string,
+    data: Uint8Array,
+    tensors: ModelManifest['tensors'],
+    scheme: string,
+    suffix = '',
+  ): ModelManifest => ({
     format: MODEL_FORMAT,
     name: input.name,
     version: `${version}${suffix}`,
@@ -48,7 +66,10 @@ export function writeArtifact(dir: string, input: ArtifactInput): { version: str
   writeFileSync(join(dir, version, 'weights.bin'), bin);
   writeFileSync(join(dir, version, 'manifest.json'), `${JSON.stringify(versioned)}\n`);
   writeFileSync(join(dir, version, 'weights.float32.bin'), f32.bin);
-  writeFileSync(join(dir, version, 'manifest.float32.json'), `${JSON.stringify(manifest('', 'weights.float32.bin', f32.bin, f32.entries, 'float32', '-float32'))}\n`);
+  writeFileSync(
+    join(dir, version, 'manifest.float32.json'),
+    `${JSON.stringify(manifest('', 'weights.float32.bin', f32.bin, f32.entries, 'float32', '-float32'))}\n`,
+  );
   const root = `${JSON.stringify(manifest(`${version}/`, 'weights.bin', bin, entries, input.scheme))}\n`;
   writeFileSync(join(dir, 'manifest.json'), root);
   return { version, manifest: versioned, bytes: bin.byteLength, downloadBytes: bin.byteLength + Buffer.byteLength(root) };

@@ -22,7 +22,9 @@ export async function fitEnsemble(train: CouponRow[], o: EnsembleOptions): Promi
   const trained: MlpWeights[] = [];
   for (let m = 0; m < o.members; m++) {
     const ex = o.rowsFor ? buildExamples(o.rowsFor(m), spec) : all;
-    trained.push(await trainMlp(ex.x, ex.y, ex.n, ex.d, { ...o.cfg, seed: o.cfg.seed + 1000 * m }, (epoch, loss) => o.onEpoch?.(m, epoch, loss)));
+    trained.push(
+      await trainMlp(ex.x, ex.y, ex.n, ex.d, { ...o.cfg, seed: o.cfg.seed + 1000 * m }, (epoch, loss) => o.onEpoch?.(m, epoch, loss)),
+    );
   }
   return { spec, weights: mergeEnsemble(trained) };
 }

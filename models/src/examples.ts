@@ -1,4 +1,11 @@
-import { FeatureEncoder, activityAttributes, applyEvent, emptyAggregates, type FeatureSpec, type ProfileAggregates } from '@vitrine/core/features';
+import {
+  FeatureEncoder,
+  activityAttributes,
+  applyEvent,
+  emptyAggregates,
+  type FeatureSpec,
+  type ProfileAggregates,
+} from '@vitrine/core/features';
 import type { CouponRow } from './datasets/coupons';
 
 export interface Examples {
@@ -26,7 +33,13 @@ export function buildExamples(rows: CouponRow[], spec: FeatureSpec): Examples {
     x.set(encoder.encode(row.activity, row.context, row.user, p.agg), i * d);
     y[i] = row.label;
     history[i] = p.count;
-    p.agg = applyEvent(p.agg, { activityId: row.activity.id, activityType: row.activity.type, outcome: row.outcome, hour: 0, attributes: activityAttributes(row.activity.features) });
+    p.agg = applyEvent(p.agg, {
+      activityId: row.activity.id,
+      activityType: row.activity.type,
+      outcome: row.outcome,
+      hour: 0,
+      attributes: activityAttributes(row.activity.features),
+    });
     p.count += 1;
     profiles.set(row.respondent, p);
   });

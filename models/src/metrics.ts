@@ -4,11 +4,15 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let pos = 0;
   let rankSum = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && scores[idx[j + 1]] === scores[idx[i]]) j++;
     const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[idx[k]] === 1) { pos++; rankSum += avgRank; }
+    for (let k = i; k <= j; k++)
+      if (labels[idx[k]] === 1) {
+        pos++;
+        rankSum += avgRank;
+      }
     i = j + 1;
   }
   const neg = n - pos;

@@ -31,7 +31,14 @@ function glorot(inputs: number, units: number, random: () => number): Float32Arr
 }
 
 /** Mini-batch Adam on binary cross-entropy with L2; deterministic for a given seed. */
-export async function trainMlp(x: Float32Array, y: Float32Array, n: number, d: number, cfg: MlpConfig, onEpoch?: (epoch: number, loss: number) => void): Promise<MlpWeights> {
+export async function trainMlp(
+  x: Float32Array,
+  y: Float32Array,
+  n: number,
+  d: number,
+  cfg: MlpConfig,
+  onEpoch?: (epoch: number, loss: number) => void,
+): Promise<MlpWeights> {
   await initBackend();
   const random = seededRandom(cfg.seed);
   const sizes = [d, ...cfg.hidden, 1];
@@ -48,7 +55,10 @@ export async function trainMlp(x: Float32Array, y: Float32Array, n: number, d: n
       const idx = order.slice(start, start + cfg.batchSize);
       const bx = new Float32Array(idx.length * d);
       const by = new Float32Array(idx.length);
-      idx.forEach((r, i) => { bx.set(x.subarray(r * d, r * d + d), i * d); by[i] = y[r]; });
+      idx.forEach((r, i) => {
+        bx.set(x.subarray(r * d, r * d + d), i * d);
+        by[i] = y[r];
+      });
       const loss = tf.tidy(() => {
         const xs = tf.tensor2d(bx, [idx.length, d]);
         const ys = tf.tensor2d(by, [idx.length, 1]);
@@ -69,15 +79,20 @@ export async function trainMlp(x: Float32Array, y: Float32Array, n: number, d: n
     onEpoch?.(epoch + 1, total / n);
   }
   const weights: MlpWeights = {
-    layers: await Promise.all(vars.map(async (v, i) => ({
-      kernel: (await v.kernel.data()) as Float32Array,
-      bias: (await v.bias.data()) as Float32Array,
-      inputs: sizes[i],
-      units: sizes[i + 1],
-      activation: (i < vars.length - 1 ? 'relu' : 'sigmoid') as 'relu' | 'sigmoid',
-    }))),
+    layers: await Promise.all(
+      vars.map(async (v, i) => ({
+        kernel: (await v.kernel.data()) as Float32Array,
+        bias: (await v.bias.data()) as Float32Array,
+        inputs: sizes[i],
+        units: sizes[i + 1],
+        activation: (i < vars.length - 1 ? 'relu' : 'sigmoid') as 'relu' | 'sigmoid',
+      })),
+    ),
   };
-  vars.forEach((v) => { v.kernel.dispose(); v.bias.dispose(); });
+  vars.forEach((v) => {
+    v.kernel.dispose();
+    v.bias.dispose();
+  });
   optimizer.dispose();
   return weights;
 }

@@ -12,17 +12,33 @@ import { parseArgs } from 'node:util';
 import Papa from 'papaparse';
 import { crossFittedRateModel, offPolicyEstimates, type LoggedImpression } from '@vitrine/core/ope';
 
-const { values: args } = parseArgs({ options: { obd: { type: 'string' }, campaign: { type: 'string', default: 'men' }, json: { type: 'boolean', default: false } } });
-const fail = (m: string): never => { console.error(`ope: ${m}`); process.exit(2); };
+const { values: args } = parseArgs({
+  options: { obd: { type: 'string' }, campaign: { type: 'string', default: 'men' }, json: { type: 'boolean', default: false } },
+});
+const fail = (m: string): never => {
+  console.error(`ope: ${m}`);
+  process.exit(2);
+};
 if (!args.obd) fail('--obd <dir> is required (e.g. ../shared/data/obd)');
 
-interface Row { item: string; position: number; click: number; propensity: number }
+interface Row {
+  item: string;
+  position: number;
+  click: number;
+  propensity: number;
+}
 function read(policy: string): Row[] {
   const path = join(args.obd!, policy, `${args.campaign}.csv`);
   if (!existsSync(path)) fail(`${path} not found`);
   const parsed = Papa.parse<Record<string, string>>(readFileSync(path, 'utf8'), { header: true, skipEmptyLines: true });
-  for (const col of ['item_id', 'position', 'click', 'propensity_score']) if (!parsed.meta.fields?.includes(col)) fail(`${path}: missing column ${col}`);
-  return parsed.data.map((r) => ({ item: r.item_id, position: Number(r.position), click: Number(r.click), propensity: Number(r.propensity_score) }));
+  for (const col of ['item_id', 'position', 'click', 'propensity_score'])
+    if (!parsed.meta.fields?.includes(col)) fail(`${path}: missing column ${col}`);
+  return parsed.data.map((r) => ({
+    item: r.item_id,
+    position: Number(r.position),
+    click: Number(r.click),
+    propensity: Number(r.propensity_score),
+  }));
 }
 
 const logs = { random: read('random'), bts: read('bts') };
@@ -37,22 +53,42 @@ for (const r of logs.bts) {
   const [s, n] = btsMean.get(k) ?? [0, 0];
   btsMean.set(k, [s + r.propensity, n + 1]);
 }
-const btsRaw = (item: string, position: number) => { const [s, n] = btsMean.get(`${item}|${position}`) ?? [0, 0]; return n ? s / n : 0; };
+const btsRaw = (item: string, position: number) => {
+  const [s, n] = btsMean.get(`${item}|${position}`) ?? [0, 0];
+  return n ? s / n : 0;
+};
 const btsNorm = new Map(positions.map((p) => [p, items.reduce((s, i) => s + btsRaw(i, p), 0)]));
 const bts = (item: string, position: number) => btsRaw(item, position) / btsNorm.get(position)!;
 
 function run(from: Row[], target: (item: string, position: number) => number) {
-  const impressions: LoggedImpression[] = from.map((r) => ({ action: r.item, position: r.position, reward: r.click, propensity: r.propensity, targetPropensity: target(r.item, r.position) }));
+  const impressions: LoggedImpression[] = from.map((r) => ({
+    action: r.item,
+    position: r.position,
+    reward: r.click,
+    propensity: r.propensity,
+    targetPropensity: target(r.item, r.position),
+  }));
   const res = offPolicyEstimates(impressions, {
     modelFor: crossFittedRateModel(impressions),
     target: (position) => items.map((i): [string, number] => [i, target(i, position)]),
   });
   const fmt = (e: { value: number; ci: [number, number] }) => ({ value: e.value, ci: e.ci });
-  return { ipw: fmt(res.ipw), snipw: fmt(res.snipw), dr: fmt(res.dr!), n: res.n, effective_sample_size: res.effectiveSampleSize, max_weight: res.maxWeight };
+  return {
+    ipw: fmt(res.ipw),
+    snipw: fmt(res.snipw),
+    dr: fmt(res.dr!),
+    n: res.n,
+    effective_sample_size: res.effectiveSampleSize,
+    max_weight: res.maxWeight,
+  };
 }
 
 const rate = (rows: Row[]) => rows.reduce((s, r) => s + r.click, 0) / rows.length;
-const binomialCi = (rows: Row[]): [number, number] => { const p = rate(rows); const se = Math.sqrt((p * (1 - p)) / rows.length); return [p - 1.96 * se, p + 1.96 * se]; };
+const binomialCi = (rows: Row[]): [number, number] => {
+  const p = rate(rows);
+  const se = Math.sqrt((p * (1 - p)) / rows.length);
+  return [p - 1.96 * se, p + 1.96 * se];
+};
 const result = {
   campaign: args.campaign,
   observed: { random: rate(logs.random), bts: rate(logs.bts) },
@@ -70,6 +106,8 @@ console.error(`| target | from logs | observed CTR (95% CI) | IPW | SNIPW | DR |
 console.error(`|---|---|---|---|---|---|---|`);
 for (const [target, e] of Object.entries(result.estimates)) {
   const obs = result.observed[target as 'random' | 'bts'];
-  console.error(`| ${target} | ${e.from} | ${pct(obs)} ${ci(result.observed_ci[target as 'random' | 'bts'])} | ${pct(e.ipw.value)} ${ci(e.ipw.ci)} | ${pct(e.snipw.value)} ${ci(e.snipw.ci)} | ${pct(e.dr.value)} ${ci(e.dr.ci)} | ${e.effective_sample_size.toFixed(0)} |`);
+  console.error(
+    `| ${target} | ${e.from} | ${pct(obs)} ${ci(result.observed_ci[target as 'random' | 'bts'])} | ${pct(e.ipw.value)} ${ci(e.ipw.ci)} | ${pct(e.snipw.value)} ${ci(e.snipw.ci)} | ${pct(e.dr.value)} ${ci(e.dr.ci)} | ${e.effective_sample_size.toFixed(0)} |`,
+  );
 }
 console.log(JSON.stringify(result));

@@ -46,7 +46,10 @@ const scheme = args.quantization as QuantizationScheme;
 if (!['uint8-per-channel', 'float16', 'float32'].includes(scheme)) fail(`--quantization must be uint8-per-channel, float16 or float32`);
 const cfg: MlpConfig = {
   // `--hidden 0`: no hidden layer, i.e. logistic regression.
-  hidden: args.hidden!.split(',').map(Number).filter((h) => h > 0),
+  hidden: args
+    .hidden!.split(',')
+    .map(Number)
+    .filter((h) => h > 0),
   epochs: Number(args.epochs),
   batchSize: DEFAULT_MLP.batchSize,
   learningRate: Number(args.lr),
@@ -68,37 +71,59 @@ try {
 const dataSha256 = sha256(readFileSync(args.data));
 const respondents = new Set(rows.map((r) => r.respondent)).size;
 const log = (s: string) => console.error(s);
-log(`train: ${rows.length} rows, ${respondents} respondents, data sha256 ${dataSha256.slice(0, 12)}, mlp ${JSON.stringify(cfg)}, ${scheme}`);
+log(
+  `train: ${rows.length} rows, ${respondents} respondents, data sha256 ${dataSha256.slice(0, 12)}, mlp ${JSON.stringify(cfg)}, ${scheme}`,
+);
 
 const totalSteps = ((k > 1 ? k : 0) + (args['no-publish'] ? 0 : 1)) * cfg.epochs * members;
-const bar = new SingleBar({ format: 'train [{bar}] {percentage}% | {stage} | epoch {epoch} loss {loss}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+const bar = new SingleBar(
+  { format: 'train [{bar}] {percentage}% | {stage} | epoch {epoch} loss {loss}', stream: process.stderr, hideCursor: true },
+  Presets.shades_classic,
+);
 bar.start(totalSteps, 0, { stage: '', epoch: 0, loss: '-' });
 
 async function fitAndScore(train: CouponRow[], test: CouponRow[], stage: string) {
   if (args.baseline === 'popularity') {
     const decls = args.crosses !== 'false' ? [...COUPON_DECLARATIONS, ...COUPON_CROSSES] : COUPON_DECLARATIONS;
-    return popularity(fitFeatureSpec('coupons', decls, train, { minCount: Number(args['min-count']), profile: args.profile !== 'false' }), test);
+    return popularity(
+      fitFeatureSpec('coupons', decls, train, { minCount: Number(args['min-count']), profile: args.profile !== 'false' }),
+      test,
+    );
   }
   const { spec, weights } = await fitEnsemble(train, {
-    cfg, members, crosses: args.crosses !== 'false', profile: args.profile !== 'false', minCount: Number(args['min-count']),
+    cfg,
+    members,
+    crosses: args.crosses !== 'false',
+    profile: args.profile !== 'false',
+    minCount: Number(args['min-count']),
     // Bagging: each member sees a bootstrap sample of respondents (a respondent drawn twice
     // counts as two shoppers), which decorrelates members more than seeds alone.
     rowsFor: args.bagging === 'true' && members > 1 ? (m) => bootstrap(train, seededRandom(cfg.seed + 7919 * (m + 1))) : undefined,
-    onEpoch: (m, epoch, loss) => bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) }),
+    onEpoch: (m, epoch, loss) =>
+      bar.increment(1, { stage: `${stage}${members > 1 ? ` member ${m + 1}/${members}` : ''}`, epoch, loss: loss.toFixed(4) }),
   });
   const { tensors, dequantized } = quantizeMlp(weights, scheme);
   if (!test.length) return { spec, weights, tensors, float32Tensors: quantizeMlp(weights, 'float32').tensors };
   const te = buildExamples(test, spec);
   const pf = predictMlp(weights, te.x, te.n);
   const pq = predictMlp(dequantized, te.x, te.n);
-  const after5 = Array.from(te.history).map((h, i) => (h >= 5 ? i : -1)).filter((i) => i >= 0);
+  const after5 = Array.from(te.history)
+    .map((h, i) => (h >= 5 ? i : -1))
+    .filter((i) => i >= 0);
   return {
-    spec, weights, tensors,
+    spec,
+    weights,
+    tensors,
     fold: {
       n: te.n,
-      auc: auc(pq, te.y), logloss: logloss(pq, te.y),
-      auc_float32: auc(pf, te.y), logloss_float32: logloss(pf, te.y),
-      auc_after_5: auc(after5.map((i) => pq[i]), after5.map((i) => te.y[i])),
+      auc: auc(pq, te.y),
+      logloss: logloss(pq, te.y),
+      auc_float32: auc(pf, te.y),
+      logloss_float32: logloss(pf, te.y),
+      auc_after_5: auc(
+        after5.map((i) => pq[i]),
+        after5.map((i) => te.y[i]),
+      ),
     },
   };
 }
@@ -117,7 +142,14 @@ function bootstrap(rows: CouponRow[], random: () => number): CouponRow[] {
 function popularity(spec: ReturnType<typeof fitFeatureSpec>, test: CouponRow[]) {
   const p = test.map((r) => spec.priors.byActivity[r.activity.id] ?? spec.priors.global);
   const y = test.map((r) => r.label);
-  const fold = { n: test.length, auc: auc(p, y), logloss: logloss(p, y), auc_float32: auc(p, y), logloss_float32: logloss(p, y), auc_after_5: NaN };
+  const fold = {
+    n: test.length,
+    auc: auc(p, y),
+    logloss: logloss(p, y),
+    auc_float32: auc(p, y),
+    logloss_float32: logloss(p, y),
+    auc_after_5: NaN,
+  };
   bar.increment(cfg.epochs * members);
   return { spec, weights: undefined as never, tensors: [], fold };
 }
@@ -126,7 +158,11 @@ const folds: Record<string, number>[] = [];
 if (k > 1) {
   const assignment = respondentFolds(rows, k, seededRandom(cfg.seed + 1));
   for (let f = 0; f < k; f++) {
-    const res = await fitAndScore(rows.filter((_, i) => assignment[i] !== f), rows.filter((_, i) => assignment[i] === f), `fold ${f + 1}/${k}`);
+    const res = await fitAndScore(
+      rows.filter((_, i) => assignment[i] !== f),
+      rows.filter((_, i) => assignment[i] === f),
+      `fold ${f + 1}/${k}`,
+    );
     folds.push(res.fold!);
   }
 }
@@ -134,14 +170,28 @@ const final = args['no-publish'] ? undefined : await fitAndScore(rows, [], 'fina
 bar.stop();
 
 const mean = (key: string) => folds.reduce((s, f) => s + f[key], 0) / folds.length;
-const cv = folds.length ? {
-  folds: k, grouped_by: 'respondent', per_fold: folds,
-  auc: mean('auc'), auc_float32: mean('auc_float32'), logloss: mean('logloss'), logloss_float32: mean('logloss_float32'), auc_after_5: mean('auc_after_5'),
-} : undefined;
+const cv = folds.length
+  ? {
+      folds: k,
+      grouped_by: 'respondent',
+      per_fold: folds,
+      auc: mean('auc'),
+      auc_float32: mean('auc_float32'),
+      logloss: mean('logloss'),
+      logloss_float32: mean('logloss_float32'),
+      auc_after_5: mean('auc_after_5'),
+    }
+  : undefined;
 if (cv) {
   log('fold |     n |   auc (q) | auc (f32) | logloss (q) | auc_after_5');
-  folds.forEach((f, i) => log(`${String(i + 1).padStart(4)} | ${String(f.n).padStart(5)} | ${f.auc.toFixed(4).padStart(9)} | ${f.auc_float32.toFixed(4).padStart(9)} | ${f.logloss.toFixed(4).padStart(11)} | ${f.auc_after_5.toFixed(4)}`));
-  log(`mean |       | ${cv.auc.toFixed(4).padStart(9)} | ${cv.auc_float32.toFixed(4).padStart(9)} | ${cv.logloss.toFixed(4).padStart(11)} | ${cv.auc_after_5.toFixed(4)}`);
+  folds.forEach((f, i) =>
+    log(
+      `${String(i + 1).padStart(4)} | ${String(f.n).padStart(5)} | ${f.auc.toFixed(4).padStart(9)} | ${f.auc_float32.toFixed(4).padStart(9)} | ${f.logloss.toFixed(4).padStart(11)} | ${f.auc_after_5.toFixed(4)}`,
+    ),
+  );
+  log(
+    `mean |       | ${cv.auc.toFixed(4).padStart(9)} | ${cv.auc_float32.toFixed(4).padStart(9)} | ${cv.logloss.toFixed(4).padStart(11)} | ${cv.auc_after_5.toFixed(4)}`,
+  );
 }
 
 const result: Record<string, unknown> = { dataset: 'coupons', rows: rows.length, respondents, config: cfg, quantization: scheme, cv };
@@ -159,7 +209,11 @@ if (final) {
       crosses: args.crosses !== 'false',
       bagging: args.bagging === 'true',
       minCount: Number(args['min-count']),
-      dataSha256, rows: rows.length, respondents, config: cfg, featureFormat: final.spec.format,
+      dataSha256,
+      rows: rows.length,
+      respondents,
+      config: cfg,
+      featureFormat: final.spec.format,
     },
     metrics: cv ? { cv } : {},
   });

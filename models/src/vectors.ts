@@ -38,13 +38,61 @@ export function readArtifact(manifestPath: string): { manifest: ModelManifest; w
 
 const USERS: FeatureRecord[] = [
   {},
-  { gender: 'Female', age: '26', maritalStatus: 'Single', has_children: '0', education: 'Bachelors degree', occupation: 'Student', income: '$12500 - $24999', Bar: 'never', CoffeeHouse: '4~8', CarryAway: '1~3', RestaurantLessThan20: '4~8', Restaurant20To50: 'less1' },
-  { gender: 'Male', age: '50plus', maritalStatus: 'Married partner', has_children: '1', education: 'Graduate degree (Masters or Doctorate)', occupation: 'Management', income: '$100000 or More', Bar: 'gt8', CoffeeHouse: 'never', CarryAway: 'gt8', RestaurantLessThan20: '1~3', Restaurant20To50: '1~3' },
+  {
+    gender: 'Female',
+    age: '26',
+    maritalStatus: 'Single',
+    has_children: '0',
+    education: 'Bachelors degree',
+    occupation: 'Student',
+    income: '$12500 - $24999',
+    Bar: 'never',
+    CoffeeHouse: '4~8',
+    CarryAway: '1~3',
+    RestaurantLessThan20: '4~8',
+    Restaurant20To50: 'less1',
+  },
+  {
+    gender: 'Male',
+    age: '50plus',
+    maritalStatus: 'Married partner',
+    has_children: '1',
+    education: 'Graduate degree (Masters or Doctorate)',
+    occupation: 'Management',
+    income: '$100000 or More',
+    Bar: 'gt8',
+    CoffeeHouse: 'never',
+    CarryAway: 'gt8',
+    RestaurantLessThan20: '1~3',
+    Restaurant20To50: '1~3',
+  },
   { age: 'unknown-age', CoffeeHouse: 'gt8', extra_field: 'ignored' },
 ];
 const CONTEXTS: FeatureRecord[] = [
-  { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM', toCoupon_GEQ5min: 1, toCoupon_GEQ15min: 0, toCoupon_GEQ25min: 0, direction_same: 0, direction_opp: 1 },
-  { destination: 'Work', passanger: 'Alone', weather: 'Snowy', temperature: '30', time: '7AM', toCoupon_GEQ5min: 1, toCoupon_GEQ15min: 1, toCoupon_GEQ25min: 1, direction_same: 1, direction_opp: 0 },
+  {
+    destination: 'No Urgent Place',
+    passanger: 'Friend(s)',
+    weather: 'Sunny',
+    temperature: '80',
+    time: '2PM',
+    toCoupon_GEQ5min: 1,
+    toCoupon_GEQ15min: 0,
+    toCoupon_GEQ25min: 0,
+    direction_same: 0,
+    direction_opp: 1,
+  },
+  {
+    destination: 'Work',
+    passanger: 'Alone',
+    weather: 'Snowy',
+    temperature: '30',
+    time: '7AM',
+    toCoupon_GEQ5min: 1,
+    toCoupon_GEQ15min: 1,
+    toCoupon_GEQ25min: 1,
+    direction_same: 1,
+    direction_opp: 0,
+  },
   { destination: 'Home', weather: 'Rainy', time: '10PM' },
 ];
 
@@ -63,9 +111,17 @@ export function buildVectors(manifestPath: string): TestVectors {
       outcome: outcomes[Math.floor(random() * outcomes.length)],
       ...(j % 2 ? { context: CONTEXTS[(i + j) % CONTEXTS.length] } : {}),
     }));
-    const activity = i === 23 ? { id: 'brand-new-offer', type: 'Live stream', features: { expiration: '1w' } } : COUPON_CATALOG[i % COUPON_CATALOG.length];
+    const activity =
+      i === 23 ? { id: 'brand-new-offer', type: 'Live stream', features: { expiration: '1w' } } : COUPON_CATALOG[i % COUPON_CATALOG.length];
     let profile = emptyAggregates();
-    for (const h of history) profile = applyEvent(profile, { activityId: h.activity.id, activityType: h.activity.type, outcome: h.outcome, hour: 0, attributes: activityAttributes(h.activity.features) });
+    for (const h of history)
+      profile = applyEvent(profile, {
+        activityId: h.activity.id,
+        activityType: h.activity.type,
+        outcome: h.outcome,
+        hour: 0,
+        attributes: activityAttributes(h.activity.features),
+      });
     const features = encoder.encode(activity, context, user, profile);
     const score = referenceScores(manifest, weights, features, 1)[0];
     cases.push({ name: `case-${i}`, user, context, history, activity, features: Array.from(features), score });

@@ -21,7 +21,10 @@ function writeLogs(dir: string) {
       if (policy === 'bts') {
         let u = random();
         item = 0;
-        while (u > bts[item] && item < items - 1) { u -= bts[item]; item++; }
+        while (u > bts[item] && item < items - 1) {
+          u -= bts[item];
+          item++;
+        }
         p = bts[item];
       }
       lines.push(`${k},2019-11-24,${item},${pos},${random() < ctr(item, pos) ? 1 : 0},${p}`);
@@ -34,7 +37,10 @@ describe('npm run ope (fixture)', () => {
   it('prints the JSON summary last with IPW, SNIPW and DR for both directions', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-obd-'));
     writeLogs(dir);
-    const out = execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', dir, '--campaign', 'men', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', dir, '--campaign', 'men', '--json'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const res = JSON.parse(out.trim().split('\n').at(-1)!);
     expect(res.campaign).toBe('men');
     expect(Object.keys(res.estimates).sort()).toEqual(['bts', 'random']);
@@ -48,7 +54,14 @@ describe('npm run ope (fixture)', () => {
 
   it('names a missing file', () => {
     let stderr = '';
-    try { execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', '/nonexistent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }); } catch (e) { stderr = String((e as { stderr?: string }).stderr); }
+    try {
+      execFileSync('npx', ['tsx', '--conditions=source', 'models/src/ope-cli.ts', '--obd', '/nonexistent'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      stderr = String((e as { stderr?: string }).stderr);
+    }
     expect(stderr).toMatch(/ope: \/nonexistent\/random\/men\.csv not found/);
   });
 });

@@ -9,9 +9,35 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest } from '@vitrine/core/artifact';
 
 const FIXTURE = 'models/test/fixtures/coupons-fixture.csv';
-const run = (script: string, args: string[]) => execFileSync('npx', ['tsx', '--conditions=source', `models/src/${script}.ts`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (script: string, args: string[]) =>
+  execFileSync('npx', ['tsx', '--conditions=source', `models/src/${script}.ts`, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!);
-const train = (out: string, extra: string[] = []) => lastJson(run('train', ['--dataset', 'coupons', '--data', FIXTURE, '--out', out, '--cv', '2', '--epochs', '10', '--hidden', '8', '--ensemble', '2', '--min-count', '2', '--json', ...extra]));
+const train = (out: string, extra: string[] = []) =>
+  lastJson(
+    run('train', [
+      '--dataset',
+      'coupons',
+      '--data',
+      FIXTURE,
+      '--out',
+      out,
+      '--cv',
+      '2',
+      '--epochs',
+      '10',
+      '--hidden',
+      '8',
+      '--ensemble',
+      '2',
+      '--min-count',
+      '2',
+      '--json',
+      ...extra,
+    ]),
+  );
 
 describe('training pipeline on the generated fixture', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vitrine-train-'));

@@ -7,10 +7,17 @@ import { describe, expect, it } from 'vitest';
 const COUPONS = '../shared/data/coupons/coupons-train.csv';
 const OBD = '../shared/data/obd';
 const present = existsSync(COUPONS) && existsSync(`${OBD}/bts/men.csv`);
-if (!present) console.warn(`real-data.test: ${COUPONS} or ${OBD} not found; skipping the real-data quality checks (they need ../shared beside the checkout)`);
+if (!present)
+  console.warn(
+    `real-data.test: ${COUPONS} or ${OBD} not found; skipping the real-data quality checks (they need ../shared beside the checkout)`,
+  );
 
 const run = (script: string, args: string[]) => {
-  const out = execFileSync('npx', ['tsx', '--conditions=source', `models/src/${script}.ts`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+  const out = execFileSync('npx', ['tsx', '--conditions=source', `models/src/${script}.ts`, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 1 << 24,
+  });
   return JSON.parse(out.trim().split('\n').at(-1)!);
 };
 
@@ -30,9 +37,32 @@ describe.skipIf(!present)('committed coupons model on the real survey data', () 
   it('reaches AUC >= 0.83 in 5-fold CV grouped by respondent, with quantization loss <= 0.002, reproducibly', () => {
     const c = manifest.training.config;
     const t = manifest.training;
-    const res = run('train', ['--dataset', 'coupons', '--data', COUPONS, '--no-publish', '--json', '--cv', '5',
-      '--hidden', c.hidden.join(',') || '0', '--epochs', String(c.epochs), '--lr', String(c.learningRate), '--l2', String(c.l2),
-      '--seed', String(c.seed), '--ensemble', String(t.ensemble), '--crosses', String(t.crosses), '--min-count', String(t.minCount)]);
+    const res = run('train', [
+      '--dataset',
+      'coupons',
+      '--data',
+      COUPONS,
+      '--no-publish',
+      '--json',
+      '--cv',
+      '5',
+      '--hidden',
+      c.hidden.join(',') || '0',
+      '--epochs',
+      String(c.epochs),
+      '--lr',
+      String(c.learningRate),
+      '--l2',
+      String(c.l2),
+      '--seed',
+      String(c.seed),
+      '--ensemble',
+      String(t.ensemble),
+      '--crosses',
+      String(t.crosses),
+      '--min-count',
+      String(t.minCount),
+    ]);
     expect(res.cv.per_fold).toHaveLength(5);
     expect(res.cv.auc).toBeGreaterThanOrEqual(CV_AUC_TARGET);
     for (const f of res.cv.per_fold) expect(Math.abs(f.auc - f.auc_float32)).toBeLessThanOrEqual(0.002);

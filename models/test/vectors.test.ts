@@ -13,8 +13,11 @@ const { manifest, weights } = readArtifact(MANIFEST);
 
 const mlp: MlpWeights = {
   layers: manifest.architecture.layers.map((l, i) => ({
-    kernel: weights.get(`layers.${i}.kernel`)!, bias: weights.get(`layers.${i}.bias`)!,
-    inputs: manifest.tensors.find((t) => t.name === `layers.${i}.kernel`)!.shape[0], units: l.units, activation: l.activation as 'relu' | 'sigmoid',
+    kernel: weights.get(`layers.${i}.kernel`)!,
+    bias: weights.get(`layers.${i}.bias`)!,
+    inputs: manifest.tensors.find((t) => t.name === `layers.${i}.kernel`)!.shape[0],
+    units: l.units,
+    activation: l.activation as 'relu' | 'sigmoid',
   })),
 };
 
@@ -27,8 +30,10 @@ describe('shared test vectors (training code path)', () => {
 
   for (const c of vectors.cases) {
     it(`${c.name}: features and score match`, () => {
-      const rows: CouponRow[] = [...c.history.map((h) => ({ activity: h.activity, outcome: h.outcome, context: h.context ?? {} })), { activity: c.activity, outcome: 'view' as const, context: c.context }]
-        .map((r) => ({ respondent: 'r', activity: r.activity, outcome: r.outcome, context: r.context, user: c.user, label: 0 }));
+      const rows: CouponRow[] = [
+        ...c.history.map((h) => ({ activity: h.activity, outcome: h.outcome, context: h.context ?? {} })),
+        { activity: c.activity, outcome: 'view' as const, context: c.context },
+      ].map((r) => ({ respondent: 'r', activity: r.activity, outcome: r.outcome, context: r.context, user: c.user, label: 0 }));
       const ex = buildExamples(rows, manifest.featureSpec);
       const last = Array.from(ex.x.subarray((ex.n - 1) * ex.d));
       expect(last).toHaveLength(c.features.length);

@@ -9,8 +9,33 @@ import type { CrossDeclaration, FeatureDeclaration } from '@vitrine/core/feature
  * demographic and habit answers are user attributes, and a respondent's earlier answers are
  * the on-device behaviour profile.
  */
-export const CONTEXT_KEYS = ['destination', 'passanger', 'weather', 'temperature', 'time', 'toCoupon_GEQ5min', 'toCoupon_GEQ15min', 'toCoupon_GEQ25min', 'direction_same', 'direction_opp'] as const;
-export const USER_KEYS = ['gender', 'age', 'maritalStatus', 'has_children', 'education', 'occupation', 'income', 'car', 'Bar', 'CoffeeHouse', 'CarryAway', 'RestaurantLessThan20', 'Restaurant20To50'] as const;
+export const CONTEXT_KEYS = [
+  'destination',
+  'passanger',
+  'weather',
+  'temperature',
+  'time',
+  'toCoupon_GEQ5min',
+  'toCoupon_GEQ15min',
+  'toCoupon_GEQ25min',
+  'direction_same',
+  'direction_opp',
+] as const;
+export const USER_KEYS = [
+  'gender',
+  'age',
+  'maritalStatus',
+  'has_children',
+  'education',
+  'occupation',
+  'income',
+  'car',
+  'Bar',
+  'CoffeeHouse',
+  'CarryAway',
+  'RestaurantLessThan20',
+  'Restaurant20To50',
+] as const;
 export const REQUIRED_COLUMNS = ['respondent', ...CONTEXT_KEYS, 'coupon', 'expiration', ...USER_KEYS, 'Y'];
 
 const NUMERIC_CONTEXT = new Set(['toCoupon_GEQ5min', 'toCoupon_GEQ15min', 'toCoupon_GEQ25min', 'direction_same', 'direction_opp']);
@@ -24,12 +49,21 @@ const cat = (source: 'context' | 'user', key: string): FeatureDeclaration => ({ 
  * small MLP learns faster when they are given explicitly. Chosen by cross-validation (models/README.md).
  */
 export const COUPON_CROSSES: CrossDeclaration[] = [
-  ...['destination', 'passanger', 'weather', 'time', 'temperature'].map((k): CrossDeclaration => ({ kind: 'cross', parts: [OFFER_ID, cat('context', k)] })),
-  ...['Bar', 'CoffeeHouse', 'CarryAway', 'RestaurantLessThan20', 'Restaurant20To50', 'age', 'income', 'has_children'].map((k): CrossDeclaration => ({ kind: 'cross', parts: [OFFER_TYPE, cat('user', k)] })),
+  ...['destination', 'passanger', 'weather', 'time', 'temperature'].map((k): CrossDeclaration => ({
+    kind: 'cross',
+    parts: [OFFER_ID, cat('context', k)],
+  })),
+  ...['Bar', 'CoffeeHouse', 'CarryAway', 'RestaurantLessThan20', 'Restaurant20To50', 'age', 'income', 'has_children'].map(
+    (k): CrossDeclaration => ({ kind: 'cross', parts: [OFFER_TYPE, cat('user', k)] }),
+  ),
 ];
 
 export const COUPON_DECLARATIONS: FeatureDeclaration[] = [
-  ...CONTEXT_KEYS.map((key): FeatureDeclaration => ({ source: 'context', key, kind: NUMERIC_CONTEXT.has(key) ? 'numeric' : 'categorical' })),
+  ...CONTEXT_KEYS.map((key): FeatureDeclaration => ({
+    source: 'context',
+    key,
+    kind: NUMERIC_CONTEXT.has(key) ? 'numeric' : 'categorical',
+  })),
   ...USER_KEYS.map((key): FeatureDeclaration => ({ source: 'user', key, kind: 'categorical' })),
   { source: 'activity', key: 'id', kind: 'categorical' },
   { source: 'activity', key: 'type', kind: 'categorical' },
@@ -46,7 +80,10 @@ export interface CouponRow {
 }
 
 export function activityId(coupon: string, expiration: string): string {
-  return `${coupon.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}-${expiration}`;
+  return `${coupon
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')}-${expiration}`;
 }
 
 export function couponActivity(coupon: string, expiration: string): Activity {
@@ -54,8 +91,9 @@ export function couponActivity(coupon: string, expiration: string): Activity {
 }
 
 /** All 10 offers of the survey, as a shop catalog. */
-export const COUPON_CATALOG: Activity[] = ['Bar', 'Carry out & Take away', 'Coffee House', 'Restaurant(20-50)', 'Restaurant(<20)']
-  .flatMap((c) => ['2h', '1d'].map((e) => couponActivity(c, e)));
+export const COUPON_CATALOG: Activity[] = ['Bar', 'Carry out & Take away', 'Coffee House', 'Restaurant(20-50)', 'Restaurant(<20)'].flatMap(
+  (c) => ['2h', '1d'].map((e) => couponActivity(c, e)),
+);
 
 export class DatasetError extends Error {}
 
@@ -76,7 +114,14 @@ export function parseCoupons(csv: string, source = 'csv'): CouponRow[] {
     const user: FeatureRecord = {};
     for (const k of USER_KEYS) user[k] = r[k] || undefined;
     const label = y === '1' ? 1 : 0;
-    return { respondent: r.respondent, activity: couponActivity(r.coupon, r.expiration), context, user, label, outcome: label ? 'click' : 'dismiss' };
+    return {
+      respondent: r.respondent,
+      activity: couponActivity(r.coupon, r.expiration),
+      context,
+      user,
+      label,
+      outcome: label ? 'click' : 'dismiss',
+    };
   });
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureEncoder, fitFeatureSpec, columnNames, PROFILE_FEATURES, applyEvent, emptyAggregates, type FeatureDeclaration } from '../src/features';
+import {
+  FeatureEncoder,
+  fitFeatureSpec,
+  columnNames,
+  PROFILE_FEATURES,
+  applyEvent,
+  emptyAggregates,
+  type FeatureDeclaration,
+} from '../src/features';
 
 const decls: FeatureDeclaration[] = [
   { source: 'context', key: 'page', kind: 'categorical' },
@@ -43,7 +51,9 @@ describe('feature encoder', () => {
     const acts = examples.map((e) => e.activity);
     const batch = enc.encodeBatch(acts, { page: 'cart', cart: 25 }, { age: '31' }, emptyAggregates());
     acts.forEach((a, i) => {
-      expect(Array.from(batch.subarray(i * enc.dimension, (i + 1) * enc.dimension))).toEqual(Array.from(enc.encode(a, { page: 'cart', cart: 25 }, { age: '31' }, emptyAggregates())));
+      expect(Array.from(batch.subarray(i * enc.dimension, (i + 1) * enc.dimension))).toEqual(
+        Array.from(enc.encode(a, { page: 'cart', cart: 25 }, { age: '31' }, emptyAggregates())),
+      );
     });
   });
 
@@ -66,9 +76,24 @@ describe('feature encoder', () => {
 
   it('encodes cross features as one-hot pairs and fits priors only from labelled rows', () => {
     const labelled = [
-      { ...examples[0], label: 1 }, { ...examples[0], label: 1 }, { ...examples[1], label: 0 }, { ...examples[1], label: 1 },
+      { ...examples[0], label: 1 },
+      { ...examples[0], label: 1 },
+      { ...examples[1], label: 0 },
+      { ...examples[1], label: 1 },
     ];
-    const cross = fitFeatureSpec('x', [{ kind: 'cross', parts: [{ source: 'activity', key: 'type', kind: 'categorical' }, { source: 'user', key: 'age', kind: 'categorical' }] }], labelled);
+    const cross = fitFeatureSpec(
+      'x',
+      [
+        {
+          kind: 'cross',
+          parts: [
+            { source: 'activity', key: 'type', kind: 'categorical' },
+            { source: 'user', key: 'age', kind: 'categorical' },
+          ],
+        },
+      ],
+      labelled,
+    );
     expect(cross.features[0]).toMatchObject({ kind: 'cross', key: 'activity.type*user.age', vocab: ['bundle\u241f31', 'coupon\u241f26'] });
     expect(cross.priors.global).toBe(0.75);
     // Shrunk towards the global rate with 10 pseudo-observations.
@@ -80,7 +105,16 @@ describe('feature encoder', () => {
     expect(row[names.indexOf('cross.activity.type*user.age=bundle\u241f31')]).toBe(1);
     expect(enc.encode({ id: 'q', type: 'bundle' }, {}, { age: '99' }, emptyAggregates()).slice(0, 2)).toEqual(new Float32Array([0, 0]));
     // Batch fast path (shared side resolved once) == the generic per-row lookup.
-    const batch = enc.encodeBatch([{ id: 'a', type: 'coupon' }, { id: 'b', type: 'bundle' }, { id: 'c', type: 'flash' }], {}, { age: '26' }, emptyAggregates());
+    const batch = enc.encodeBatch(
+      [
+        { id: 'a', type: 'coupon' },
+        { id: 'b', type: 'bundle' },
+        { id: 'c', type: 'flash' },
+      ],
+      {},
+      { age: '26' },
+      emptyAggregates(),
+    );
     const d = enc.dimension;
     expect(batch[names.indexOf('cross.activity.type*user.age=coupon\u241f26')]).toBe(1);
     expect(Array.from(batch.subarray(d, d + 2))).toEqual([0, 0]);
@@ -98,7 +132,8 @@ describe('feature encoder', () => {
     const enc = new FeatureEncoder(spec);
     const names = columnNames(spec);
     let p = emptyAggregates();
-    for (let i = 0; i < 3; i++) p = applyEvent(p, { activityId: 'c1', activityType: 'coupon', outcome: 'click', hour: 0, attributes: { expiration: '2h' } });
+    for (let i = 0; i < 3; i++)
+      p = applyEvent(p, { activityId: 'c1', activityType: 'coupon', outcome: 'click', hour: 0, attributes: { expiration: '2h' } });
     const row = enc.encode(offer, {}, {}, p);
     const prior2h = spec.priors.byAttribute['expiration=2h'];
     expect(row[names.indexOf('profile.attribute_residual')]).toBeCloseTo((3 - 3 * prior2h) / (3 + 2), 6);

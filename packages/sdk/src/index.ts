@@ -3,8 +3,22 @@ export { VitrineError } from './errors';
 export type { Vitrine } from './vitrine';
 export type { VitrineErrorCode } from './errors';
 export type {
-  Activity, AdapterInfo, Consent, BackendName, BackendOption, BackendSelection, Decision, FeatureRecord, FeatureValue,
-  Outcome, Progress, RankedItem, RankOptions, Reason, VitrineOptions, VitrineStatus,
+  Activity,
+  AdapterInfo,
+  Consent,
+  BackendName,
+  BackendOption,
+  BackendSelection,
+  Decision,
+  FeatureRecord,
+  FeatureValue,
+  Outcome,
+  Progress,
+  RankedItem,
+  RankOptions,
+  Reason,
+  VitrineOptions,
+  VitrineStatus,
 } from './types';
 export type { PrivacyReport } from './signals/stage';
 export type { ProfileExport, RetentionPolicy } from './profile/store';

@@ -7,7 +7,10 @@ import type { Vitrine, VitrineOptions } from './index';
 import { version } from './version';
 
 type QueueItem = (v: Vitrine) => unknown;
-interface Global { Vitrine?: unknown; vitrineQueue?: QueueItem[] | { push(fn: QueueItem): number } }
+interface Global {
+  Vitrine?: unknown;
+  vitrineQueue?: QueueItem[] | { push(fn: QueueItem): number };
+}
 
 (() => {
   const w = window as unknown as Global;
@@ -28,19 +31,30 @@ interface Global { Vitrine?: unknown; vitrineQueue?: QueueItem[] | { push(fn: Qu
     // Non-literal specifier: bundlers leave it alone and the browser resolves it next to this script.
     const entry = `${base}index.js`;
     instance = (import(entry) as Promise<typeof import('./index')>).then((m) => m.createVitrine({ wasmPaths: base, ...options }));
-    instance.then((v) => {
-      const pending = Array.isArray(w.vitrineQueue) ? w.vitrineQueue : [];
-      w.vitrineQueue = { push: (fn: QueueItem) => (run(fn, v), 0) };
-      pending.forEach((fn) => run(fn, v));
-    }, (e) => console.warn('[vitrine] init failed', e));
+    instance.then(
+      (v) => {
+        const pending = Array.isArray(w.vitrineQueue) ? w.vitrineQueue : [];
+        w.vitrineQueue = { push: (fn: QueueItem) => (run(fn, v), 0) };
+        pending.forEach((fn) => run(fn, v));
+      },
+      (e) => console.warn('[vitrine] init failed', e),
+    );
     return instance;
   };
 
-  w.Vitrine = Object.freeze({ init, get ready() { return instance; }, version });
+  w.Vitrine = Object.freeze({
+    init,
+    get ready() {
+      return instance;
+    },
+    version,
+  });
   const data = script?.dataset;
   if (data?.model) {
     init({
-      model: data.model, endpoint: data.endpoint, backend: (data.backend as VitrineOptions['backend']) || 'auto',
+      model: data.model,
+      endpoint: data.endpoint,
+      backend: (data.backend as VitrineOptions['backend']) || 'auto',
       // Only an explicit data-consent="signals" turns signals on.
       consent: data.consent === 'signals' ? 'signals' : 'none',
     }).catch(() => undefined);

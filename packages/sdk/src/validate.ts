@@ -12,9 +12,15 @@ function oneOf<const T extends readonly string[]>(values: T) {
 const Primitive = v.union([v.string(), v.pipe(v.number(), v.finite('must be a finite number')), v.boolean()]);
 const Record_ = v.record(v.string(), v.nullish(Primitive));
 const TimeValue = v.union([
-  v.pipe(v.string(), v.check((s) => Number.isFinite(Date.parse(s)), 'must be an ISO date')),
+  v.pipe(
+    v.string(),
+    v.check((s) => Number.isFinite(Date.parse(s)), 'must be an ISO date'),
+  ),
   v.pipe(v.number(), v.finite()),
-  v.pipe(v.date(), v.check((d) => Number.isFinite(d.getTime()), 'must be a valid Date')),
+  v.pipe(
+    v.date(),
+    v.check((d) => Number.isFinite(d.getTime()), 'must be a valid Date'),
+  ),
 ]);
 
 const ActivitySchema = v.object({
@@ -30,21 +36,22 @@ const ActivitiesSchema = v.pipe(
   v.maxLength(100_000, 'has more than 100000 activities'),
 );
 
-const RankOptionsSchema = v.optional(v.object({
-  context: v.optional(Record_),
-  slots: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
-  at: v.optional(TimeValue),
-  includeFeatures: v.optional(v.boolean()),
-}));
+const RankOptionsSchema = v.optional(
+  v.object({
+    context: v.optional(Record_),
+    slots: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
+    at: v.optional(TimeValue),
+    includeFeatures: v.optional(v.boolean()),
+  }),
+);
 
 export const ConsentSchema = oneOf(CONSENTS);
 
 const OptionsSchema = v.object({
   model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
-  endpoint: v.optional(v.pipe(
-    v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'),
-    v.minLength(1, 'must not be empty'),
-  )),
+  endpoint: v.optional(
+    v.pipe(v.string('must be the URL of a Vitrine server (e.g. https://vitrine.example/v1)'), v.minLength(1, 'must not be empty')),
+  ),
   consent: v.optional(ConsentSchema),
   backend: v.optional(oneOf(BACKEND_OPTIONS)),
   user: v.optional(Record_),
@@ -96,7 +103,6 @@ export function validateRank(activities: unknown, options: unknown): { activitie
 export function validateTrack(decisionId: unknown, activityId: unknown, outcome: unknown) {
   return check(TrackSchema, { decisionId, activityId, outcome }, '', 'invalid_input');
 }
-
 
 export function validateUser(user: unknown): Record<string, string | number | boolean | null | undefined> {
   return check(Record_, user, 'user', 'invalid_input');

@@ -18,8 +18,17 @@ import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
 import {
-  BACKENDS, type Activity, type Consent, type Decision, type FeatureRecord, type Outcome, type Progress, type RankedItem, type RankOptions,
-  type VitrineOptions, type VitrineStatus,
+  BACKENDS,
+  type Activity,
+  type Consent,
+  type Decision,
+  type FeatureRecord,
+  type Outcome,
+  type Progress,
+  type RankedItem,
+  type RankOptions,
+  type VitrineOptions,
+  type VitrineStatus,
 } from './types';
 
 const DEFAULT_EPSILON = 0.05;
@@ -133,7 +142,10 @@ class VitrineClient implements Vitrine {
       const { degraded: _, ...status } = this.status;
       this.status = {
         ...status,
-        backend: selected.scorer.backend, adapter: selected.adapter, selection: selected.selection, modelVersion: model.manifest.version,
+        backend: selected.scorer.backend,
+        adapter: selected.adapter,
+        selection: selected.selection,
+        modelVersion: model.manifest.version,
         warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...selected.warnings],
       };
     } catch (err) {
@@ -168,7 +180,9 @@ class VitrineClient implements Vitrine {
   private report = (err: VitrineError): void => {
     try {
       this.options.onError?.(err);
-    } catch { /* a throwing callback must not break us either */ }
+    } catch {
+      /* a throwing callback must not break us either */
+    }
   };
 
   /** IndexedDB failed at runtime (quota, lost for good): keep going in memory and say so. */
@@ -207,7 +221,13 @@ class VitrineClient implements Vitrine {
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const placements = this.signals?.placements({
-        ...slate, activities, epsilon: this.epsilon, encoder, context, user: this.user, profile: this.profile,
+        ...slate,
+        activities,
+        epsilon: this.epsilon,
+        encoder,
+        context,
+        user: this.user,
+        profile: this.profile,
       });
       const items: RankedItem[] = slate.order.map((i, pos) => ({
         id: activities[i].id,
@@ -217,14 +237,18 @@ class VitrineClient implements Vitrine {
         reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
         ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
       }));
-      return this.remember({
-        id,
-        items,
-        modelVersion: model.manifest.version,
-        backend: scorer.backend,
-        policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
-        ineligible,
-      }, slate.order.map((i) => activities[i]), placements);
+      return this.remember(
+        {
+          id,
+          items,
+          modelVersion: model.manifest.version,
+          backend: scorer.backend,
+          policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
+          ineligible,
+        },
+        slate.order.map((i) => activities[i]),
+        placements,
+      );
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
@@ -237,7 +261,11 @@ class VitrineClient implements Vitrine {
     return {
       id,
       items: activities.slice(0, slots).map((a, position) => ({
-        id: a.id, score: null, propensity: 1, position, reasons: [{ code: 'fallback', text: `shop order (${reason})` }],
+        id: a.id,
+        score: null,
+        propensity: 1,
+        position,
+        reasons: [{ code: 'fallback', text: `shop order (${reason})` }],
       })),
       modelVersion: this.model?.manifest.version ?? null,
       backend: 'rules',
@@ -261,19 +289,22 @@ class VitrineClient implements Vitrine {
     const { decisionId, activityId, outcome } = validateTrack(decisionIdIn, activityIdIn, outcomeIn);
     const decision = this.decisions.get(decisionId);
     if (!decision) {
-      throw new VitrineError(
-        'unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, { field: 'decisionId' },
-      );
+      throw new VitrineError('unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, {
+        field: 'decisionId',
+      });
     }
     const activity = decision.activities.get(activityId);
     if (activity === undefined) {
-      throw new VitrineError(
-        'invalid_input', `activityId "${activityId}" was not placed by decision ${decisionId}`, { field: 'activityId' },
-      );
+      throw new VitrineError('invalid_input', `activityId "${activityId}" was not placed by decision ${decisionId}`, {
+        field: 'activityId',
+      });
     }
     const attributes = activityAttributes(activity.features);
     const event: ProfileEvent = {
-      activityId, activityType: activity.type, outcome, hour: coarseHour(this.now()),
+      activityId,
+      activityType: activity.type,
+      outcome,
+      hour: coarseHour(this.now()),
       ...(attributes ? { attributes } : {}),
     };
     try {
@@ -297,8 +328,11 @@ class VitrineClient implements Vitrine {
    * A bad endpoint or a broken IndexedDB rejects with a VitrineError, never a raw TypeError.
    */
   startSignals(): Promise<void> {
-    const start = this.signalsStart.then(() => this.startSignalsNow())
-      .catch((err) => { throw toVitrineError(err, 'signals_failed', 'signals could not start'); });
+    const start = this.signalsStart
+      .then(() => this.startSignalsNow())
+      .catch((err) => {
+        throw toVitrineError(err, 'signals_failed', 'signals could not start');
+      });
     this.signalsStart = start.catch(() => undefined);
     return start;
   }
@@ -309,7 +343,11 @@ class VitrineClient implements Vitrine {
     // The whole signals stage is a lazy chunk: pages without consent never download it.
     const { startSignalsStage } = await import('./signals/start');
     const { stage, warning } = await startSignalsStage(model, {
-      endpoint: options.endpoint, storage: options.storage, outbox: internals.outbox, now: this.now, random: this.random,
+      endpoint: options.endpoint,
+      storage: options.storage,
+      outbox: internals.outbox,
+      now: this.now,
+      random: this.random,
       loadShadow: (url) => loadModel(url, defaultLoaderEnv()),
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
       flushDelayMs: internals.flushDelayMs ?? 30_000,
@@ -323,42 +361,54 @@ class VitrineClient implements Vitrine {
   }
 
   setConsent(consent: Consent): Promise<void> {
-    return settled((async () => {
-      const parsed = v.safeParse(ConsentSchema, consent);
-      if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
-      (this.options as VitrineOptions).consent = parsed.output;
-      if (parsed.output === 'signals') return this.startSignals();
-      await this.signalsStart; // a start still under way finishes first, so that its stage is stopped too
-      await this.signals?.stop();
-      this.signals = null;
-      this.decisions.dropPlacements();
-    })(), this.report);
+    return settled(
+      (async () => {
+        const parsed = v.safeParse(ConsentSchema, consent);
+        if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
+        (this.options as VitrineOptions).consent = parsed.output;
+        if (parsed.output === 'signals') return this.startSignals();
+        await this.signalsStart; // a start still under way finishes first, so that its stage is stopped too
+        await this.signals?.stop();
+        this.signals = null;
+        this.decisions.dropPlacements();
+      })(),
+      this.report,
+    );
   }
 
   flush(): Promise<void> {
-    return settled((async () => {
-      if (!this.signals) return;
-      await this.signals.settle();
-      await this.signals.flush();
-      await this.signals.settle();
-    })(), this.report);
+    return settled(
+      (async () => {
+        if (!this.signals) return;
+        await this.signals.settle();
+        await this.signals.flush();
+        await this.signals.settle();
+      })(),
+      this.report,
+    );
   }
 
   setUser(user: FeatureRecord): Promise<void> {
-    return settled((async () => {
-      this.user = { ...validateUser(user) };
-    })(), this.report);
+    return settled(
+      (async () => {
+        this.user = { ...validateUser(user) };
+      })(),
+      this.report,
+    );
   }
 
   exportProfile(): Promise<ProfileExport> {
-    return settled((async () => ({
-      storage: this.store.kind,
-      schemaVersion: 1,
-      user: { ...this.user },
-      aggregates: this.profile,
-      events: await this.store.events(),
-      retention: DEFAULT_RETENTION,
-    }))(), this.report);
+    return settled(
+      (async () => ({
+        storage: this.store.kind,
+        schemaVersion: 1,
+        user: { ...this.user },
+        aggregates: this.profile,
+        events: await this.store.events(),
+        retention: DEFAULT_RETENTION,
+      }))(),
+      this.report,
+    );
   }
 
   forget(): Promise<void> {
@@ -435,7 +485,10 @@ async function loadModelParts(opts: VitrineOptions, progress?: (p: Progress) => 
   const { selectScorer } = await selectP;
   // Warm up for the input width this model really has, plus a few cross signatures.
   const selected = await selectScorer(model, opts.backend ?? 'auto', {
-    wasmPaths: opts.wasmPaths, cacheName: MODEL_CACHE, inputWidth: encoder.variableWidth + 8, fallbackOrder: BACKENDS,
+    wasmPaths: opts.wasmPaths,
+    cacheName: MODEL_CACHE,
+    inputWidth: encoder.variableWidth + 8,
+    fallbackOrder: BACKENDS,
   });
   progress?.({ stage: 'warmup', progress: 0.95 });
   return { model, encoder, selected };
@@ -450,7 +503,11 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
   return (async () => {
     const opts = validateOptions(options);
     const progress = (p: Progress) => {
-      try { opts.onProgress?.(p); } catch { /* never let a callback break init */ }
+      try {
+        opts.onProgress?.(p);
+      } catch {
+        /* never let a callback break init */
+      }
     };
     const storeP = internals.profileStore
       ? Promise.resolve({ store: internals.profileStore, warning: undefined })

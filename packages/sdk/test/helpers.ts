@@ -35,6 +35,10 @@ export class InMemoryCacheStorage {
     return this.caches.delete(name);
   }
   corruptAll() {
-    for (const c of this.caches.values()) for (const [k, v] of c.entries) if (!k.includes('last-good')) { v[0] ^= 0xff; }
+    for (const c of this.caches.values())
+      for (const [k, v] of c.entries)
+        if (!k.includes('last-good')) {
+          v[0] ^= 0xff;
+        }
   }
 }

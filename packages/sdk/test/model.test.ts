@@ -12,26 +12,35 @@ const BASE = 'https://shop.test/models/coupons/';
 
 function env(files: Record<string, Uint8Array | string>, caches = new InMemoryCacheStorage()) {
   const { fetch, requests } = fakeFetch(files);
-  return { fetch, caches: caches as unknown as CacheStorage, subtle: globalThis.crypto.subtle, requests } satisfies LoaderEnv & { requests: string[] };
+  return { fetch, caches: caches as unknown as CacheStorage, subtle: globalThis.crypto.subtle, requests } satisfies LoaderEnv & {
+    requests: string[];
+  };
 }
 
 describe('dequantize', () => {
   it('applies per-channel uint8 affine parameters along the given axis', () => {
     const q = new Uint8Array([0, 255, 10, 20, 255, 0]); // shape [3, 2], channel = column
-    const out = dequantize({ name: 'k', file: 0, offset: 0, shape: [3, 2], dtype: 'uint8', quant: { axis: 1, scale: [0.1, 2], min: [-1, 5] } }, q.buffer);
+    const out = dequantize(
+      { name: 'k', file: 0, offset: 0, shape: [3, 2], dtype: 'uint8', quant: { axis: 1, scale: [0.1, 2], min: [-1, 5] } },
+      q.buffer,
+    );
     expect(Array.from(out).map((x) => +x.toFixed(5))).toEqual([-1, 515, 0, 45, 24.5, 5]);
   });
 
   it('decodes int8 symmetric and float16', () => {
     const i8 = new Int8Array([-128, 0, 127]);
-    expect(Array.from(dequantize({ name: 'k', file: 0, offset: 0, shape: [3], dtype: 'int8', quant: { scale: [0.5] } }, i8.buffer))).toEqual([-64, 0, 63.5]);
+    expect(
+      Array.from(dequantize({ name: 'k', file: 0, offset: 0, shape: [3], dtype: 'int8', quant: { scale: [0.5] } }, i8.buffer)),
+    ).toEqual([-64, 0, 63.5]);
     expect(halfToFloat(0x3c00)).toBe(1);
     expect(halfToFloat(0xc000)).toBe(-2);
     expect(halfToFloat(0x3555)).toBeCloseTo(0.333, 3);
   });
 
   it('refuses a tensor that runs past the end of its file', () => {
-    expect(() => dequantize({ name: 'k', file: 0, offset: 4, shape: [4], dtype: 'float32' }, new ArrayBuffer(16))).toThrow(/needs bytes 4\.\.20/);
+    expect(() => dequantize({ name: 'k', file: 0, offset: 4, shape: [4], dtype: 'float32' }, new ArrayBuffer(16))).toThrow(
+      /needs bytes 4\.\.20/,
+    );
   });
 });
 
@@ -72,7 +81,10 @@ describe('model loader', () => {
   });
 
   it('refuses a truncated file', async () => {
-    const err = await loadModel(`${BASE}manifest.json`, env({ ...files, [`${BASE}${weightsPath}`]: new Uint8Array(weights).slice(0, 50) })).catch((e) => e);
+    const err = await loadModel(
+      `${BASE}manifest.json`,
+      env({ ...files, [`${BASE}${weightsPath}`]: new Uint8Array(weights).slice(0, 50) }),
+    ).catch((e) => e);
     expect(err.code).toBe('model_integrity');
     expect(err.message).toMatch(/truncated/);
   });
@@ -85,7 +97,10 @@ describe('model loader', () => {
     next.files[0].path = 'next/weights.bin';
     const bad = new Uint8Array(weights);
     bad[7] ^= 1;
-    const model = await loadModel(`${BASE}manifest.json`, env({ [`${BASE}manifest.json`]: JSON.stringify(next), [`${BASE}next/weights.bin`]: bad }, caches));
+    const model = await loadModel(
+      `${BASE}manifest.json`,
+      env({ [`${BASE}manifest.json`]: JSON.stringify(next), [`${BASE}next/weights.bin`]: bad }, caches),
+    );
     expect(model.manifest.version).toBe(manifestJson.version);
     expect(model.warning).toMatch(/coupons-next refused/);
   });

@@ -21,7 +21,14 @@ describe('factored first layer', () => {
     const context = { destination: 'Work', passanger: 'Alone', weather: 'Snowy', temperature: '30', time: '7AM', toCoupon_GEQ15min: 1 };
     const user = { age: '26', CoffeeHouse: 'gt8', Bar: 'never', income: '$50000 - $62499' };
     let profile = emptyAggregates();
-    for (const a of COUPON_CATALOG.slice(0, 6)) profile = applyEvent(profile, { activityId: a.id, activityType: a.type, outcome: a.id.endsWith('2h') ? 'click' : 'dismiss', hour: 0, attributes: { expiration: String(a.features!.expiration) } });
+    for (const a of COUPON_CATALOG.slice(0, 6))
+      profile = applyEvent(profile, {
+        activityId: a.id,
+        activityType: a.type,
+        outcome: a.id.endsWith('2h') ? 'click' : 'dismiss',
+        hour: 0,
+        attributes: { expiration: String(a.features!.expiration) },
+      });
 
     const dense = referenceScores(manifest, weights, encoder.encodeBatch(activities, context, user, profile), activities.length);
     const batch = encoder.encodeFactored(activities, context, user, profile);

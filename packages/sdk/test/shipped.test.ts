@@ -17,13 +17,19 @@ describe.skipIf(!built)('built ESM bundle', () => {
     const manifest = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
     const path = JSON.parse(manifest).files[0].path;
     const MODEL = 'https://shop.test/m/manifest.json';
-    vi.stubGlobal('fetch', fakeFetch({
-      [MODEL]: manifest,
-      [new URL(path, MODEL).href]: new Uint8Array(readFileSync(new URL(`../../../models/coupons/${path}`, import.meta.url))),
-    }).fetch);
+    vi.stubGlobal(
+      'fetch',
+      fakeFetch({
+        [MODEL]: manifest,
+        [new URL(path, MODEL).href]: new Uint8Array(readFileSync(new URL(`../../../models/coupons/${path}`, import.meta.url))),
+      }).fetch,
+    );
     const v = await sdk.createVitrine({ model: MODEL, backend: 'cpu', storage: 'memory' });
     expect(v.status.backend).toBe('cpu');
-    const d = await v.rank([{ id: 'a', type: 'Bar' }, { id: 'b', type: 'Coffee House' }]);
+    const d = await v.rank([
+      { id: 'a', type: 'Bar' },
+      { id: 'b', type: 'Coffee House' },
+    ]);
     expect(d.items).toHaveLength(2);
     const err = await v.rank([{ id: 'a' } as never]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(sdk.VitrineError);

@@ -45,8 +45,14 @@ describe('batch building and sealing (pure)', () => {
   it('opens a batch from the injected clock and random bytes; only an update batch gets a noise seed', () => {
     const plain = openBatch({ model: 'm1', withUpdate: false }, env(0));
     expect(plain).toEqual({
-      id: '000102030405060708090a0b0c0d0e0f', state: 'open', model: 'm1', events: [], withUpdate: false,
-      attempts: 0, nextAt: 0, createdAt: NOW,
+      id: '000102030405060708090a0b0c0d0e0f',
+      state: 'open',
+      model: 'm1',
+      events: [],
+      withUpdate: false,
+      attempts: 0,
+      nextAt: 0,
+      createdAt: NOW,
     });
     const withUpdate = openBatch({ model: 'm1', shadow: 's1', withUpdate: true }, env(0));
     expect(withUpdate).toMatchObject({ shadow: 's1', withUpdate: true });
@@ -63,7 +69,13 @@ describe('batch building and sealing (pure)', () => {
     recordOutcome(item, { key: 'd:b', activityId: 'b', placement: p1, reward: 0, at: NOW, withShadow: false });
     expect(item.events).toEqual([
       {
-        key: 'd:a', activityId: 'a', slot: 0, propensity: 0.9, reward: 1, timeBucket: timeBucket(NOW), shadowPropensity: 0.5,
+        key: 'd:a',
+        activityId: 'a',
+        slot: 0,
+        propensity: 0.9,
+        reward: 1,
+        timeBucket: timeBucket(NOW),
+        shadowPropensity: 0.5,
         preActivations: Array.from(Float32Array.from(z(0))),
       },
       { key: 'd:b', activityId: 'b', slot: 1, propensity: 0.91, reward: 0, timeBucket: timeBucket(NOW) },
@@ -106,8 +118,15 @@ describe('batch building and sealing (pure)', () => {
 /** An open batch exactly as SDK 0.4 stored it in IndexedDB. */
 function legacyOpenItem(modelVersion: string): StoredOutboxItem {
   return {
-    id: 'abcdefabcdefabcdefabcdefabcdef01', state: 'open', model: modelVersion, shadow: 'shadow-1', withUpdate: true,
-    noiseSeed: [1, 2, 3, 4], attempts: 0, nextAt: 0, createdAt: NOW,
+    id: 'abcdefabcdefabcdefabcdefabcdef01',
+    state: 'open',
+    model: modelVersion,
+    shadow: 'shadow-1',
+    withUpdate: true,
+    noiseSeed: [1, 2, 3, 4],
+    attempts: 0,
+    nextAt: 0,
+    createdAt: NOW,
     events: [
       { key: 'd1:a', a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3, z: z(1) },
       { key: 'd1:b', a: 'b', s: 1, p: 0.05, r: 0, t: timeBucket(NOW) },
@@ -121,7 +140,13 @@ describe('outbox records of the previous SDK version', () => {
     const upgraded = upgradeStoredItem(legacy);
     expect(upgraded.events).toEqual([
       {
-        key: 'd1:a', activityId: 'a', slot: 0, propensity: 0.9, reward: 1, timeBucket: timeBucket(NOW), shadowPropensity: 0.3,
+        key: 'd1:a',
+        activityId: 'a',
+        slot: 0,
+        propensity: 0.9,
+        reward: 1,
+        timeBucket: timeBucket(NOW),
+        shadowPropensity: 0.3,
         preActivations: z(1),
       },
       { key: 'd1:b', activityId: 'b', slot: 1, propensity: 0.05, reward: 0, timeBucket: timeBucket(NOW) },
@@ -213,7 +238,9 @@ describe('sender', () => {
 
   function sealedItem(id: string, events = 1): OutboxItem {
     const body: WireBatch = {
-      format: 'vitrine-signals@1', id, model: 'm1',
+      format: 'vitrine-signals@1',
+      id,
+      model: 'm1',
       events: Array.from({ length: events }, (_, i) => ({ a: `activity-${i}`, s: 0, p: 0.5, r: 1, t: 0 })),
     };
     return { id, state: 'sealed', model: 'm1', events: [], withUpdate: false, body, attempts: 0, nextAt: 0, createdAt: 0 };
@@ -227,8 +254,14 @@ describe('sender', () => {
     const log: string[] = [];
     const wakes: number[] = [];
     const outcomes: SendOutcomes = {
-      acknowledged: async (item) => { queue.take(item.id); log.push(`ack ${item.id}`); },
-      dropped: async (item, reason) => { queue.take(item.id); log.push(`drop ${item.id} ${reason}`); },
+      acknowledged: async (item) => {
+        queue.take(item.id);
+        log.push(`ack ${item.id}`);
+      },
+      dropped: async (item, reason) => {
+        queue.take(item.id);
+        log.push(`drop ${item.id} ${reason}`);
+      },
     };
     const fetchImpl = (async (_url: string, init: RequestInit) => {
       requests.push(init);
@@ -239,7 +272,10 @@ describe('sender', () => {
     }) as unknown as typeof fetch;
     const sender = new SignalSender(
       {
-        fetch: fetchImpl, url: 'https://vitrine.test/v1/signals', now: options.now ?? (() => 1_000), random: () => 0,
+        fetch: fetchImpl,
+        url: 'https://vitrine.test/v1/signals',
+        now: options.now ?? (() => 1_000),
+        random: () => 0,
         wake: (ms) => wakes.push(ms),
       },
       queue,
@@ -266,7 +302,11 @@ describe('sender', () => {
       expect(r).toMatchObject({ method: 'POST', credentials: 'omit', referrerPolicy: 'no-referrer', keepalive: false });
     }
     expect(log).toEqual(['drop d HTTP 400 bad field', 'drop e HTTP 413 too big', 'ack f']);
-    expect(queue.items.map((i) => [i.id, i.attempts, i.nextAt])).toEqual([['a', 1, 2_000], ['b', 1, 121_000], ['c', 1, 2_000]]);
+    expect(queue.items.map((i) => [i.id, i.attempts, i.nextAt])).toEqual([
+      ['a', 1, 2_000],
+      ['b', 1, 121_000],
+      ['c', 1, 2_000],
+    ]);
     expect(wakes).toEqual([1_000]);
   });
 
@@ -301,7 +341,9 @@ describe('sender', () => {
   it('pauses while offline and resumes when the browser is back online', async () => {
     const listeners: Record<string, () => void> = {};
     vi.stubGlobal('navigator', { onLine: false });
-    vi.stubGlobal('addEventListener', (type: string, fn: () => void) => { listeners[type] = fn; });
+    vi.stubGlobal('addEventListener', (type: string, fn: () => void) => {
+      listeners[type] = fn;
+    });
     const { queue, sender, requests, wakes } = setup([]);
     await queue.add(sealedItem('a'));
     await sender.sendDue(false);

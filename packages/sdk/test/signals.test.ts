@@ -17,7 +17,11 @@ import { epsilonFromRho } from '@vitrine/core/privacy';
 const activities: Activity[] = COUPON_CATALOG.slice(0, 4);
 const context = { destination: 'Work', weather: 'Sunny', time: '7AM' };
 
-interface Captured { url: string; init: RequestInit; body?: unknown }
+interface Captured {
+  url: string;
+  init: RequestInit;
+  body?: unknown;
+}
 
 let server: VitrineServer;
 let base: string;
@@ -59,15 +63,31 @@ afterAll(async () => {
   globalThis.fetch = realFetch;
   await server.close();
 });
-afterEach(() => { requests.length = 0; failNext = []; hangPrivacy = false; failModel = 0; delayPrivacyMs = 0; });
+afterEach(() => {
+  requests.length = 0;
+  failNext = [];
+  hangPrivacy = false;
+  failModel = 0;
+  delayPrivacyMs = 0;
+});
 
-interface ClientOptions { consent?: 'none' | 'signals'; now?: () => number; outbox?: MemoryOutbox | IdbOutbox; errors?: VitrineError[] }
+interface ClientOptions {
+  consent?: 'none' | 'signals';
+  now?: () => number;
+  outbox?: MemoryOutbox | IdbOutbox;
+  errors?: VitrineError[];
+}
 
 function client(options: ClientOptions = {}) {
   return createVitrine(
     {
-      model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory',
-      consent: options.consent, now: options.now, onError: (e) => options.errors?.push(e),
+      model: `${base}/v1/models/current`,
+      endpoint: `${base}/v1`,
+      backend: 'cpu',
+      storage: 'memory',
+      consent: options.consent,
+      now: options.now,
+      onError: (e) => options.errors?.push(e),
     },
     { outbox: options.outbox ?? new MemoryOutbox(), flushDelayMs: 3_600_000 },
   );
@@ -105,7 +125,10 @@ describe('signals stage', () => {
     const events = body.events as Record<string, unknown>[];
     for (const e of events) expect(Object.keys(e).sort()).toEqual(['a', 'p', 's', 'r', 't'].sort());
     // ...one event per placed item, the later click raising the reward.
-    expect(events.map((e) => [e.a, e.s, e.r])).toEqual([[d.items[0].id, 0, REWARDS.view], [d.items[1].id, 1, REWARDS.click]]);
+    expect(events.map((e) => [e.a, e.s, e.r])).toEqual([
+      [d.items[0].id, 0, REWARDS.view],
+      [d.items[1].id, 1, REWARDS.click],
+    ]);
     expect((events[0].t as number) % 6).toBe(0);
     const update = body.update as { g: number[]; n: number };
     expect(update.g).toHaveLength(161);
@@ -203,8 +226,14 @@ describe('signals stage', () => {
     const now = Date.now();
     // An open batch exactly as SDK 0.3 stored it: events under wire names, pre-activations as `z`.
     const legacy = {
-      id: '0123456789abcdef0123456789abcdef', state: 'open', model: version, withUpdate: true, noiseSeed: [1, 2, 3, 4],
-      attempts: 0, nextAt: 0, createdAt: now,
+      id: '0123456789abcdef0123456789abcdef',
+      state: 'open',
+      model: version,
+      withUpdate: true,
+      noiseSeed: [1, 2, 3, 4],
+      attempts: 0,
+      nextAt: 0,
+      createdAt: now,
       events: [
         { key: 'old:a', a: activities[0].id, s: 0, p: 0.9625, r: 1, t: timeBucket(now), z: Array.from({ length: 80 }, (_, i) => i / 80) },
         { key: 'old:b', a: activities[1].id, s: 1, p: 0.0125, r: 0, t: timeBucket(now) },
@@ -218,7 +247,9 @@ describe('signals stage', () => {
     const posts = signalPosts();
     expect(posts).toHaveLength(1);
     expect(posts[0].body).toEqual({
-      format: 'vitrine-signals@1', id: legacy.id, model: version,
+      format: 'vitrine-signals@1',
+      id: legacy.id,
+      model: version,
       events: legacy.events.map(({ key: _key, z: _z, ...wire }) => wire),
       update: { g: expect.any(Array), n: 1 },
     });
@@ -234,7 +265,14 @@ describe('signals stage', () => {
     const retries: (() => void)[] = [];
     const v = await createVitrine(
       { model: `${base}/v1/models/current`, endpoint: `${base}/v1`, backend: 'cpu', storage: 'memory', consent: 'signals' },
-      { outbox: new MemoryOutbox(), flushDelayMs: 3_600_000, setTimer: (run) => { retries.push(run); return () => undefined; } },
+      {
+        outbox: new MemoryOutbox(),
+        flushDelayMs: 3_600_000,
+        setTimer: (run) => {
+          retries.push(run);
+          return () => undefined;
+        },
+      },
     );
     expect(v.status.degraded).toMatch(/HTTP 502.*retry 1 of 10/);
     expect(await v.privacyReport()).toEqual({ consent: 'none', sent: null });
@@ -313,7 +351,11 @@ describe('signals stage', () => {
     const acc = new PrivacyAccountant(params, () => now);
     let ledger = emptyLedger();
     let n = 0;
-    while (acc.refusal(ledger) === null) { ledger = acc.charge(ledger); n += 1; now += 1000; }
+    while (acc.refusal(ledger) === null) {
+      ledger = acc.charge(ledger);
+      n += 1;
+      now += 1000;
+    }
     // rho-zCDP composes additively: n * 0.01 <= rho(epsilon = 2, delta = 1e-6) < (n + 1) * 0.01
     expect(epsilonFromRho(n * 0.01, 1e-6)).toBeLessThanOrEqual(2);
     expect(epsilonFromRho((n + 1) * 0.01, 1e-6)).toBeGreaterThan(2);

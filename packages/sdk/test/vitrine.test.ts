@@ -11,7 +11,8 @@ const weights = new Uint8Array(readFileSync(new URL(`../../../models/coupons/${w
 const MODEL = 'https://shop.test/models/coupons/manifest.json';
 
 const catalog: Activity[] = ['Bar', 'Coffee House', 'Restaurant(<20)'].flatMap((type) =>
-  ['2h', '1d'].map((e) => ({ id: `${type.toLowerCase().replace(/[^a-z]+/g, '-')}-${e}`, type, features: { expiration: e } })));
+  ['2h', '1d'].map((e) => ({ id: `${type.toLowerCase().replace(/[^a-z]+/g, '-')}-${e}`, type, features: { expiration: e } })),
+);
 const context = { destination: 'No Urgent Place', passanger: 'Friend(s)', weather: 'Sunny', temperature: '80', time: '2PM' };
 
 beforeEach(() => {
@@ -20,14 +21,20 @@ beforeEach(() => {
 afterEach(() => vi.unstubAllGlobals());
 
 describe('model load retry', () => {
-  interface FakeTimer { run: () => void; delayMs: number; cancelled: boolean }
+  interface FakeTimer {
+    run: () => void;
+    delayMs: number;
+    cancelled: boolean;
+  }
   /** Retry timers the test fires by hand. */
   function timers() {
     const list: FakeTimer[] = [];
     const setTimer = (run: () => void, delayMs: number) => {
       const timer = { run, delayMs, cancelled: false };
       list.push(timer);
-      return () => { timer.cancelled = true; };
+      return () => {
+        timer.cancelled = true;
+      };
     };
     return { list, setTimer };
   }
@@ -69,7 +76,9 @@ describe('model load retry', () => {
     await vi.waitFor(() => expect(v.status.backend).toBe('cpu'), LOADING);
     expect(v.status.degraded).toBeUndefined();
     expect(v.status).toMatchObject({
-      ready: true, modelVersion: JSON.parse(manifest).version, selection: { reason: "backend 'cpu' requested" },
+      ready: true,
+      modelVersion: JSON.parse(manifest).version,
+      selection: { reason: "backend 'cpu' requested" },
     });
     const d = await v.rank(catalog, { context, slots: 3 });
     expect(d.backend).toBe('cpu');
@@ -190,7 +199,14 @@ describe('createVitrine (Node, cpu backend, memory profile)', () => {
     const cases: [unknown, unknown, string][] = [
       ['nope', undefined, 'activities'],
       [[{ id: '', type: 'x' }], undefined, 'activities[0].id'],
-      [[{ id: 'a', type: 'x' }, { id: 'a', type: 'y' }], undefined, 'activities[1].id'],
+      [
+        [
+          { id: 'a', type: 'x' },
+          { id: 'a', type: 'y' },
+        ],
+        undefined,
+        'activities[1].id',
+      ],
       [[{ id: 'a', type: 'x', features: { n: {} } }], undefined, 'activities[0].features.n'],
       [[{ id: 'a', type: 'x', endsAt: 'soon' }], undefined, 'activities[0].endsAt'],
       [catalog, { slots: 0 }, 'options.slots'],
@@ -225,7 +241,10 @@ describe('createVitrine (Node, cpu backend, memory profile)', () => {
   it('degrades to the shop order with a reason when the model cannot be loaded', async () => {
     const errors: VitrineError[] = [];
     const v = await createVitrine({
-      model: 'https://shop.test/missing.json', storage: 'memory', backend: 'cpu', onError: (e) => errors.push(e),
+      model: 'https://shop.test/missing.json',
+      storage: 'memory',
+      backend: 'cpu',
+      onError: (e) => errors.push(e),
     });
     expect(v.status.degraded).toMatch(/model_unavailable/);
     const d = await v.rank(catalog, { slots: 2 });

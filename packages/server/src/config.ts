@@ -47,8 +47,16 @@ export interface ServerConfig {
 }
 
 export const DEFAULT_PRIVACY: PrivacyConfig = {
-  epsilon: 8, delta: 1e-6, windowDays: 30, contributionsPerWindow: 30, clipNorm: 1,
-  minCohort: 100, trim: 0.1, kThreshold: 20, learningRate: 0.5, noise: 'gaussian',
+  epsilon: 8,
+  delta: 1e-6,
+  windowDays: 30,
+  contributionsPerWindow: 30,
+  clipNorm: 1,
+  minCohort: 100,
+  trim: 0.1,
+  kThreshold: 20,
+  learningRate: 0.5,
+  noise: 'gaussian',
 };
 
 const num = (name: string, fallback: number): number => {

@@ -25,7 +25,8 @@ export async function resetPostgres(): Promise<void> {
 
 export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   return {
-    port: 0, host: '127.0.0.1',
+    port: 0,
+    host: '127.0.0.1',
     seedModel: DEFAULT_SEED_MODEL,
     // A very large epsilon keeps the noise of these few-device rounds small enough to publish;
     // the gate test below uses the real default.

@@ -20,11 +20,12 @@ function seeded(seed: number) {
   };
 }
 const H = 80;
-const weights = (random: () => number) => new Map([
-  ['layers.0.bias', Float32Array.from({ length: H }, () => random() - 0.5)],
-  ['layers.1.kernel', Float32Array.from({ length: H }, () => (random() - 0.5) * 4)],
-  ['layers.1.bias', Float32Array.of(0.3)],
-]);
+const weights = (random: () => number) =>
+  new Map([
+    ['layers.0.bias', Float32Array.from({ length: H }, () => random() - 0.5)],
+    ['layers.1.kernel', Float32Array.from({ length: H }, () => (random() - 0.5) * 4)],
+    ['layers.1.bias', Float32Array.of(0.3)],
+  ]);
 
 describe('privacy promises', () => {
   it('clipping: a device update is at most clipNorm in L2 before noise, whatever the data', () => {
@@ -65,10 +66,20 @@ describe('privacy promises', () => {
       const n = 5 + Math.floor(random() * 60);
       const d = 1 + Math.floor(random() * 12);
       const k = trimCount(n, 0.1);
-      const vectors = Array.from({ length: n }, () => clipL2(Array.from({ length: d }, () => (random() - 0.5) * 6), 1).clipped);
+      const vectors = Array.from(
+        { length: n },
+        () =>
+          clipL2(
+            Array.from({ length: d }, () => (random() - 0.5) * 6),
+            1,
+          ).clipped,
+      );
       const i = Math.floor(random() * n);
       const replaced = vectors.slice();
-      replaced[i] = clipL2(Array.from({ length: d }, () => (random() - 0.5) * 50), 1).clipped;
+      replaced[i] = clipL2(
+        Array.from({ length: d }, () => (random() - 0.5) * 50),
+        1,
+      ).clipped;
       const a = trimmedMean(vectors, k);
       const b = trimmedMean(replaced, k);
       const moved = Math.hypot(...a.map((x, j) => x - b[j]));

@@ -32,7 +32,13 @@ const post = (s: VitrineServer, body: unknown, type = 'text/plain;charset=UTF-8'
 const pgAvailable = await postgresReachable();
 const stores: [string, () => Promise<DbOptions>][] = [
   ['embedded PGlite', async () => ({ dataDir: mkdtempSync(join(tmpdir(), 'vitrine-pglite-')) })],
-  ['PostgreSQL', async () => { await resetPostgres(); return { databaseUrl: TEST_PG_URL }; }],
+  [
+    'PostgreSQL',
+    async () => {
+      await resetPostgres();
+      return { databaseUrl: TEST_PG_URL };
+    },
+  ],
 ];
 
 describe.each(stores)('server on %s', (name, options) => {
@@ -49,7 +55,9 @@ describe.each(stores)('server on %s', (name, options) => {
     dbOptions = await options();
     server = await createServer(testConfig(), await openDb(dbOptions));
   });
-  afterAll(async () => { await server?.close(); });
+  afterAll(async () => {
+    await server?.close();
+  });
 
   it.skipIf(skip)('serves the current model with an ETag and its files as immutable, verifiable bytes', async () => {
     const res = await server.app.inject({ url: '/v1/models/current' });
@@ -130,7 +138,7 @@ describe.each(stores)('server on %s', (name, options) => {
     }
     const round = await server.aggregate();
     expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, trimmedEachSide: 0 });
-    expect(round.noiseStd).toBeCloseTo(privacy.update.noiseMultiplier * 2 * privacy.update.clipNorm / 6, 10);
+    expect(round.noiseStd).toBeCloseTo((privacy.update.noiseMultiplier * 2 * privacy.update.clipNorm) / 6, 10);
     // k-threshold 2: both activities have 3 batches each.
     expect(round.activities.map((a) => a.id)).toEqual(['bar-1d', 'bar-2h']);
     const shadowVersion = round.candidate!;

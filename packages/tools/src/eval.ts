@@ -23,7 +23,10 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const fail = (m: string): never => { console.error(`eval: ${m}`); process.exit(2); };
+const fail = (m: string): never => {
+  console.error(`eval: ${m}`);
+  process.exit(2);
+};
 if (args.dataset !== 'coupons') fail(`unknown --dataset ${args.dataset} (supported: coupons)`);
 if (!args.data) fail('--data <csv> is required');
 if (!existsSync(args.model!)) fail(`--model ${args.model} does not exist`);
@@ -38,10 +41,25 @@ globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
   return existsSync(path) ? new Response(readFileSync(path)) : new Response('not found', { status: 404 });
 }) as typeof fetch;
 
-export interface EvalResult { auc: number; logloss: number; n: number; respondents: number; auc_after_5: number; version: string; bytes: number; quantization: string; backend: string }
+export interface EvalResult {
+  auc: number;
+  logloss: number;
+  n: number;
+  respondents: number;
+  auc_after_5: number;
+  version: string;
+  bytes: number;
+  quantization: string;
+  backend: string;
+}
 
 async function evaluate(manifestPath: string, rows: CouponRow[], bar?: SingleBar): Promise<EvalResult> {
-  const vitrine = await createVitrine({ model: pathToFileURL(resolve(manifestPath)).href, backend: args.backend as 'wasm', storage: 'memory', epsilon: 0 });
+  const vitrine = await createVitrine({
+    model: pathToFileURL(resolve(manifestPath)).href,
+    backend: args.backend as 'wasm',
+    storage: 'memory',
+    epsilon: 0,
+  });
   if (vitrine.status.degraded) fail(`model could not be used: ${vitrine.status.degraded}`);
   const scores: number[] = [];
   const labels: number[] = [];
@@ -70,11 +88,19 @@ async function evaluate(manifestPath: string, rows: CouponRow[], bar?: SingleBar
   const status = vitrine.status;
   vitrine.close();
   return {
-    auc: auc(scores, labels), logloss: logloss(scores, labels), n: rows.length, respondents,
-    auc_after_5: auc(after5.map((i) => scores[i]), after5.map((i) => labels[i])),
+    auc: auc(scores, labels),
+    logloss: logloss(scores, labels),
+    n: rows.length,
+    respondents,
+    auc_after_5: auc(
+      after5.map((i) => scores[i]),
+      after5.map((i) => labels[i]),
+    ),
     // What a browser downloads: the manifest plus its weight files.
-    version: status.modelVersion!, bytes: statSync(manifestPath).size + manifest.files.reduce((s: number, f: { bytes: number }) => s + f.bytes, 0),
-    quantization: manifest.quantization?.scheme ?? 'unknown', backend: status.backend,
+    version: status.modelVersion!,
+    bytes: statSync(manifestPath).size + manifest.files.reduce((s: number, f: { bytes: number }) => s + f.bytes, 0),
+    quantization: manifest.quantization?.scheme ?? 'unknown',
+    backend: status.backend,
   };
 }
 
@@ -86,15 +112,26 @@ try {
 }
 const manifestPath = args.model!;
 const versioned = JSON.parse(readFileSync(manifestPath, 'utf8')).files[0].path as string;
-const float32Path = resolve(manifestPath, '..', versioned.includes('/') ? versioned.slice(0, versioned.lastIndexOf('/') + 1) : '', 'manifest.float32.json');
+const float32Path = resolve(
+  manifestPath,
+  '..',
+  versioned.includes('/') ? versioned.slice(0, versioned.lastIndexOf('/') + 1) : '',
+  'manifest.float32.json',
+);
 const bar = new SingleBar({ format: 'eval [{bar}] {percentage}% | {value}/{total} rows', stream: process.stderr }, Presets.shades_classic);
 bar.start(rows.length * (existsSync(float32Path) ? 2 : 1), 0);
 const q = await evaluate(manifestPath, rows, bar);
 const f = existsSync(float32Path) ? await evaluate(float32Path, rows, bar) : undefined;
 bar.stop();
-console.error(`eval: ${q.version} on ${args.data} (${q.respondents} respondents, ${q.n} rows, ${q.backend}): AUC ${q.auc.toFixed(4)}, logloss ${q.logloss.toFixed(4)}, AUC after 5 answers ${q.auc_after_5.toFixed(4)}${f ? `; float32 AUC ${f.auc.toFixed(4)}` : ''}`);
+console.error(
+  `eval: ${q.version} on ${args.data} (${q.respondents} respondents, ${q.n} rows, ${q.backend}): AUC ${q.auc.toFixed(4)}, logloss ${q.logloss.toFixed(4)}, AUC after 5 answers ${q.auc_after_5.toFixed(4)}${f ? `; float32 AUC ${f.auc.toFixed(4)}` : ''}`,
+);
 const out = {
-  auc: q.auc, logloss: q.logloss, n: q.n, respondents: q.respondents, auc_after_5: q.auc_after_5,
+  auc: q.auc,
+  logloss: q.logloss,
+  n: q.n,
+  respondents: q.respondents,
+  auc_after_5: q.auc_after_5,
   float32: f ? { auc: f.auc, logloss: f.logloss } : null,
   model: { version: q.version, bytes: q.bytes, quantization: q.quantization },
 };

@@ -18,12 +18,27 @@ import { quantizeMlp } from '@vitrine/core/artifact';
 import type { FeatureSpec } from '@vitrine/core/features';
 import { seededRandom } from '@vitrine/core/random';
 import {
-  DEFAULT_MLP, auc, buildExamples, fitEnsemble, loadCoupons, predictMlp, respondentFolds, writeArtifact,
-  type CouponRow, type MlpWeights,
+  DEFAULT_MLP,
+  auc,
+  buildExamples,
+  fitEnsemble,
+  loadCoupons,
+  predictMlp,
+  respondentFolds,
+  writeArtifact,
+  type CouponRow,
+  type MlpWeights,
 } from '@vitrine/models/training';
 import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, PrivacyAccountant, createVitrine } from '@vitrine/sdk/internals';
 import {
-  DEFAULT_PRIVACY, createServer, decodeWeights, mechanism, openDb, toMlp, type ServerConfig, type StoredModel,
+  DEFAULT_PRIVACY,
+  createServer,
+  decodeWeights,
+  mechanism,
+  openDb,
+  toMlp,
+  type ServerConfig,
+  type StoredModel,
 } from '@vitrine/server';
 
 const { values: args } = parseArgs({
@@ -39,7 +54,10 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const fail = (m: string): never => { console.error(`simulate: ${m}`); process.exit(2); };
+const fail = (m: string): never => {
+  console.error(`simulate: ${m}`);
+  process.exit(2);
+};
 if (!args.data) fail('--data <coupons-train.csv> is required');
 const R = Number(args.rounds);
 if (!(R >= 1 && R <= 50)) fail('--rounds must be 1..50');
@@ -48,7 +66,11 @@ if (epsilons.some((e) => e !== 'none' && !(Number(e) > 0))) fail('--epsilons: po
 const log = (s: string) => console.error(s);
 
 let rows: CouponRow[] = [];
-try { rows = loadCoupons(args.data!); } catch (err) { fail((err as Error).message); }
+try {
+  rows = loadCoupons(args.data!);
+} catch (err) {
+  fail((err as Error).message);
+}
 const seed = Number(args.seed);
 // 20 groups of respondents: 5 seed (a quarter), 4 held out (a fifth), 11 contributors.
 const group = respondentFolds(rows, 20, seededRandom(seed + 17));
@@ -58,7 +80,9 @@ const contributorRows = rows.filter((_, i) => group[i] >= 5 && group[i] < 16);
 const byShopper = new Map<string, CouponRow[]>();
 for (const r of contributorRows) byShopper.set(r.respondent, [...(byShopper.get(r.respondent) ?? []), r]);
 const count = (rs: CouponRow[]) => new Set(rs.map((r) => r.respondent)).size;
-log(`simulate: ${count(seedRows)} seed respondents, ${byShopper.size} contributing shoppers, ${count(heldOut)} held out; ${R} rounds; epsilons ${epsilons.join(', ')}`);
+log(
+  `simulate: ${count(seedRows)} seed respondents, ${byShopper.size} contributing shoppers, ${count(heldOut)} held out; ${R} rounds; epsilons ${epsilons.join(', ')}`,
+);
 
 const cfg = { ...DEFAULT_MLP, seed };
 const fit = (train: CouponRow[]) => fitEnsemble(train, { cfg, members: Number(args.ensemble), crosses: true, profile: true, minCount: 5 });
@@ -71,39 +95,76 @@ log('simulate: training the seed model (a quarter of respondents) and the centra
 const seedModel = await fit(seedRows);
 const seedDir = mkdtempSync(join(tmpdir(), 'vitrine-sim-'));
 const q = quantizeMlp(seedModel.weights, 'uint8-per-channel');
-writeArtifact(seedDir, { name: 'coupons', spec: seedModel.spec, weights: seedModel.weights, tensors: q.tensors, float32Tensors: quantizeMlp(seedModel.weights, 'float32').tensors, scheme: 'uint8-per-channel', training: { method: 'simulation seed', respondents: count(seedRows) }, metrics: {} });
+writeArtifact(seedDir, {
+  name: 'coupons',
+  spec: seedModel.spec,
+  weights: seedModel.weights,
+  tensors: q.tensors,
+  float32Tensors: quantizeMlp(seedModel.weights, 'float32').tensors,
+  scheme: 'uint8-per-channel',
+  training: { method: 'simulation seed', respondents: count(seedRows) },
+  metrics: {},
+});
 const seedAuc = evaluate(seedModel.spec, q.dequantized);
 const central = await fit([...seedRows, ...contributorRows]);
 const centralAuc = evaluate(central.spec, quantizeMlp(central.weights, 'uint8-per-channel').dequantized);
 log(`simulate: seed AUC ${seedAuc.toFixed(4)}, central AUC ${centralAuc.toFixed(4)} (gain ${(centralAuc - seedAuc).toFixed(4)})`);
 
-interface RoundRow { epsilon: string; round: number; current: string; auc: number; candidate_auc: number | null; cohort: number; noise_std: number; promoted: boolean; spent_epsilon: number }
+interface RoundRow {
+  epsilon: string;
+  round: number;
+  current: string;
+  auc: number;
+  candidate_auc: number | null;
+  cohort: number;
+  noise_std: number;
+  promoted: boolean;
+  spent_epsilon: number;
+}
 const roundsOut: RoundRow[] = [];
 const final: Record<string, number> = {};
 const modelAuc = (m: StoredModel) => evaluate(m.manifest.featureSpec, toMlp(m, decodeWeights(m)));
 
 for (const eps of epsilons) {
   const privacy = {
-    ...DEFAULT_PRIVACY, epsilon: eps === 'none' ? 8 : Number(eps), noise: eps === 'none' ? 'none' as const : 'gaussian' as const,
-    contributionsPerWindow: R, minCohort: Math.min(Number(args['min-cohort']), byShopper.size),
-    learningRate: Number(args['learning-rate']), clipNorm: Number(args['clip-norm']),
+    ...DEFAULT_PRIVACY,
+    epsilon: eps === 'none' ? 8 : Number(eps),
+    noise: eps === 'none' ? ('none' as const) : ('gaussian' as const),
+    contributionsPerWindow: R,
+    minCohort: Math.min(Number(args['min-cohort']), byShopper.size),
+    learningRate: Number(args['learning-rate']),
+    clipNorm: Number(args['clip-norm']),
   };
   const config: ServerConfig = {
-    port: 0, host: '127.0.0.1', seedModel: join(seedDir, 'manifest.json'), privacy,
+    port: 0,
+    host: '127.0.0.1',
+    seedModel: join(seedDir, 'manifest.json'),
+    privacy,
     // One candidate per decision here (the survey asked about one offer at a time), so the
     // shadow and the current policy coincide on every logged event: promotion needs evidence
     // count only. The gate's power is tested where slates have several candidates.
     promotion: { minEvents: 100, margin: 0.005 },
-    roundIntervalMs: 0, rateLimit: { max: 1e9, windowMs: 60_000 }, bodyLimit: 64 * 1024, logger: false,
+    roundIntervalMs: 0,
+    rateLimit: { max: 1e9, windowMs: 60_000 },
+    bodyLimit: 64 * 1024,
+    logger: false,
     // The "none" baseline turns both noises off: allowed here, and only because this is a simulation.
     allowNoiseOff: true,
   };
   const server = await createServer(config, await openDb({}));
   const base = await server.app.listen({ port: 0, host: '127.0.0.1' });
   let clock = Date.UTC(2026, 0, 1);
-  const shoppers = [...byShopper].map(([id, rs]) => ({ id, rows: rs, profile: new MemoryProfileStore(DEFAULT_RETENTION, () => clock), outbox: new MemoryOutbox() }));
+  const shoppers = [...byShopper].map(([id, rs]) => ({
+    id,
+    rows: rs,
+    profile: new MemoryProfileStore(DEFAULT_RETENTION, () => clock),
+    outbox: new MemoryOutbox(),
+  }));
   const random = seededRandom(seed + 99);
-  const bar = new SingleBar({ format: `epsilon ${eps.padEnd(4)} [{bar}] round {round}/${R} | {value}/{total} shoppers`, stream: process.stderr }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `epsilon ${eps.padEnd(4)} [{bar}] round {round}/${R} | {value}/{total} shoppers`, stream: process.stderr },
+    Presets.shades_classic,
+  );
   // Rounds 1..R: shoppers visit with the current model, send signals, the server aggregates.
   // A last visit (R+1) only gathers off-policy evidence so the last candidate can be promoted.
   for (let round = 1; round <= R + 1; round++) {
@@ -111,7 +172,16 @@ for (const eps of epsilons) {
     for (const s of shoppers) {
       const chunk = s.rows.filter((_, i) => Math.floor((i * R) / s.rows.length) === Math.min(round, R) - 1);
       const vitrine = await createVitrine(
-        { model: `${base}/v1/models/current`, endpoint: `${base}/v1`, consent: 'signals', backend: 'cpu', storage: 'memory', user: chunk[0]?.user, now: () => clock, random },
+        {
+          model: `${base}/v1/models/current`,
+          endpoint: `${base}/v1`,
+          consent: 'signals',
+          backend: 'cpu',
+          storage: 'memory',
+          user: chunk[0]?.user,
+          now: () => clock,
+          random,
+        },
         { profileStore: s.profile, outbox: s.outbox, flushDelayMs: 3_600_000 },
       );
       if (vitrine.status.degraded) fail(`SDK degraded: ${vitrine.status.degraded}`);
@@ -132,12 +202,20 @@ for (const eps of epsilons) {
     const params = await (await fetch(`${base}/v1/privacy`)).json();
     const spent = new PrivacyAccountant(params, () => clock).report(await shoppers[0].outbox.ledger()).spent.epsilon;
     const row: RoundRow = {
-      epsilon: eps, round, current: current.version, auc: modelAuc(current),
-      candidate_auc: shadow && round <= R ? modelAuc(shadow) : null, cohort: report.cohort, noise_std: report.noiseStd,
-      promoted: report.promotion?.decision === 'promoted', spent_epsilon: spent,
+      epsilon: eps,
+      round,
+      current: current.version,
+      auc: modelAuc(current),
+      candidate_auc: shadow && round <= R ? modelAuc(shadow) : null,
+      cohort: report.cohort,
+      noise_std: report.noiseStd,
+      promoted: report.promotion?.decision === 'promoted',
+      spent_epsilon: spent,
     };
     if (round <= R || row.promoted) roundsOut.push(row);
-    log(`simulate: epsilon ${eps} round ${round}${round > R ? ' (evidence only)' : ''}: cohort ${report.cohort}, noise std ${report.noiseStd.toExponential(2)}, update norm ${report.updateNorm.toFixed(3)}, promotion ${report.promotion?.decision ?? '-'}; current AUC ${row.auc.toFixed(4)}${row.candidate_auc !== null ? `, candidate ${row.candidate_auc.toFixed(4)}` : ''}; shopper 0 spent epsilon ${spent?.toFixed(2)}`);
+    log(
+      `simulate: epsilon ${eps} round ${round}${round > R ? ' (evidence only)' : ''}: cohort ${report.cohort}, noise std ${report.noiseStd.toExponential(2)}, update norm ${report.updateNorm.toFixed(3)}, promotion ${report.promotion?.decision ?? '-'}; current AUC ${row.auc.toFixed(4)}${row.candidate_auc !== null ? `, candidate ${row.candidate_auc.toFixed(4)}` : ''}; shopper 0 spent epsilon ${spent?.toFixed(2)}`,
+    );
     // Rounds are as far apart as the published contribution spacing (30 days / rounds).
     clock += mechanism(privacy).minHoursBetween * 3_600_000;
   }
@@ -147,6 +225,13 @@ for (const eps of epsilons) {
 
 const gain = centralAuc - seedAuc;
 log('\nepsilon | final AUC | share of central gain');
-for (const [e, a] of Object.entries(final)) log(`${e.padStart(7)} | ${a.toFixed(4).padStart(9)} | ${((100 * (a - seedAuc)) / gain).toFixed(1)}%`);
-const out = { seed_auc: seedAuc, central_auc: centralAuc, rounds: roundsOut, final, share_of_central_gain: Object.fromEntries(Object.entries(final).map(([e, a]) => [e, (a - seedAuc) / gain])) };
+for (const [e, a] of Object.entries(final))
+  log(`${e.padStart(7)} | ${a.toFixed(4).padStart(9)} | ${((100 * (a - seedAuc)) / gain).toFixed(1)}%`);
+const out = {
+  seed_auc: seedAuc,
+  central_auc: centralAuc,
+  rounds: roundsOut,
+  final,
+  share_of_central_gain: Object.fromEntries(Object.entries(final).map(([e, a]) => [e, (a - seedAuc) / gain])),
+};
 console.log(args.json ? JSON.stringify(out) : JSON.stringify(out, null, 1));

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 const COUPONS = '../shared/data/coupons/coupons-train.csv';
 const present = existsSync(COUPONS);
-if (!present) console.warn(`eval-real-data.test: ${COUPONS} not found; skipping the SDK replay on real data (it needs ../shared beside the checkout)`);
+if (!present)
+  console.warn(`eval-real-data.test: ${COUPONS} not found; skipping the SDK replay on real data (it needs ../shared beside the checkout)`);
 
 const manifest = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json'), 'utf8'));
 // The cross-validated level the training test holds the committed model to (models/test/real-data.test.ts).
@@ -29,5 +30,4 @@ describe.skipIf(!present)('committed coupons model replayed through the SDK', ()
     expect(Math.abs(res.auc - res.float32.auc)).toBeLessThanOrEqual(0.002);
     expect(res.auc).toBeGreaterThan(CV_AUC_TARGET); // in-sample, so only a sanity floor
   }, 300_000);
-
 });

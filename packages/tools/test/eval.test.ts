@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 const FIXTURE = 'models/test/fixtures/coupons-fixture.csv';
 const MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
 const run = (args: string[]) =>
-  execFileSync('npx', ['tsx', '--conditions=source', 'packages/tools/src/eval.ts', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('npx', ['tsx', '--conditions=source', 'packages/tools/src/eval.ts', ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!);
 
 describe('npm run eval', () => {

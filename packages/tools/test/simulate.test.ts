@@ -6,8 +6,26 @@ import { describe, expect, it } from 'vitest';
 
 describe('npm run simulate', () => {
   it('runs the loop on the fixture and prints seed, central, per-round and final AUCs', () => {
-    const out = execFileSync('npx', ['tsx', '--conditions=source', 'packages/tools/src/simulate.ts', '--data', 'models/test/fixtures/coupons-fixture.csv',
-      '--rounds', '2', '--epsilons', '8,none', '--ensemble', '1', '--min-cohort', '20', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+    const out = execFileSync(
+      'npx',
+      [
+        'tsx',
+        '--conditions=source',
+        'packages/tools/src/simulate.ts',
+        '--data',
+        'models/test/fixtures/coupons-fixture.csv',
+        '--rounds',
+        '2',
+        '--epsilons',
+        '8,none',
+        '--ensemble',
+        '1',
+        '--min-cohort',
+        '20',
+        '--json',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 },
+    );
     const result = JSON.parse(out.trim().split('\n').at(-1)!);
     expect(Object.keys(result)).toEqual(expect.arrayContaining(['seed_auc', 'central_auc', 'rounds', 'final']));
     expect(result.seed_auc).toBeGreaterThan(0.5);

@@ -27,7 +27,8 @@ export function dequantize(entry: TensorEntry, file: ArrayBuffer): Float32Array 
   const channels = quant.axis === undefined ? 1 : entry.shape[quant.axis];
   const stride = quant.axis === undefined ? 1 : entry.shape.slice(quant.axis + 1).reduce((a, b) => a * b, 1);
   if (quant.scale.length !== channels) throw new Error(`tensor ${entry.name}: ${quant.scale.length} scales for ${channels} channels`);
-  if (entry.dtype === 'uint8' && quant.min?.length !== channels) throw new Error(`tensor ${entry.name}: uint8 needs ${channels} min values`);
+  if (entry.dtype === 'uint8' && quant.min?.length !== channels)
+    throw new Error(`tensor ${entry.name}: uint8 needs ${channels} min values`);
   for (let i = 0; i < size; i++) {
     const c = channels === 1 ? 0 : Math.floor(i / stride) % channels;
     out[i] = entry.dtype === 'uint8' ? quant.min![c] + q[i] * quant.scale[c] : q[i] * quant.scale[c];

@@ -11,7 +11,13 @@ const Declaration = v.object({ kind: v.picklist(['categorical', 'numeric']), sou
 const FeatureSchema = v.variant('kind', [
   v.object({ kind: v.literal('categorical'), source: Source, key: v.string(), vocab: v.array(v.string()) }),
   v.object({ kind: v.literal('numeric'), source: Source, key: v.string(), mean: v.number(), std: v.number() }),
-  v.object({ kind: v.literal('cross'), source: v.literal('cross'), key: v.string(), parts: v.tuple([Declaration, Declaration]), vocab: v.array(v.string()) }),
+  v.object({
+    kind: v.literal('cross'),
+    source: v.literal('cross'),
+    key: v.string(),
+    parts: v.tuple([Declaration, Declaration]),
+    vocab: v.array(v.string()),
+  }),
 ]);
 const Rates = v.record(v.string(), v.pipe(v.number(), v.minValue(0), v.maxValue(1)));
 
@@ -38,17 +44,22 @@ export const ManifestSchema = v.object({
   }),
   architecture: v.object({
     kind: v.literal('mlp'),
-    layers: v.pipe(v.array(v.object({ units: v.pipe(PositiveInt, v.minValue(1)), activation: v.picklist(['relu', 'linear', 'sigmoid']) })), v.minLength(1)),
+    layers: v.pipe(
+      v.array(v.object({ units: v.pipe(PositiveInt, v.minValue(1)), activation: v.picklist(['relu', 'linear', 'sigmoid']) })),
+      v.minLength(1),
+    ),
   }),
   files: v.pipe(v.array(v.object({ path: v.string(), bytes: PositiveInt, sha256: Hex64 })), v.minLength(1)),
-  tensors: v.array(v.object({
-    name: v.string(),
-    file: PositiveInt,
-    offset: PositiveInt,
-    shape: v.array(PositiveInt),
-    dtype: v.picklist(['float32', 'float16', 'uint8', 'int8']),
-    quant: v.optional(QuantSchema),
-  })),
+  tensors: v.array(
+    v.object({
+      name: v.string(),
+      file: PositiveInt,
+      offset: PositiveInt,
+      shape: v.array(PositiveInt),
+      dtype: v.picklist(['float32', 'float16', 'uint8', 'int8']),
+      quant: v.optional(QuantSchema),
+    }),
+  ),
   quantization: v.optional(v.record(v.string(), v.unknown())),
   training: v.optional(v.record(v.string(), v.unknown())),
   metrics: v.optional(v.record(v.string(), v.unknown())),
@@ -67,14 +78,17 @@ export function parseManifest(json: unknown): ModelManifest {
   }
   const m = result.output as ModelManifest;
   const dim = specDimension(m.featureSpec.features, m.featureSpec.profile);
-  if (dim !== m.featureSpec.dimension) throw new Error(`manifest.featureSpec.dimension is ${m.featureSpec.dimension}, features add up to ${dim}`);
+  if (dim !== m.featureSpec.dimension)
+    throw new Error(`manifest.featureSpec.dimension is ${m.featureSpec.dimension}, features add up to ${dim}`);
   let inputs = dim;
   m.architecture.layers.forEach((layer, i) => {
     const kernel = m.tensors.find((t) => t.name === `layers.${i}.kernel`);
     const bias = m.tensors.find((t) => t.name === `layers.${i}.bias`);
     if (!kernel || !bias) throw new Error(`manifest.tensors: layers.${i}.kernel and layers.${i}.bias are required`);
-    if (kernel.shape.join() !== `${inputs},${layer.units}`) throw new Error(`manifest.tensors: layers.${i}.kernel shape ${kernel.shape} != [${inputs},${layer.units}]`);
-    if (bias.shape.join() !== `${layer.units}`) throw new Error(`manifest.tensors: layers.${i}.bias shape ${bias.shape} != [${layer.units}]`);
+    if (kernel.shape.join() !== `${inputs},${layer.units}`)
+      throw new Error(`manifest.tensors: layers.${i}.kernel shape ${kernel.shape} != [${inputs},${layer.units}]`);
+    if (bias.shape.join() !== `${layer.units}`)
+      throw new Error(`manifest.tensors: layers.${i}.bias shape ${bias.shape} != [${layer.units}]`);
     inputs = layer.units;
   });
   if (inputs !== 1) throw new Error('manifest.architecture: the last layer must have 1 unit');

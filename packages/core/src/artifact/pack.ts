@@ -8,14 +8,19 @@ export function pack(tensors: QuantizedTensor[]): { bin: Uint8Array; entries: Mo
   let offset = 0;
   for (const t of tensors) {
     const pad = (4 - (offset % 4)) % 4;
-    if (pad) { parts.push(new Uint8Array(pad)); offset += pad; }
+    if (pad) {
+      parts.push(new Uint8Array(pad));
+      offset += pad;
+    }
     entries.push({ name: t.name, file: 0, offset, shape: t.shape, dtype: t.dtype, ...(t.quant ? { quant: t.quant } : {}) });
     parts.push(t.bytes);
     offset += t.bytes.byteLength;
   }
   const bin = new Uint8Array(offset);
   let at = 0;
-  for (const p of parts) { bin.set(p, at); at += p.byteLength; }
+  for (const p of parts) {
+    bin.set(p, at);
+    at += p.byteLength;
+  }
   return { bin, entries };
 }
-

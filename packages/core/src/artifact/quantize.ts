@@ -51,13 +51,21 @@ export function quantizeMlp(w: MlpWeights, scheme: QuantizationScheme): { tensor
     } else if (scheme === 'float16') {
       const h = new Uint16Array(layer.kernel.length);
       kernel = new Float32Array(layer.kernel.length);
-      for (let i = 0; i < h.length; i++) { h[i] = floatToHalf(layer.kernel[i]); kernel[i] = halfToFloat(h[i]); }
+      for (let i = 0; i < h.length; i++) {
+        h[i] = floatToHalf(layer.kernel[i]);
+        kernel[i] = halfToFloat(h[i]);
+      }
       tensors.push({ name: `layers.${l}.kernel`, shape, dtype: 'float16', bytes: new Uint8Array(h.buffer) });
     } else {
       kernel = Float32Array.from(layer.kernel);
       tensors.push({ name: `layers.${l}.kernel`, shape, dtype: 'float32', bytes: new Uint8Array(kernel.slice().buffer) });
     }
-    tensors.push({ name: `layers.${l}.bias`, shape: [layer.units], dtype: 'float32', bytes: new Uint8Array(Float32Array.from(layer.bias).buffer) });
+    tensors.push({
+      name: `layers.${l}.bias`,
+      shape: [layer.units],
+      dtype: 'float32',
+      bytes: new Uint8Array(Float32Array.from(layer.bias).buffer),
+    });
     dequantized.layers.push({ ...layer, kernel, bias: Float32Array.from(layer.bias) });
   });
   return { tensors, dequantized };
@@ -80,6 +88,5 @@ function floatToHalf(v: number): number {
   }
   if (exp >= 31) return sign | 0x7c00;
   const half = sign | (exp << 10) | (frac >> 13);
-  return (frac & 0x1000) ? half + 1 : half; // round half up on the dropped bits
+  return frac & 0x1000 ? half + 1 : half; // round half up on the dropped bits
 }
-

@@ -15,7 +15,8 @@ export function referenceScores(manifest: ModelManifest, weights: Map<string, Fl
       for (let u = 0; u < layer.units; u++) {
         let s = b[u];
         for (let i = 0; i < inputs; i++) s += act[r * inputs + i] * w[i * layer.units + u];
-        next[r * layer.units + u] = layer.activation === 'relu' ? Math.max(0, s) : layer.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
+        next[r * layer.units + u] =
+          layer.activation === 'relu' ? Math.max(0, s) : layer.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s;
       }
     }
     act = next;

@@ -105,7 +105,12 @@ export class FeatureEncoder {
     for (const col of this.shared) write(template, 0, col, first, context, user);
     const sharedIndex: number[] = [];
     const sharedValue: number[] = [];
-    template.forEach((v, i) => { if (v !== 0) { sharedIndex.push(i); sharedValue.push(v); } });
+    template.forEach((v, i) => {
+      if (v !== 0) {
+        sharedIndex.push(i);
+        sharedValue.push(v);
+      }
+    });
     const profileBase = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
     const resolved = this.perActivity.map((col) => resolveCross(col, first, context, user));
     const vars = this.variableColumns;
@@ -133,7 +138,10 @@ export class FeatureEncoder {
         }
       }
       if (profileBase) writeProfile(scratch, this.profileOffset, profileBase, profile, a, this.spec.priors);
-      for (let k = 0; k < v; k++) { variable[r * v + k] = scratch[vars[k]]; scratch[vars[k]] = 0; }
+      for (let k = 0; k < v; k++) {
+        variable[r * v + k] = scratch[vars[k]];
+        scratch[vars[k]] = 0;
+      }
       const key = active.join(',');
       let id = signatureIds.get(key);
       if (id === undefined) {
@@ -149,7 +157,14 @@ export class FeatureEncoder {
       rows.set(variable.subarray(r * v, (r + 1) * v), r * width);
       rows[r * width + v + signatureOf[r]] = 1;
     }
-    return { n, width, rows, variableColumns: vars, signatures, shared: { index: Int32Array.from(sharedIndex), value: Float32Array.from(sharedValue) } };
+    return {
+      n,
+      width,
+      rows,
+      variableColumns: vars,
+      signatures,
+      shared: { index: Int32Array.from(sharedIndex), value: Float32Array.from(sharedValue) },
+    };
   }
 
   encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
@@ -163,7 +178,12 @@ const SEP = '\u241f';
  * A cross of an activity field with a context/user field: the latter is the same for every
  * candidate of a batch, so resolve it once and map the activity value straight to its column.
  */
-function resolveCross(col: Column, first: Activity, context: FeatureRecord, user: FeatureRecord): { activityPart: FittedFeature & { source: 'activity' }; index: Map<string, number> } | undefined {
+function resolveCross(
+  col: Column,
+  first: Activity,
+  context: FeatureRecord,
+  user: FeatureRecord,
+): { activityPart: FittedFeature & { source: 'activity' }; index: Map<string, number> } | undefined {
   const f = col.feature;
   if (f.kind !== 'cross') return undefined;
   const side = f.parts.findIndex((p) => p.source === 'activity');

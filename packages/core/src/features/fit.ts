@@ -1,6 +1,15 @@
 import { activityAttributes } from './profile-aggregates';
 import type { Activity, FeatureRecord } from '../domain/activity';
-import { FEATURE_FORMAT, crossKey, specDimension, type CrossDeclaration, type FeatureDeclaration, type FeatureSpec, type FittedFeature, type Priors } from './spec';
+import {
+  FEATURE_FORMAT,
+  crossKey,
+  specDimension,
+  type CrossDeclaration,
+  type FeatureDeclaration,
+  type FeatureSpec,
+  type FittedFeature,
+  type Priors,
+} from './spec';
 import { categoryFor, numberOf, readValue } from './values';
 
 export interface FitExample {
@@ -27,20 +36,26 @@ export function fitFeatureSpec(
   const minCount = options.minCount ?? 1;
   const features: FittedFeature[] = declarations.map((decl): FittedFeature => {
     if (decl.kind === 'numeric') {
-      const xs = examples.map((ex) => numberOf(readValue(decl, ex.activity, ex.context, ex.user))).filter((x): x is number => x !== undefined);
+      const xs = examples
+        .map((ex) => numberOf(readValue(decl, ex.activity, ex.context, ex.user)))
+        .filter((x): x is number => x !== undefined);
       const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
       const variance = xs.length ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length : 0;
       return { ...decl, kind: 'numeric', mean, std: Math.sqrt(variance) || 1 };
     }
-    const base: FittedFeature = decl.kind === 'cross'
-      ? { kind: 'cross', source: 'cross', key: crossKey(decl.parts), parts: decl.parts, vocab: [] }
-      : { ...decl, kind: 'categorical', vocab: [] };
+    const base: FittedFeature =
+      decl.kind === 'cross'
+        ? { kind: 'cross', source: 'cross', key: crossKey(decl.parts), parts: decl.parts, vocab: [] }
+        : { ...decl, kind: 'categorical', vocab: [] };
     const counts = new Map<string, number>();
     for (const ex of examples) {
       const c = categoryFor(base, ex.activity, ex.context, ex.user);
       if (c !== undefined) counts.set(c, (counts.get(c) ?? 0) + 1);
     }
-    base.vocab = [...counts].filter(([, n]) => n >= minCount).map(([v]) => v).sort();
+    base.vocab = [...counts]
+      .filter(([, n]) => n >= minCount)
+      .map(([v]) => v)
+      .sort();
     return base;
   });
   const profile = options.profile ?? true;
@@ -58,7 +73,11 @@ function fitPriors(examples: FitExample[]): Priors {
         acc.set(k, [p + e.label!, n + 1]);
       }
     }
-    return Object.fromEntries([...acc].sort(([a], [b]) => a.localeCompare(b)).map(([k, [p, n]]) => [k, round((p + PRIOR_STRENGTH * global) / (n + PRIOR_STRENGTH))]));
+    return Object.fromEntries(
+      [...acc]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, [p, n]]) => [k, round((p + PRIOR_STRENGTH * global) / (n + PRIOR_STRENGTH))]),
+    );
   };
   return {
     global: round(global),

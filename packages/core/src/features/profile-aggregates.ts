@@ -61,10 +61,13 @@ export function applyEvent(agg: ProfileAggregates, event: ProfileEvent): Profile
     else next.negatives += 1;
     return next;
   };
-  const recent = event.outcome === 'view'
-    ? agg.recent
-    : [...agg.recent, { type: event.activityType, activityId: event.activityId, positive: (isPositive(event.outcome) ? 1 : 0) as 0 | 1 }]
-        .slice(-RECENT_LIMIT);
+  const recent =
+    event.outcome === 'view'
+      ? agg.recent
+      : [
+          ...agg.recent,
+          { type: event.activityType, activityId: event.activityId, positive: (isPositive(event.outcome) ? 1 : 0) as 0 | 1 },
+        ].slice(-RECENT_LIMIT);
   const byAttribute = { ...(agg.byAttribute ?? {}) };
   for (const [k, v] of Object.entries(event.attributes ?? {})) byAttribute[`${k}=${v}`] = bump(byAttribute[`${k}=${v}`]);
   return {

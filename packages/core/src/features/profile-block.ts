@@ -114,7 +114,14 @@ export function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTota
 }
 
 /** Writes the candidate's profile columns at `out[at ..]`, in PROFILE_FEATURES order. */
-export function writeProfile(out: Float32Array, at: number, totals: ProfileTotals, p: ProfileAggregates, a: Activity, priors: Priors): void {
+export function writeProfile(
+  out: Float32Array,
+  at: number,
+  totals: ProfileTotals,
+  p: ProfileAggregates,
+  a: Activity,
+  priors: Priors,
+): void {
   const type = p.byType[a.type];
   const typeAnswered = type ? type.positives + type.negatives : 0;
   // Shrink the per-type rate towards the shopper's overall rate, and the per-activity rate towards the type rate.
@@ -129,7 +136,19 @@ export function writeProfile(out: Float32Array, at: number, totals: ProfileTotal
       break;
     }
   }
-  const history: CandidateHistory = { totals, profile: p, activity: a, priors, type, typeAnswered, typeRate, act, actAnswered, actRate, lastType };
+  const history: CandidateHistory = {
+    totals,
+    profile: p,
+    activity: a,
+    priors,
+    type,
+    typeAnswered,
+    typeRate,
+    act,
+    actAnswered,
+    actRate,
+    lastType,
+  };
   for (let k = 0; k < COLUMNS.length; k++) out[at + k] = COLUMNS[k](history);
 }
 

@@ -13,8 +13,10 @@ function readerFor(decl: FeatureDeclaration): Reader {
   else if (decl.source === 'user') r = (_a, _c, u) => u[key];
   else if (key === 'id') r = (a) => a.id;
   else if (key === 'type') r = (a) => a.type;
-  else if (key.startsWith('features.')) { const name = key.slice('features.'.length); r = (a) => a.features?.[name]; }
-  else r = () => undefined;
+  else if (key.startsWith('features.')) {
+    const name = key.slice('features.'.length);
+    r = (a) => a.features?.[name];
+  } else r = () => undefined;
   readers.set(decl, r);
   return r;
 }
@@ -42,7 +44,12 @@ export function numberOf(v: FeatureValue | null | undefined): number | undefined
 }
 
 /** Category of a categorical or cross feature (cross: both parts joined by U+241F), or undefined. */
-export function categoryFor(f: FittedFeature | FeatureDeclaration, activity: Activity, context: FeatureRecord, user: FeatureRecord): string | undefined {
+export function categoryFor(
+  f: FittedFeature | FeatureDeclaration,
+  activity: Activity,
+  context: FeatureRecord,
+  user: FeatureRecord,
+): string | undefined {
   if (f.kind === 'cross') {
     const a = categoryOf(readValue(f.parts[0], activity, context, user));
     const b = categoryOf(readValue(f.parts[1], activity, context, user));

@@ -55,11 +55,16 @@ function estimate(mean: number, stderr: number): Estimate {
  * IPW, SNIPW and (with a reward model) DR. `dr.modelFor(i)` returns the reward model to use for
  * sample i, so cross-fitted models (fitted without sample i) plug in; pass `() => model` otherwise.
  */
-export function offPolicyEstimates(logs: LoggedImpression[], dr?: { modelFor: (i: number) => RewardModel; target: TargetDistribution }): OpeResult {
+export function offPolicyEstimates(
+  logs: LoggedImpression[],
+  dr?: { modelFor: (i: number) => RewardModel; target: TargetDistribution },
+): OpeResult {
   if (logs.length === 0) throw new Error('offPolicyEstimates: no logged impressions');
   logs.forEach((l, i) => {
-    if (!(l.propensity > 0 && l.propensity <= 1)) throw new Error(`offPolicyEstimates: logs[${i}].propensity must be in (0, 1], got ${l.propensity}`);
-    if (!(l.targetPropensity >= 0 && l.targetPropensity <= 1)) throw new Error(`offPolicyEstimates: logs[${i}].targetPropensity must be in [0, 1], got ${l.targetPropensity}`);
+    if (!(l.propensity > 0 && l.propensity <= 1))
+      throw new Error(`offPolicyEstimates: logs[${i}].propensity must be in (0, 1], got ${l.propensity}`);
+    if (!(l.targetPropensity >= 0 && l.targetPropensity <= 1))
+      throw new Error(`offPolicyEstimates: logs[${i}].targetPropensity must be in [0, 1], got ${l.targetPropensity}`);
   });
   const w = logs.map((l) => l.targetPropensity / l.propensity);
   const ipwTerms = logs.map((l, i) => w[i] * l.reward);

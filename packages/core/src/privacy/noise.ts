@@ -2,7 +2,11 @@
 export function gaussian(random: () => number = cryptoRandom): () => number {
   let spare: number | null = null;
   return () => {
-    if (spare !== null) { const s = spare; spare = null; return s; }
+    if (spare !== null) {
+      const s = spare;
+      spare = null;
+      return s;
+    }
     let u = 0;
     while (u === 0) u = random();
     const v = random();
@@ -26,7 +30,10 @@ function cryptoRandom(): number {
 export function seededUniform(seed: readonly number[]): () => number {
   let [a, b, c, d] = seed.map((x) => x >>> 0);
   return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (((a + b) | 0) + d) | 0;
     d = (d + 1) | 0;
     a = b ^ (b >>> 9);

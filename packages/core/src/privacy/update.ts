@@ -51,7 +51,13 @@ export interface Example {
  * [layers.0.bias, layers.1.kernel, layers.1.bias], clipped to L2 <= clipNorm, plus
  * N(0, noiseStd^2) per coordinate. Returns the noised vector and the pre-clip norm.
  */
-export function clippedNoisedGradient(weights: Map<string, Float32Array>, examples: Example[], clipNorm: number, noiseStd: number, normal: () => number): { vector: number[]; norm: number } {
+export function clippedNoisedGradient(
+  weights: Map<string, Float32Array>,
+  examples: Example[],
+  clipNorm: number,
+  noiseStd: number,
+  normal: () => number,
+): { vector: number[]; norm: number } {
   const b1 = weights.get('layers.0.bias')!;
   const w2 = weights.get('layers.1.kernel')!;
   const b2 = weights.get('layers.1.bias')![0];
@@ -72,7 +78,10 @@ export function clippedNoisedGradient(weights: Map<string, Float32Array>, exampl
     g[2 * H] += e;
   }
   let s = 0;
-  for (let j = 0; j < g.length; j++) { g[j] /= examples.length; s += g[j] * g[j]; }
+  for (let j = 0; j < g.length; j++) {
+    g[j] /= examples.length;
+    s += g[j] * g[j];
+  }
   const norm = Math.sqrt(s);
   const scale = norm > clipNorm ? clipNorm / norm : 1;
   const vector = Array.from(g, (x) => x * scale + (noiseStd > 0 ? noiseStd * normal() : 0));

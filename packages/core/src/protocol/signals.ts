@@ -15,7 +15,6 @@ export const MAX_UPDATE_DIMENSION = 1024;
 export const TIME_BUCKET_HOURS = 6;
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
-
 const Id = v.pipe(v.string(), v.regex(ID_PATTERN, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'));
 const Probability = v.pipe(v.number(), v.finite(), v.gtValue(0, 'must be > 0'), v.maxValue(1, 'must be <= 1'));
 
@@ -29,7 +28,12 @@ export const EventSchema = v.strictObject({
   /** Reward in [0, 1]. */
   r: v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]')),
   /** Start of the 6-hour UTC window, hours since the epoch, a multiple of 6. */
-  t: v.pipe(v.number(), v.integer(), v.minValue(0), v.check((t) => t % TIME_BUCKET_HOURS === 0, 'must be a multiple of 6 (coarse time bucket)')),
+  t: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(0),
+    v.check((t) => t % TIME_BUCKET_HOURS === 0, 'must be a multiple of 6 (coarse time bucket)'),
+  ),
   /** Shadow model's propensity for the same (a, s), when a shadow model was published. */
   q: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
 });
@@ -95,7 +99,10 @@ export const EVENT_WIRE_NAMES = {
   timeBucket: 't',
   shadowPropensity: 'q',
 } as const satisfies Record<keyof SignalEvent, keyof WireEvent>;
-export const UPDATE_WIRE_NAMES = { gradient: 'g', examples: 'n' } as const satisfies Record<keyof ModelUpdate, keyof NonNullable<WireBatch['update']>>;
+export const UPDATE_WIRE_NAMES = { gradient: 'g', examples: 'n' } as const satisfies Record<
+  keyof ModelUpdate,
+  keyof NonNullable<WireBatch['update']>
+>;
 
 /** What one batch may hold, field by field (shown to the shopper in the privacy report). */
 export const BATCH_FIELD_DESCRIPTIONS: readonly string[] = [
@@ -144,7 +151,10 @@ export function batchFromWire(w: WireBatch): SignalBatch {
 }
 
 export class SignalFormatError extends Error {
-  constructor(message: string, readonly field: string) {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
     super(message);
     this.name = 'SignalFormatError';
   }
@@ -164,8 +174,10 @@ export function parseWireBatch(json: unknown): WireBatch {
     throw new SignalFormatError(`${field}: ${issue.message}`, field);
   }
   if (result.output.events.length === 0) throw new SignalFormatError('events: a batch needs at least one event', 'events');
-  if (result.output.update && result.output.update.n > result.output.events.length) throw new SignalFormatError('update.n: more examples than the batch has events', 'update.n');
-  if (result.output.events.some((e) => e.q !== undefined) && !result.output.shadow) throw new SignalFormatError('shadow: events carry q terms but no shadow version', 'shadow');
+  if (result.output.update && result.output.update.n > result.output.events.length)
+    throw new SignalFormatError('update.n: more examples than the batch has events', 'update.n');
+  if (result.output.events.some((e) => e.q !== undefined) && !result.output.shadow)
+    throw new SignalFormatError('shadow: events carry q terms but no shadow version', 'shadow');
   return result.output;
 }
 

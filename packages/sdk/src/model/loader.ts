@@ -45,7 +45,10 @@ export async function sha256Hex(subtle: SubtleCrypto, data: ArrayBuffer): Promis
  */
 export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<LoadedModel> {
   if (!env.subtle) {
-    throw new VitrineError('model_integrity', 'cannot verify model files: crypto.subtle is unavailable (the page must be a secure context)');
+    throw new VitrineError(
+      'model_integrity',
+      'cannot verify model files: crypto.subtle is unavailable (the page must be a secure context)',
+    );
   }
   const cache = await openCache(env);
   let manifest: ModelManifest | undefined;
@@ -78,7 +81,10 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
   }
   const detail = manifestError instanceof Error ? manifestError.message : String(manifestError);
   const code = /^manifest\./.test(detail) ? 'model_invalid' : 'model_unavailable';
-  throw new VitrineError(code, `model manifest could not be loaded from ${manifestUrl}: ${detail}`, { field: 'model', cause: manifestError });
+  throw new VitrineError(code, `model manifest could not be loaded from ${manifestUrl}: ${detail}`, {
+    field: 'model',
+    cause: manifestError,
+  });
 }
 
 async function openCache(env: LoaderEnv): Promise<Cache | undefined> {
@@ -122,20 +128,34 @@ async function loadFiles(
     if (!data) {
       if (options.cacheOnly) throw new VitrineError('model_unavailable', `${file.path} of ${manifest.version} is not cached`);
       data = await download(url, env, (n) => {
-        env.onProgress?.({ stage: 'download', progress: 0.05 + 0.6 * ((loaded + n) / total), loadedBytes: loaded + n, totalBytes: total, detail: file.path });
+        env.onProgress?.({
+          stage: 'download',
+          progress: 0.05 + 0.6 * ((loaded + n) / total),
+          loadedBytes: loaded + n,
+          totalBytes: total,
+          detail: file.path,
+        });
       });
       env.onProgress?.({ stage: 'verify', progress: 0.05 + 0.6 * ((loaded + data.byteLength) / total), detail: file.path });
       if (data.byteLength !== file.bytes) {
-        throw new VitrineError('model_integrity', `${file.path}: expected ${file.bytes} bytes, got ${data.byteLength} (truncated or altered)`, { field: 'model' });
+        throw new VitrineError(
+          'model_integrity',
+          `${file.path}: expected ${file.bytes} bytes, got ${data.byteLength} (truncated or altered)`,
+          { field: 'model' },
+        );
       }
       const digest = await sha256Hex(env.subtle!, data);
       if (digest !== file.sha256) {
-        throw new VitrineError('model_integrity', `${file.path}: sha256 ${digest} does not match the manifest (${file.sha256})`, { field: 'model' });
+        throw new VitrineError('model_integrity', `${file.path}: sha256 ${digest} does not match the manifest (${file.sha256})`, {
+          field: 'model',
+        });
       }
       if (cache) {
         try {
           await cache.put(key, new Response(data.slice(0), { headers: { 'content-type': 'application/octet-stream' } }));
-        } catch { /* quota: still usable, just not cached */ }
+        } catch {
+          /* quota: still usable, just not cached */
+        }
       }
     }
     loaded += data.byteLength;
@@ -172,7 +192,10 @@ async function download(url: string, env: LoaderEnv, onBytes: (n: number) => voi
   }
   const out = new Uint8Array(n);
   let at = 0;
-  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
   return out.buffer;
 }
 
@@ -186,14 +209,24 @@ async function readLastGood(cache: Cache, manifestUrl: string): Promise<ModelMan
 }
 
 /** Records the verified manifest and drops cached files that belong to neither it nor anything else current. */
-async function rememberGood(cache: Cache, manifestUrl: string, manifest: ModelManifest, previous: ModelManifest | undefined): Promise<void> {
+async function rememberGood(
+  cache: Cache,
+  manifestUrl: string,
+  manifest: ModelManifest,
+  previous: ModelManifest | undefined,
+): Promise<void> {
   try {
-    await cache.put(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl), new Response(JSON.stringify(manifest), { headers: { 'content-type': 'application/json' } }));
+    await cache.put(
+      LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl),
+      new Response(JSON.stringify(manifest), { headers: { 'content-type': 'application/json' } }),
+    );
     if (!previous || previous.version === manifest.version) return;
     const keep = new Set(manifest.files.map((f) => cacheKey(new URL(f.path, manifestUrl).href, f.sha256)));
     for (const f of previous.files) {
       const key = cacheKey(new URL(f.path, manifestUrl).href, f.sha256);
       if (!keep.has(key)) await cache.delete(key);
     }
-  } catch { /* caching is an optimisation; never fail a load over it */ }
+  } catch {
+    /* caching is an optimisation; never fail a load over it */
+  }
 }

@@ -20,7 +20,10 @@ export class IdbProfileStore implements ProfileStore {
   readonly kind = 'indexeddb' as const;
   private db: IDBPDatabase<VitrineDB> | null = null;
 
-  private constructor(private readonly retention: RetentionPolicy, private readonly now: () => number) {}
+  private constructor(
+    private readonly retention: RetentionPolicy,
+    private readonly now: () => number,
+  ) {}
 
   /** Opens (and upgrades) the database; rejects when IndexedDB is missing, blocked or broken. */
   static async open(retention: RetentionPolicy = DEFAULT_RETENTION, now: () => number = Date.now): Promise<IdbProfileStore> {
@@ -53,7 +56,9 @@ export class IdbProfileStore implements ProfileStore {
           // Another tab wants a newer schema: step aside so it is not blocked forever.
           blocking: () => this.dropConnection(),
           // The browser closed the connection abnormally (Safari "connection lost").
-          terminated: () => { this.db = null; },
+          terminated: () => {
+            this.db = null;
+          },
         }),
         timeout,
       ]);

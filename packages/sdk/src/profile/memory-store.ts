@@ -7,7 +7,10 @@ export class MemoryProfileStore implements ProfileStore {
   private aggregates = emptyAggregates();
   private log: ProfileEvent[] = [];
 
-  constructor(private readonly retention: RetentionPolicy = DEFAULT_RETENTION, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly retention: RetentionPolicy = DEFAULT_RETENTION,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async load(): Promise<ProfileAggregates> {
     return this.aggregates;

@@ -40,7 +40,13 @@ export async function describeAdapter(): Promise<AdapterInfo | undefined> {
 }
 
 /** Initialises one backend and returns a warmed-up scorer, or throws why it can't. */
-async function prepare(name: BackendName, model: LoadedModel, wasmPaths: string | undefined, width: number, warm = WARM_BATCHES): Promise<TfjsScorer> {
+async function prepare(
+  name: BackendName,
+  model: LoadedModel,
+  wasmPaths: string | undefined,
+  width: number,
+  warm = WARM_BATCHES,
+): Promise<TfjsScorer> {
   if (name !== 'webgpu') (await lazyBackends[name]()).configure(wasmPaths);
   // setBackend resolves false (or throws) when the backend can't start in this browser.
   if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} is not available in this browser`);
@@ -64,13 +70,17 @@ async function timeBatch(scorer: TfjsScorer, width: number): Promise<number> {
  * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
  * An explicit backend is used when it works; otherwise the chain continues and says why.
  */
-export async function selectScorer(model: LoadedModel, option: BackendOption, options: {
-  wasmPaths?: string;
-  cacheName: string;
-  inputWidth: number;
-  /** Every backend, best first (passed in: this lazy chunk must not import entry modules). */
-  fallbackOrder: readonly BackendName[];
-}): Promise<SelectedScorer> {
+export async function selectScorer(
+  model: LoadedModel,
+  option: BackendOption,
+  options: {
+    wasmPaths?: string;
+    cacheName: string;
+    inputWidth: number;
+    /** Every backend, best first (passed in: this lazy chunk must not import entry modules). */
+    fallbackOrder: readonly BackendName[];
+  },
+): Promise<SelectedScorer> {
   const { wasmPaths, cacheName, inputWidth, fallbackOrder } = options;
   const warnings: string[] = [];
   const errors: string[] = [];
@@ -81,7 +91,10 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
     warnings.push(`WebGPU adapter request failed: ${(err as Error).message}`);
   }
   const tryPrepare = async (name: BackendName, warm?: number[]): Promise<TfjsScorer | undefined> => {
-    if (name === 'webgpu' && !adapter) { errors.push('webgpu: no WebGPU adapter'); return undefined; }
+    if (name === 'webgpu' && !adapter) {
+      errors.push('webgpu: no WebGPU adapter');
+      return undefined;
+    }
     try {
       return await prepare(name, model, wasmPaths, inputWidth, warm);
     } catch (err) {
@@ -97,8 +110,13 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
       const scorer = await tryPrepare(remembered.backend);
       if (scorer) {
         return {
-          scorer, adapter, warnings,
-          selection: { reason: `software WebGPU adapter (isFallbackAdapter): ${remembered.backend} won the warm-up race on an earlier visit`, timingsMs: remembered.timingsMs },
+          scorer,
+          adapter,
+          warnings,
+          selection: {
+            reason: `software WebGPU adapter (isFallbackAdapter): ${remembered.backend} won the warm-up race on an earlier visit`,
+            timingsMs: remembered.timingsMs,
+          },
         };
       }
     }
@@ -116,7 +134,10 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
       return {
         scorer: winner,
         adapter,
-        selection: { reason: `software WebGPU adapter (isFallbackAdapter): ${winner.backend} was faster on a ${RACE_BATCH}-candidate warm-up`, timingsMs },
+        selection: {
+          reason: `software WebGPU adapter (isFallbackAdapter): ${winner.backend} was faster on a ${RACE_BATCH}-candidate warm-up`,
+          timingsMs,
+        },
         warnings,
       };
     }
@@ -140,7 +161,10 @@ export async function selectScorer(model: LoadedModel, option: BackendOption, op
 // The race result depends only on the device and the model, so it is remembered (nothing personal:
 // adapter name and model version) and the next visit skips straight to the winner.
 const RACE_URL = 'https://vitrine.invalid/backend-race';
-interface RaceResult { backend: BackendName; timingsMs: Partial<Record<BackendName, number>> }
+interface RaceResult {
+  backend: BackendName;
+  timingsMs: Partial<Record<BackendName, number>>;
+}
 
 async function readRace(cacheName: string, key: string): Promise<RaceResult | undefined> {
   try {
@@ -157,5 +181,7 @@ async function writeRace(cacheName: string, key: string, result: RaceResult): Pr
   try {
     if (typeof caches === 'undefined') return;
     await (await caches.open(cacheName)).put(`${RACE_URL}?k=${encodeURIComponent(key)}`, new Response(JSON.stringify(result)));
-  } catch { /* only an optimisation */ }
+  } catch {
+    /* only an optimisation */
+  }
 }

@@ -18,8 +18,11 @@ export function bucket(n: number): number {
   return Math.max(32, 2 ** Math.ceil(Math.log2(n)));
 }
 
-interface LayerTensors { kernel: Tensor; bias: Tensor; activation: 'relu' | 'linear' | 'sigmoid' }
-
+interface LayerTensors {
+  kernel: Tensor;
+  bias: Tensor;
+  activation: 'relu' | 'linear' | 'sigmoid';
+}
 
 /**
  * Runs the MLP with tfjs-core kernels only: each layer is one `_FusedMatMul` (matmul + bias +
@@ -34,7 +37,10 @@ export class TfjsScorer implements Scorer {
   private readonly hidden: number;
   private readonly activation0: 'relu' | 'linear' | 'sigmoid';
 
-  constructor(private readonly model: LoadedModel, readonly backend: BackendName) {
+  constructor(
+    private readonly model: LoadedModel,
+    readonly backend: BackendName,
+  ) {
     const first = model.manifest.architecture.layers[0];
     this.kernel0 = model.weights.get('layers.0.kernel')!;
     this.bias0 = model.weights.get('layers.0.bias')!;
@@ -90,7 +96,9 @@ export class TfjsScorer implements Scorer {
     const k0 = tensor(weights, [1, width, this.hidden], 'float32');
     const b0 = tensor(bias, [this.hidden], 'float32');
     let x = run(x0, k0, b0, this.activation0);
-    x0.dispose(); k0.dispose(); b0.dispose();
+    x0.dispose();
+    k0.dispose();
+    b0.dispose();
     for (const layer of this.rest!) {
       const y = run(x, layer.kernel, layer.bias, layer.activation);
       x.dispose();
@@ -124,7 +132,14 @@ export class TfjsScorer implements Scorer {
 
   /** Scores `n` all-zero candidates of a typical width: for warm-up and backend races. */
   scoreSynthetic(n: number, width: number): Promise<Float32Array> {
-    return this.score({ n, width, rows: new Float32Array(n * width), variableColumns: new Int32Array(0), signatures: [], shared: { index: new Int32Array(0), value: new Float32Array(0) } });
+    return this.score({
+      n,
+      width,
+      rows: new Float32Array(n * width),
+      variableColumns: new Int32Array(0),
+      signatures: [],
+      shared: { index: new Int32Array(0), value: new Float32Array(0) },
+    });
   }
 
   /**
@@ -136,9 +151,13 @@ export class TfjsScorer implements Scorer {
     const width = this.gpu ? bucket(inputWidth) : inputWidth;
     return exclusive(async () => {
       await this.activate();
-      const backend = engine().backend as unknown as { checkCompileCompletionAsync?: () => Promise<void>; getUniformLocations?: () => void };
+      const backend = engine().backend as unknown as {
+        checkCompileCompletionAsync?: () => Promise<void>;
+        getUniformLocations?: () => void;
+      };
       const flag = this.backend === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : this.backend === 'webgl' ? 'ENGINE_COMPILE_ONLY' : null;
-      const zeros = (n: number) => this.forward(new Float32Array(n * width), n, width, new Float32Array(width * this.hidden), new Float32Array(this.hidden));
+      const zeros = (n: number) =>
+        this.forward(new Float32Array(n * width), n, width, new Float32Array(width * this.hidden), new Float32Array(this.hidden));
       if (flag && backend.checkCompileCompletionAsync) {
         try {
           env().set(flag, true);
@@ -159,7 +178,10 @@ export class TfjsScorer implements Scorer {
   }
 
   dispose(): void {
-    for (const l of this.rest ?? []) { l.kernel.dispose(); l.bias.dispose(); }
+    for (const l of this.rest ?? []) {
+      l.kernel.dispose();
+      l.bias.dispose();
+    }
     this.rest = null;
   }
 }

@@ -10,7 +10,10 @@ const DAY_MS = 86_400_000;
  * (epsilon, delta) budget allows, and contributions are at least `minHoursBetween` apart.
  */
 export class PrivacyAccountant {
-  constructor(private readonly params: PrivacyParameters, private readonly now: () => number) {}
+  constructor(
+    private readonly params: PrivacyParameters,
+    private readonly now: () => number,
+  ) {}
 
   private window(ledger: Ledger) {
     const since = this.now() - this.params.budget.windowDays * DAY_MS;
@@ -30,7 +33,8 @@ export class PrivacyAccountant {
     const recent = this.window(ledger);
     const last = recent.reduce((m, c) => Math.max(m, c.at), -Infinity);
     if (this.now() - last < this.params.update.minHoursBetween * 3_600_000) return `one update per ${this.params.update.minHoursBetween} h`;
-    if (this.spentRho(ledger) + this.params.update.rhoPerContribution > this.budgetRho() * (1 + 1e-12)) return 'privacy budget for this window is spent';
+    if (this.spentRho(ledger) + this.params.update.rhoPerContribution > this.budgetRho() * (1 + 1e-12))
+      return 'privacy budget for this window is spent';
     return null;
   }
 
@@ -45,7 +49,10 @@ export class PrivacyAccountant {
     return {
       budget: { epsilon, delta, windowDays },
       spent: { epsilon: epsilonFromRho(rho, delta), delta: rho > 0 ? delta : 0, rho, contributions: this.window(ledger).length },
-      remaining: { rho: Math.max(0, this.budgetRho() - rho), contributions: Math.floor(Math.max(0, this.budgetRho() - rho) / this.params.update.rhoPerContribution + 1e-9) },
+      remaining: {
+        rho: Math.max(0, this.budgetRho() - rho),
+        contributions: Math.floor(Math.max(0, this.budgetRho() - rho) / this.params.update.rhoPerContribution + 1e-9),
+      },
     };
   }
 }

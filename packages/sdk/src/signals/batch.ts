@@ -1,7 +1,12 @@
 import { toHex } from '@vitrine/core/bytes';
 import { clippedNoisedGradient, gaussian, seededUniform } from '@vitrine/core/privacy';
 import {
-  SIGNALS_FORMAT, batchToWire, timeBucket, type ModelUpdate, type PrivacyParameters, type SignalBatch,
+  SIGNALS_FORMAT,
+  batchToWire,
+  timeBucket,
+  type ModelUpdate,
+  type PrivacyParameters,
+  type SignalBatch,
 } from '@vitrine/core/protocol';
 import type { OpenEvent, OutboxItem } from './outbox';
 import type { Placement } from './placement';
@@ -24,8 +29,16 @@ export interface NewBatch {
 
 export function openBatch({ model, shadow, withUpdate }: NewBatch, env: BatchEnv): OutboxItem {
   return {
-    id: toHex(env.randomBytes(16)), state: 'open', model, ...(shadow ? { shadow } : {}), events: [], withUpdate,
-    ...(withUpdate ? { noiseSeed: uint32s(env.randomBytes(16)) } : {}), attempts: 0, nextAt: 0, createdAt: env.now(),
+    id: toHex(env.randomBytes(16)),
+    state: 'open',
+    model,
+    ...(shadow ? { shadow } : {}),
+    events: [],
+    withUpdate,
+    ...(withUpdate ? { noiseSeed: uint32s(env.randomBytes(16)) } : {}),
+    attempts: 0,
+    nextAt: 0,
+    createdAt: env.now(),
   };
 }
 
@@ -82,9 +95,12 @@ export function sealBatch(item: OutboxItem, { modelVersion, weights, params }: S
   }
   const events = item.events.map(({ key: _key, preActivations: _z, ...event }) => event);
   const batch: SignalBatch = {
-    format: SIGNALS_FORMAT, id: item.id, model: item.model,
+    format: SIGNALS_FORMAT,
+    id: item.id,
+    model: item.model,
     ...(item.shadow && events.some((e) => e.shadowPropensity !== undefined) ? { shadow: item.shadow } : {}),
-    events, ...(update ? { update } : {}),
+    events,
+    ...(update ? { update } : {}),
   };
   return { ...item, state: 'sealed', events: [], body: batchToWire(batch) };
 }

@@ -82,13 +82,28 @@ export class MemoryOutbox implements SignalOutbox {
   readonly kind = 'memory' as const;
   private items = new Map<string, OutboxItem>();
   private led = emptyLedger();
-  async list() { return [...this.items.values()].map((i) => structuredClone(i)); }
-  async put(item: OutboxItem) { this.items.set(item.id, structuredClone(item)); }
-  async putWithLedger(item: OutboxItem, ledger: Ledger) { await this.put(item); this.led = structuredClone(ledger); }
-  async remove(id: string) { this.items.delete(id); }
-  async clear() { this.items.clear(); }
-  async ledger() { return structuredClone(this.led); }
-  async saveLedger(ledger: Ledger) { this.led = structuredClone(ledger); }
+  async list() {
+    return [...this.items.values()].map((i) => structuredClone(i));
+  }
+  async put(item: OutboxItem) {
+    this.items.set(item.id, structuredClone(item));
+  }
+  async putWithLedger(item: OutboxItem, ledger: Ledger) {
+    await this.put(item);
+    this.led = structuredClone(ledger);
+  }
+  async remove(id: string) {
+    this.items.delete(id);
+  }
+  async clear() {
+    this.items.clear();
+  }
+  async ledger() {
+    return structuredClone(this.led);
+  }
+  async saveLedger(ledger: Ledger) {
+    this.led = structuredClone(ledger);
+  }
   close() {}
 }
 
@@ -117,15 +132,29 @@ export class IdbOutbox implements SignalOutbox {
     return box;
   }
 
-  async list() { return (await this.db.getAll('outbox')).map(upgradeStoredItem); }
-  async put(item: OutboxItem) { await this.db.put('outbox', item); }
+  async list() {
+    return (await this.db.getAll('outbox')).map(upgradeStoredItem);
+  }
+  async put(item: OutboxItem) {
+    await this.db.put('outbox', item);
+  }
   async putWithLedger(item: OutboxItem, ledger: Ledger) {
     const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');
     await Promise.all([tx.objectStore('outbox').put(item), tx.objectStore('ledger').put(ledger, 'ledger'), tx.done]);
   }
-  async remove(id: string) { await this.db.delete('outbox', id); }
-  async clear() { await this.db.clear('outbox'); }
-  async ledger() { return (await this.db.get('ledger', 'ledger')) ?? emptyLedger(); }
-  async saveLedger(ledger: Ledger) { await this.db.put('ledger', ledger, 'ledger'); }
-  close() { this.db.close(); }
+  async remove(id: string) {
+    await this.db.delete('outbox', id);
+  }
+  async clear() {
+    await this.db.clear('outbox');
+  }
+  async ledger() {
+    return (await this.db.get('ledger', 'ledger')) ?? emptyLedger();
+  }
+  async saveLedger(ledger: Ledger) {
+    await this.db.put('ledger', ledger, 'ledger');
+  }
+  close() {
+    this.db.close();
+  }
 }

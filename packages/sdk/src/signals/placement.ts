@@ -49,8 +49,16 @@ export function fillPlacements({ slate, placed, updateModel, shadow }: FillPlace
     const rows = encoder.encodeBatch(items, slate.context, slate.user, slate.profile);
     const units = updateModel.manifest.architecture.layers[0].units;
     const z = preActivations(updateModel.weights.get('layers.0.kernel')!, rows, items.length, encoder.dimension, units);
-    placed.forEach(([, placement], k) => { placement.preActivations = z[k]; });
+    placed.forEach(([, placement], k) => {
+      placement.preActivations = z[k];
+    });
   }
-  const q = shadow?.propensities(slate, placed.map(([slot]) => slot));
-  if (q) placed.forEach(([, placement], k) => { placement.shadowPropensity = q[k]; });
+  const q = shadow?.propensities(
+    slate,
+    placed.map(([slot]) => slot),
+  );
+  if (q)
+    placed.forEach(([, placement], k) => {
+      placement.shadowPropensity = q[k];
+    });
 }

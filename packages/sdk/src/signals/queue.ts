@@ -9,7 +9,10 @@ export class BatchQueue {
   private readonly sealed = new Map<string, OutboxItem>();
   private writes: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly outbox: SignalOutbox, private readonly onError: (message: string, cause?: unknown) => void) {}
+  constructor(
+    readonly outbox: SignalOutbox,
+    private readonly onError: (message: string, cause?: unknown) => void,
+  ) {}
 
   /** Sealed batches, oldest first. */
   get items(): OutboxItem[] {
@@ -29,8 +32,9 @@ export class BatchQueue {
 
   /** Persists an item (also the open batch); a failed write is reported, never thrown. */
   save(item: OutboxItem): Promise<void> {
-    return this.track(this.outbox.put(item))
-      .catch((err) => this.onError(`signals: could not persist a batch (${(err as Error).message})`, err));
+    return this.track(this.outbox.put(item)).catch((err) =>
+      this.onError(`signals: could not persist a batch (${(err as Error).message})`, err),
+    );
   }
 
   /** Writes the item with the ledger atomically: a privacy charge is never recorded without its batch. */
@@ -56,11 +60,17 @@ export class BatchQueue {
 
   /** Resolves when every write started so far has finished (failed writes included). */
   settled(): Promise<void> {
-    return this.writes.then(() => undefined, () => undefined);
+    return this.writes.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.writes = this.writes.then(() => p, () => p);
+    this.writes = this.writes.then(
+      () => p,
+      () => p,
+    );
     return p;
   }
 }

@@ -42,7 +42,11 @@ export class SignalSender {
   /** Batches sent with keepalive and not answered yet (hidden + pagehide must not send them twice). */
   private readonly inFlight = new Set<string>();
 
-  constructor(private readonly env: SenderEnv, private readonly queue: BatchQueue, private readonly outcomes: SendOutcomes) {}
+  constructor(
+    private readonly env: SenderEnv,
+    private readonly queue: BatchQueue,
+    private readonly outcomes: SendOutcomes,
+  ) {}
 
   /** Sends what is due (everything not in flight, with `keepalive`), then asks to be woken for the next one. */
   async sendDue(keepalive: boolean): Promise<void> {
@@ -72,14 +76,23 @@ export class SignalSender {
     let retryAfter: number | null = null;
     try {
       const request = this.env.fetch(this.env.url, {
-        method: 'POST', body, keepalive, credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer', cache: 'no-store',
+        method: 'POST',
+        body,
+        keepalive,
+        credentials: 'omit',
+        mode: 'cors',
+        referrerPolicy: 'no-referrer',
+        cache: 'no-store',
         headers: { 'content-type': 'text/plain;charset=UTF-8' },
       });
       if (keepalive) {
         // The page is going away: the browser finishes the request; the outbox keeps the batch until a later page sees the ack.
         this.inFlight.add(item.id);
         request
-          .then((res) => (res.ok ? this.outcomes.acknowledged(item) : undefined), () => undefined)
+          .then(
+            (res) => (res.ok ? this.outcomes.acknowledged(item) : undefined),
+            () => undefined,
+          )
           .finally(() => this.inFlight.delete(item.id));
         return;
       }

@@ -72,10 +72,17 @@ export class SignalsStage {
   private readonly catalog: Set<string>;
   private readonly ready: Promise<void>;
   /** Page exit (hidden, then pagehide): what is pending goes out with keepalive. */
-  private readonly onPageHide = () => { void this.flush({ keepalive: true }); };
-  private readonly onHidden = () => { if (globalThis.document?.visibilityState === 'hidden') this.onPageHide(); };
+  private readonly onPageHide = () => {
+    void this.flush({ keepalive: true });
+  };
+  private readonly onHidden = () => {
+    if (globalThis.document?.visibilityState === 'hidden') this.onPageHide();
+  };
 
-  constructor(private readonly model: LoadedModel, private readonly env: SignalsEnv) {
+  constructor(
+    private readonly model: LoadedModel,
+    private readonly env: SignalsEnv,
+  ) {
     const ids = model.manifest.featureSpec.features.find((f) => f.kind === 'categorical' && f.source === 'activity' && f.key === 'id');
     this.catalog = new Set(ids && 'vocab' in ids ? ids.vocab : []);
     this.batchEnv = { now: env.now, randomBytes: (n) => randomBytes(n, env.random) };
@@ -133,14 +140,16 @@ export class SignalsStage {
       placed.push([slot, placement]);
     });
     if (!placed.length) return out;
-    const pending = new Promise<void>((resolve) => setTimeout(() => {
-      try {
-        fillPlacements({ slate, placed, updateModel: this.wantsPreActivations() ? this.model : null, shadow: this.shadow });
-      } catch (err) {
-        this.env.onError(`signals: could not prepare the update terms (${(err as Error).message})`, err);
-      }
-      resolve();
-    }, 0));
+    const pending = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        try {
+          fillPlacements({ slate, placed, updateModel: this.wantsPreActivations() ? this.model : null, shadow: this.shadow });
+        } catch (err) {
+          this.env.onError(`signals: could not prepare the update terms (${(err as Error).message})`, err);
+        }
+        resolve();
+      }, 0),
+    );
     for (const [, placement] of placed) placement.pending = pending;
     return out;
   }
@@ -162,13 +171,23 @@ export class SignalsStage {
     if (this.stopped) return;
     // Concurrent track() calls share one opening batch (and one privacy charge).
     while (!this.open || this.open.model !== this.model.manifest.version) {
-      this.opening ??= this.openBatch().then((item) => { this.open = item; }).finally(() => { this.opening = null; });
+      this.opening ??= this.openBatch()
+        .then((item) => {
+          this.open = item;
+        })
+        .finally(() => {
+          this.opening = null;
+        });
       await this.opening;
       if (this.stopped) return;
     }
     const item = this.open;
     recordOutcome(item, {
-      key: `${decisionId}:${activityId}`, activityId, placement, reward: REWARDS[outcome], at: this.env.now(),
+      key: `${decisionId}:${activityId}`,
+      activityId,
+      placement,
+      reward: REWARDS[outcome],
+      at: this.env.now(),
       withShadow: this.shadow !== null,
     });
     if (item.events.length >= MAX_EVENTS_PER_BATCH) {
@@ -183,14 +202,16 @@ export class SignalsStage {
 
   private readyOrTimeout(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((r) => { timer = setTimeout(r, READY_WAIT_MS); });
+    const timeout = new Promise<void>((r) => {
+      timer = setTimeout(r, READY_WAIT_MS);
+    });
     return Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
   }
 
   private async openBatch(): Promise<OutboxItem> {
     const { params, accountant } = this;
-    const withUpdate = Boolean(params && accountant && updatesWanted(params, this.model.manifest))
-      && accountant!.refusal(this.ledger) === null;
+    const withUpdate =
+      Boolean(params && accountant && updatesWanted(params, this.model.manifest)) && accountant!.refusal(this.ledger) === null;
     const item = openBatch({ model: this.model.manifest.version, shadow: this.shadow?.version, withUpdate }, this.batchEnv);
     if (withUpdate) {
       // The cost is charged, and stored with the batch, before anything can leave the device.
@@ -208,18 +229,28 @@ export class SignalsStage {
   private scheduleSeal(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.sealTimer);
-    this.sealTimer = unref(setTimeout(() => { void this.flush(); }, delayMs));
+    this.sealTimer = unref(
+      setTimeout(() => {
+        void this.flush();
+      }, delayMs),
+    );
   }
 
   /** Sealed batches that are due are sent after `delayMs`; the open batch stays open. */
   private scheduleSend(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.sendTimer);
-    this.sendTimer = unref(setTimeout(() => { void this.sendDue(); }, delayMs));
+    this.sendTimer = unref(
+      setTimeout(() => {
+        void this.sendDue();
+      }, delayMs),
+    );
   }
 
   private sendDue(): Promise<void> {
-    this.sending ??= this.sendAll(false).finally(() => { this.sending = null; });
+    this.sending ??= this.sendAll(false).finally(() => {
+      this.sending = null;
+    });
     return this.sending;
   }
 
@@ -278,7 +309,7 @@ export class SignalsStage {
       dropped: this.ledger.dropped,
       pending: { batches: pending.length, events: pending.reduce((s, i) => s + (i.body?.events.length ?? i.events.length), 0) },
       storage: this.env.outbox.kind,
-      updates: !this.params ? 'privacy parameters not loaded' : this.accountant!.refusal(this.ledger) ?? 'next batch carries an update',
+      updates: !this.params ? 'privacy parameters not loaded' : (this.accountant!.refusal(this.ledger) ?? 'next batch carries an update'),
     };
   }
 

@@ -5,10 +5,7 @@ import { HttpError } from './errors';
 
 const LOOPBACK = ['127.0.0.1', '::1', '::ffff:127.0.0.1'];
 
-export function registerAdminRoundRoutes(
-  app: FastifyInstance,
-  deps: { adminToken?: string; aggregate: () => Promise<RoundReport> },
-): void {
+export function registerAdminRoundRoutes(app: FastifyInstance, deps: { adminToken?: string; aggregate: () => Promise<RoundReport> }): void {
   app.post('/v1/admin/rounds', async (req) => {
     const auth = req.headers.authorization;
     const allowed = deps.adminToken ? auth === `Bearer ${deps.adminToken}` : LOOPBACK.includes(req.ip);

@@ -1,8 +1,17 @@
 /** Owns model rows: the only writer of models (bootstrap, publishShadow, promote, reject) and the cached reads. */
 import type { Db, Queryable } from '../store/db';
 import {
-  insertModel, insertSeedModel, makeCurrent, markRejected, rejectCurrentShadow, retireCurrent, selectLiveModels, selectModel,
-  selectModelHistory, type ModelHistoryRow, type StoredModel,
+  insertModel,
+  insertSeedModel,
+  makeCurrent,
+  markRejected,
+  rejectCurrentShadow,
+  retireCurrent,
+  selectLiveModels,
+  selectModel,
+  selectModelHistory,
+  type ModelHistoryRow,
+  type StoredModel,
 } from '../store/models';
 import type { Candidate } from './candidate';
 import { readSeedArtifact } from './seed';

@@ -2,10 +2,7 @@
 export { gaussian } from '@vitrine/core/privacy';
 
 /** Projects onto the L2 ball of radius `bound` (1-Lipschitz: it never increases a difference). */
-export function clipL2(
-  v: ArrayLike<number>,
-  bound: number,
-): { clipped: Float64Array; norm: number; wasClipped: boolean } {
+export function clipL2(v: ArrayLike<number>, bound: number): { clipped: Float64Array; norm: number; wasClipped: boolean } {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
   const norm = Math.sqrt(s);
@@ -40,4 +37,3 @@ export function trimmedMean(vectors: Float64Array[], k: number): Float64Array {
 export function trimCount(n: number, fraction: number): number {
   return Math.min(Math.floor(n * fraction), Math.floor((n - 1) / 2));
 }
-

@@ -68,8 +68,19 @@ export async function runRound(
   // which keeps the per-contribution cost the device charged an upper bound.
   const days = new Set(usable.map((r) => Math.floor(Math.min(...r.events.map((e) => e.timeBucket)) / 24))).size;
   const base = {
-    model: model.version, cohort: updates.length, clippedByServer: 0, trimmedEachSide: 0, sensitivity: 0, days: 0, noiseStd: 0,
-    updateNorm: 0, noiseNorm: 0, signalNorm: 0, activities: [], suppressedActivities: 0, ...(promo ? { promotion: promo } : {}),
+    model: model.version,
+    cohort: updates.length,
+    clippedByServer: 0,
+    trimmedEachSide: 0,
+    sensitivity: 0,
+    days: 0,
+    noiseStd: 0,
+    updateNorm: 0,
+    noiseNorm: 0,
+    signalNorm: 0,
+    activities: [],
+    suppressedActivities: 0,
+    ...(promo ? { promotion: promo } : {}),
   };
   if (updates.length < privacy.minCohort || updates.length < 1) {
     const note = `${updates.length} updates pending for ${versions.join(', ')}; a round needs ${privacy.minCohort}`;
@@ -98,14 +109,29 @@ export async function runRound(
   //    noise is larger than the estimated signal, a step would mostly move the model at random.
   const noiseNorm = Math.sqrt(dim * (noiseStd ** 2 + mech.localNoiseStd ** 2 / (bounded.length - 2 * k)));
   const signalNorm = Math.sqrt(Math.max(0, updateNorm ** 2 - noiseNorm ** 2));
-  const stats = activityStats(usable.map((r) => r.events), privacy.kThreshold);
+  const stats = activityStats(
+    usable.map((r) => r.events),
+    privacy.kThreshold,
+  );
   const measured = {
-    cohort: bounded.length, clippedByServer, trimmedEachSide: k, sensitivity, days, noiseStd, updateNorm, noiseNorm, signalNorm, ...stats,
+    cohort: bounded.length,
+    clippedByServer,
+    trimmedEachSide: k,
+    sensitivity,
+    days,
+    noiseStd,
+    updateNorm,
+    noiseNorm,
+    signalNorm,
+    ...stats,
   };
   if (noiseNorm > 0 && signalNorm < noiseNorm) {
     return db.transaction(async (tx) => {
       const r: RoundReport = {
-        ...base, round: null, status: 'skipped-noisy', ...measured,
+        ...base,
+        round: null,
+        status: 'skipped-noisy',
+        ...measured,
         note: `estimated signal ${signalNorm.toFixed(3)} < noise ${noiseNorm.toFixed(3)}: no candidate; these updates are spent`,
       };
       const id = await insertRound(tx, model.version, 'skipped-noisy', bounded.length, r);
@@ -126,8 +152,15 @@ export async function runRound(
   const report = await db.transaction(async (tx) => {
     const id = await insertRound(tx, model.version, 'published-shadow', bounded.length);
     const candidate = buildCandidate(model, toMlp(model, weights), {
-      method: 'dp-fedavg', round: id, cohort: bounded.length, clipNorm: privacy.clipNorm, trimmedEachSide: k,
-      noiseMultiplier: mech.noiseMultiplier, noiseStd, learningRate: privacy.learningRate, tensors: TRAINABLE_TENSORS,
+      method: 'dp-fedavg',
+      round: id,
+      cohort: bounded.length,
+      clipNorm: privacy.clipNorm,
+      trimmedEachSide: k,
+      noiseMultiplier: mech.noiseMultiplier,
+      noiseStd,
+      learningRate: privacy.learningRate,
+      tensors: TRAINABLE_TENSORS,
     });
     if (candidate.manifest.version === model.version) {
       throw new Error('the round changed no published weight (update below the quantization step)');
