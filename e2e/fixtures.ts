@@ -1,4 +1,5 @@
 import { test as base, expect, type Page } from '@playwright/test';
+import type { Vitrine, VitrineOptions } from '@vitrine/sdk';
 
 export const MODEL = '/models/coupons/manifest.json';
 
@@ -31,14 +32,20 @@ export const test = base.extend<{ pageErrors: string[] }>({
 });
 export { expect };
 
+/** What the test pages expose to `page.evaluate`: the script tag's global and the tests' own handle. */
+export type TestWindow = Window & {
+  Vitrine: { init(options: Partial<VitrineOptions>): Promise<Vitrine> };
+  __v: Vitrine;
+};
+
 /** Loads the test page and initialises the script-tag build with `options`. Returns status. */
 export async function init(page: Page, options: Record<string, unknown>, path = '/e2e/sdk.html') {
   await page.goto(path);
   return page.evaluate(
     async (opts) => {
-      while (!(window as any).Vitrine) await new Promise((r) => setTimeout(r, 5));
-      const v = await (window as any).Vitrine.init(opts);
-      (window as any).__v = v; // test handle only; tests that count globals don't call init()
+      while (!(window as unknown as TestWindow).Vitrine) await new Promise((r) => setTimeout(r, 5));
+      const v = await (window as unknown as TestWindow).Vitrine.init(opts);
+      (window as unknown as TestWindow).__v = v; // test handle only; tests that count globals don't call init()
       return v.status;
     },
     { model: MODEL, ...options },

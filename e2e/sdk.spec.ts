@@ -1,4 +1,4 @@
-import { test, expect, init, CATALOG, MODEL } from './fixtures';
+import { test, expect, init, CATALOG, MODEL, type TestWindow } from './fixtures';
 
 const CONTEXT = { destination: 'Home', passanger: 'Alone', weather: 'Sunny', temperature: '55', time: '6PM' };
 
@@ -6,24 +6,27 @@ test('forced webgpu reports and uses webgpu, with the adapter it really got', as
   const status = await init(page, { backend: 'webgpu', storage: 'memory' });
   expect(status.backend).toBe('webgpu');
   expect(status.adapter).toMatchObject({ isFallbackAdapter: expect.any(Boolean), vendor: expect.any(String) });
-  expect(status.selection.reason).toBe("backend 'webgpu' requested");
-  const d = await page.evaluate(({ c, ctx }) => (window as any).__v.rank(c, { context: ctx }), { c: CATALOG, ctx: CONTEXT });
+  expect(status.selection!.reason).toBe("backend 'webgpu' requested");
+  const d = await page.evaluate(({ c, ctx }) => (window as unknown as TestWindow).__v.rank(c, { context: ctx }), {
+    c: CATALOG,
+    ctx: CONTEXT,
+  });
   expect(d.backend).toBe('webgpu');
   expect(d.items).toHaveLength(10);
-  expect(d.items.every((i: any) => i.score > 0 && i.score < 1)).toBe(true);
+  expect(d.items.every((i) => i.score! > 0 && i.score! < 1)).toBe(true);
 });
 
 test('auto on a software adapter races WebGPU against WASM and reports the timings', async ({ page }) => {
   const status = await init(page, { backend: 'auto', storage: 'memory' });
   test.skip(!status.adapter?.isFallbackAdapter, 'this browser has a hardware WebGPU adapter: no race');
   expect(['webgpu', 'wasm']).toContain(status.backend);
-  expect(status.selection.timingsMs).toMatchObject({ webgpu: expect.any(Number), wasm: expect.any(Number) });
-  const t = status.selection.timingsMs;
-  expect(status.backend).toBe(t.webgpu <= t.wasm ? 'webgpu' : 'wasm');
+  expect(status.selection!.timingsMs).toMatchObject({ webgpu: expect.any(Number), wasm: expect.any(Number) });
+  const t = status.selection!.timingsMs!;
+  expect(status.backend).toBe(t.webgpu! <= t.wasm! ? 'webgpu' : 'wasm');
   // The next visit reuses the race result instead of compiling WebGPU shaders again.
   const again = await init(page, { backend: 'auto', storage: 'memory' });
   expect(again.backend).toBe(status.backend);
-  expect(again.selection.reason).toMatch(/earlier visit/);
+  expect(again.selection!.reason).toMatch(/earlier visit/);
 });
 
 test('all backends return the same scores within 1e-4', async ({ page }) => {
@@ -37,9 +40,9 @@ test('all backends return the same scores within 1e-4', async ({ page }) => {
       async ({ cands, ctxs }) => {
         const out: number[] = [];
         for (const ctx of ctxs) {
-          const d = await (window as any).__v.rank(cands, { context: ctx });
-          const byId = new Map(d.items.map((i: any) => [i.id, i.score]));
-          out.push(...cands.map((c: any) => byId.get(c.id) as number));
+          const d = await (window as unknown as TestWindow).__v.rank(cands, { context: ctx });
+          const byId = new Map(d.items.map((i) => [i.id, i.score]));
+          out.push(...cands.map((c) => byId.get(c.id) as number));
         }
         return out;
       },
@@ -57,7 +60,7 @@ test('the profile survives a reload and forget() leaves nothing in IndexedDB or 
   expect(status.profile).toBe('indexeddb');
   await page.evaluate(
     async ({ c, ctx }) => {
-      const v = (window as any).__v;
+      const v = (window as unknown as TestWindow).__v;
       const d = await v.rank(c, { context: ctx });
       await v.track(d.id, 'bar-2h', 'dismiss');
       await v.track(d.id, 'coffee-house-1d', 'click');
@@ -65,9 +68,9 @@ test('the profile survives a reload and forget() leaves nothing in IndexedDB or 
     { c: CATALOG, ctx: CONTEXT },
   );
   await init(page, { backend: 'wasm' }); // reload
-  const exported = await page.evaluate(() => (window as any).__v.exportProfile());
+  const exported = await page.evaluate(() => (window as unknown as TestWindow).__v.exportProfile());
   expect(exported.storage).toBe('indexeddb');
-  expect(exported.events.map((e: any) => [e.activityId, e.outcome])).toEqual([
+  expect(exported.events.map((e) => [e.activityId, e.outcome])).toEqual([
     ['bar-2h', 'dismiss'],
     ['coffee-house-1d', 'click'],
   ]);
@@ -75,9 +78,9 @@ test('the profile survives a reload and forget() leaves nothing in IndexedDB or 
   expect(exported.aggregates.byType['Coffee House'].positives).toBe(1);
 
   const left = await page.evaluate(async () => {
-    await (window as any).__v.forget();
+    await (window as unknown as TestWindow).__v.forget();
     const dbs = (await indexedDB.databases()).map((d) => d.name);
-    return { dbs, caches: await caches.keys(), profile: await (window as any).__v.exportProfile() };
+    return { dbs, caches: await caches.keys(), profile: await (window as unknown as TestWindow).__v.exportProfile() };
   });
   expect(left.dbs).not.toContain('vitrine');
   expect(left.caches).toEqual([]);
@@ -107,7 +110,7 @@ test('with indexedDB throwing, the page still ranks, reports memory and shows no
   expect(status.profile).toBe('memory');
   expect(status.warnings.join(' ')).toMatch(/IndexedDB unavailable/);
   const d = await page.evaluate(async (c) => {
-    const v = (window as any).__v;
+    const v = (window as unknown as TestWindow).__v;
     const d = await v.rank(c, { slots: 3 });
     await v.track(d.id, d.items[0].id, 'click');
     return d;
@@ -126,9 +129,9 @@ test('a tampered weight file is refused and the page degrades to the shop order'
   const status = await init(page, { backend: 'wasm', storage: 'memory' });
   expect(status.degraded).toMatch(/model_integrity.*sha256/);
   expect(status.backend).toBe('rules');
-  const d = await page.evaluate((c) => (window as any).__v.rank(c, { slots: 3 }), CATALOG);
+  const d = await page.evaluate((c) => (window as unknown as TestWindow).__v.rank(c, { slots: 3 }), CATALOG);
   expect(d.backend).toBe('rules');
-  expect(d.items.map((i: any) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
+  expect(d.items.map((i) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
   expect(d.degraded).toMatch(/model_integrity/);
 });
 
@@ -142,14 +145,14 @@ test('a model the server could not serve at first is loaded by a later retry, wi
   const status = await init(page, { backend: 'wasm', storage: 'memory' });
   expect(status.backend).toBe('rules');
   expect(status.degraded).toMatch(/^model_unavailable: .*HTTP 502.*; retry 1 of 10 in [12] s$/);
-  const before = await page.evaluate((c) => (window as any).__v.rank(c, { slots: 3 }), CATALOG);
+  const before = await page.evaluate((c) => (window as unknown as TestWindow).__v.rank(c, { slots: 3 }), CATALOG);
   expect(before.backend).toBe('rules');
-  expect(before.items.map((i: any) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
+  expect(before.items.map((i) => i.id)).toEqual(CATALOG.slice(0, 3).map((a) => a.id));
   // Retries after 1-2 s, then 2-4 s (jittered); the second one gets the model.
-  await expect.poll(() => page.evaluate(() => (window as any).__v.status.backend), { timeout: 30_000 }).toBe('wasm');
+  await expect.poll(() => page.evaluate(() => (window as unknown as TestWindow).__v.status.backend), { timeout: 30_000 }).toBe('wasm');
   const after = await page.evaluate(
     async ({ c, ctx }) => {
-      const v = (window as any).__v;
+      const v = (window as unknown as TestWindow).__v;
       return { status: v.status, decision: await v.rank(c, { context: ctx, slots: 3 }) };
     },
     { c: CATALOG, ctx: CONTEXT },
@@ -158,7 +161,7 @@ test('a model the server could not serve at first is loaded by a later retry, wi
   expect(after.status.modelVersion).toMatch(/^coupons-/);
   expect(after.decision.backend).toBe('wasm');
   expect(after.decision.modelVersion).toBe(after.status.modelVersion);
-  expect(after.decision.items.every((i: any) => i.score > 0 && i.score < 1 && i.reasons[0].code === 'model')).toBe(true);
+  expect(after.decision.items.every((i) => i.score! > 0 && i.score! < 1 && i.reasons[0].code === 'model')).toBe(true);
   expect(manifestRequests).toBe(3);
 });
 
@@ -181,15 +184,15 @@ test('a tampered update keeps the previous good version from the cache', async (
 test('bad rank input gets a clear VitrineError and nothing is thrown into the page', async ({ page }) => {
   await init(page, { backend: 'wasm', storage: 'memory' });
   const errors = await page.evaluate(async () => {
-    const v = (window as any).__v;
+    const v = (window as unknown as TestWindow).__v;
     const grab = (p: Promise<unknown>) =>
       p.then(
         () => null,
-        (e: any) => ({ name: e.name, code: e.code, field: e.field, message: e.message }),
+        (e) => ({ name: e.name, code: e.code, field: e.field, message: e.message }),
       );
     const out = [
-      await grab(v.rank([{ id: 'a' }])),
-      await grab(v.rank('not an array')),
+      await grab(v.rank([{ id: 'a' } as never])),
+      await grab(v.rank('not an array' as never)),
       await grab(v.rank([{ id: 'a', type: 'Bar' }], { slots: -1 })),
       await grab(v.track('no-such-decision', 'a', 'click')),
     ];
@@ -213,7 +216,8 @@ test('the script tag adds only Vitrine (and the queue) to window, and drains the
   expect(['webgpu', 'wasm']).toContain(out.backend);
   // Force the lazily loaded backends too, then look for anything new on window.
   await page.evaluate(async (model) => {
-    for (const backend of ['wasm', 'webgl', 'cpu']) await (window as any).Vitrine.init({ model, backend, storage: 'memory' });
+    for (const backend of ['wasm', 'webgl', 'cpu'] as const)
+      await (window as unknown as TestWindow).Vitrine.init({ model, backend, storage: 'memory' });
   }, MODEL);
   const added = await page.evaluate((base) => Object.getOwnPropertyNames(window).filter((k) => !base.includes(k)), baseline);
   expect(added.sort()).toEqual(['Vitrine', 'vitrineQueue']);
@@ -230,7 +234,7 @@ test('the initial script loads no fallback backend when WebGPU is forced', async
 test('another tab upgrading the database is not blocked, and this page keeps working', async ({ page }) => {
   await init(page, { backend: 'wasm' });
   const result = await page.evaluate(async (c) => {
-    const v = (window as any).__v;
+    const v = (window as unknown as TestWindow).__v;
     const d = await v.rank(c);
     await v.track(d.id, d.items[0].id, 'click');
     // What a newer SDK in another tab does: open the same database at a higher version.

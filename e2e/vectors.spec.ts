@@ -1,5 +1,5 @@
 // The shared test vectors, checked through the SDK's public API in Chromium, on each backend.
-import { test, expect, init } from './fixtures';
+import { test, expect, init, type TestWindow } from './fixtures';
 
 for (const backend of ['wasm', 'webgpu', 'cpu']) {
   test(`shared test vectors: features and scores match on ${backend}`, async ({ page }) => {
@@ -7,7 +7,7 @@ for (const backend of ['wasm', 'webgpu', 'cpu']) {
     expect(status.backend).toBe(backend);
     const results = await page.evaluate(async () => {
       const vectors = await (await fetch('/models/coupons/test-vectors.json')).json();
-      const v = (window as any).__v;
+      const v = (window as unknown as TestWindow).__v;
       const out = [];
       for (const c of vectors.cases) {
         await v.forget();
@@ -18,14 +18,15 @@ for (const backend of ['wasm', 'webgpu', 'cpu']) {
         }
         const d = await v.rank([c.activity], { context: c.context, includeFeatures: true });
         const item = d.items[0];
-        const maxFeatureDiff = Math.max(...c.features.map((x: number, i: number) => Math.abs(x - item.features[i])));
+        const features = item.features!;
+        const maxFeatureDiff = Math.max(...c.features.map((x: number, i: number) => Math.abs(x - features[i])));
         out.push({
           name: c.name,
           modelVersion: d.modelVersion,
           expectedVersion: vectors.modelVersion,
           maxFeatureDiff,
-          scoreDiff: Math.abs(item.score - c.score),
-          n: item.features.length,
+          scoreDiff: Math.abs(item.score! - c.score),
+          n: features.length,
           expectedN: c.features.length,
         });
       }

@@ -106,8 +106,15 @@ console.error(`| target | from logs | observed CTR (95% CI) | IPW | SNIPW | DR |
 console.error(`|---|---|---|---|---|---|---|`);
 for (const [target, e] of Object.entries(result.estimates)) {
   const obs = result.observed[target as 'random' | 'bts'];
-  console.error(
-    `| ${target} | ${e.from} | ${pct(obs)} ${ci(result.observed_ci[target as 'random' | 'bts'])} | ${pct(e.ipw.value)} ${ci(e.ipw.ci)} | ${pct(e.snipw.value)} ${ci(e.snipw.ci)} | ${pct(e.dr.value)} ${ci(e.dr.ci)} | ${e.effective_sample_size.toFixed(0)} |`,
-  );
+  const cells = [
+    target,
+    e.from,
+    `${pct(obs)} ${ci(result.observed_ci[target as 'random' | 'bts'])}`,
+    `${pct(e.ipw.value)} ${ci(e.ipw.ci)}`,
+    `${pct(e.snipw.value)} ${ci(e.snipw.ci)}`,
+    `${pct(e.dr.value)} ${ci(e.dr.ci)}`,
+    e.effective_sample_size.toFixed(0),
+  ];
+  console.error(`| ${cells.join(' | ')} |`);
 }
 console.log(JSON.stringify(result));

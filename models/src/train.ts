@@ -186,12 +186,18 @@ if (cv) {
   log('fold |     n |   auc (q) | auc (f32) | logloss (q) | auc_after_5');
   folds.forEach((f, i) =>
     log(
-      `${String(i + 1).padStart(4)} | ${String(f.n).padStart(5)} | ${f.auc.toFixed(4).padStart(9)} | ${f.auc_float32.toFixed(4).padStart(9)} | ${f.logloss.toFixed(4).padStart(11)} | ${f.auc_after_5.toFixed(4)}`,
+      [
+        String(i + 1).padStart(4),
+        String(f.n).padStart(5),
+        f.auc.toFixed(4).padStart(9),
+        f.auc_float32.toFixed(4).padStart(9),
+        f.logloss.toFixed(4).padStart(11),
+        f.auc_after_5.toFixed(4),
+      ].join(' | '),
     ),
   );
-  log(
-    `mean |       | ${cv.auc.toFixed(4).padStart(9)} | ${cv.auc_float32.toFixed(4).padStart(9)} | ${cv.logloss.toFixed(4).padStart(11)} | ${cv.auc_after_5.toFixed(4)}`,
-  );
+  const means = [cv.auc.toFixed(4).padStart(9), cv.auc_float32.toFixed(4).padStart(9), cv.logloss.toFixed(4).padStart(11)];
+  log(`mean |       | ${means.join(' | ')} | ${cv.auc_after_5.toFixed(4)}`);
 }
 
 const result: Record<string, unknown> = { dataset: 'coupons', rows: rows.length, respondents, config: cfg, quantization: scheme, cv };
@@ -204,7 +210,11 @@ if (final) {
     float32Tensors: final.float32Tensors!,
     scheme,
     training: {
-      command: `npm run train -- --dataset coupons --data <coupons-train.csv> --hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed} --ensemble ${members} --crosses ${args.crosses} --min-count ${args['min-count']} --quantization ${scheme}`,
+      command: [
+        'npm run train -- --dataset coupons --data <coupons-train.csv>',
+        `--hidden ${cfg.hidden.join(',')} --epochs ${cfg.epochs} --lr ${cfg.learningRate} --l2 ${cfg.l2} --seed ${cfg.seed}`,
+        `--ensemble ${members} --crosses ${args.crosses} --min-count ${args['min-count']} --quantization ${scheme}`,
+      ].join(' '),
       ensemble: members,
       crosses: args.crosses !== 'false',
       bagging: args.bagging === 'true',

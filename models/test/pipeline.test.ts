@@ -1,7 +1,7 @@
 // The training pipeline end to end on the small generated fixture (fast; no ../shared needed):
 // train -> artifact -> test vectors, and reproducibility by seed (eval through the SDK: packages/tools).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -39,9 +39,17 @@ const train = (out: string, extra: string[] = []) =>
     ]),
   );
 
+/** The last line `npm run train -- --json` prints (the fields these tests read). */
+interface TrainResult {
+  rows: number;
+  respondents: number;
+  version: string;
+  cv: { auc: number; auc_float32: number; per_fold: unknown[] };
+}
+
 describe('training pipeline on the generated fixture', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vitrine-train-'));
-  let result: Record<string, any>;
+  let result: TrainResult;
 
   it('trains, cross-validates by respondent and publishes a verifiable artifact', () => {
     result = train(dir);

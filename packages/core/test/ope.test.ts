@@ -32,7 +32,7 @@ function simulate(n: number, seed: number) {
 
 describe('off-policy estimators', () => {
   it('are unbiased and their 95% intervals cover the truth about 95% of the time', () => {
-    let covered = { ipw: 0, snipw: 0, dr: 0 };
+    const covered = { ipw: 0, snipw: 0, dr: 0 };
     const runs = 60;
     for (let s = 0; s < runs; s++) {
       const { logs, truth, items } = simulate(4000, 100 + s);

@@ -124,7 +124,9 @@ const q = await evaluate(manifestPath, rows, bar);
 const f = existsSync(float32Path) ? await evaluate(float32Path, rows, bar) : undefined;
 bar.stop();
 console.error(
-  `eval: ${q.version} on ${args.data} (${q.respondents} respondents, ${q.n} rows, ${q.backend}): AUC ${q.auc.toFixed(4)}, logloss ${q.logloss.toFixed(4)}, AUC after 5 answers ${q.auc_after_5.toFixed(4)}${f ? `; float32 AUC ${f.auc.toFixed(4)}` : ''}`,
+  `eval: ${q.version} on ${args.data} (${q.respondents} respondents, ${q.n} rows, ${q.backend}): ` +
+    `AUC ${q.auc.toFixed(4)}, logloss ${q.logloss.toFixed(4)}, AUC after 5 answers ${q.auc_after_5.toFixed(4)}` +
+    (f ? `; float32 AUC ${f.auc.toFixed(4)}` : ''),
 );
 const out = {
   auc: q.auc,

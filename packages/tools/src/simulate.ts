@@ -81,7 +81,8 @@ const byShopper = new Map<string, CouponRow[]>();
 for (const r of contributorRows) byShopper.set(r.respondent, [...(byShopper.get(r.respondent) ?? []), r]);
 const count = (rs: CouponRow[]) => new Set(rs.map((r) => r.respondent)).size;
 log(
-  `simulate: ${count(seedRows)} seed respondents, ${byShopper.size} contributing shoppers, ${count(heldOut)} held out; ${R} rounds; epsilons ${epsilons.join(', ')}`,
+  `simulate: ${count(seedRows)} seed respondents, ${byShopper.size} contributing shoppers, ${count(heldOut)} held out; ` +
+    `${R} rounds; epsilons ${epsilons.join(', ')}`,
 );
 
 const cfg = { ...DEFAULT_MLP, seed };
@@ -214,7 +215,10 @@ for (const eps of epsilons) {
     };
     if (round <= R || row.promoted) roundsOut.push(row);
     log(
-      `simulate: epsilon ${eps} round ${round}${round > R ? ' (evidence only)' : ''}: cohort ${report.cohort}, noise std ${report.noiseStd.toExponential(2)}, update norm ${report.updateNorm.toFixed(3)}, promotion ${report.promotion?.decision ?? '-'}; current AUC ${row.auc.toFixed(4)}${row.candidate_auc !== null ? `, candidate ${row.candidate_auc.toFixed(4)}` : ''}; shopper 0 spent epsilon ${spent?.toFixed(2)}`,
+      `simulate: epsilon ${eps} round ${round}${round > R ? ' (evidence only)' : ''}: cohort ${report.cohort}, ` +
+        `noise std ${report.noiseStd.toExponential(2)}, update norm ${report.updateNorm.toFixed(3)}, ` +
+        `promotion ${report.promotion?.decision ?? '-'}; current AUC ${row.auc.toFixed(4)}` +
+        `${row.candidate_auc !== null ? `, candidate ${row.candidate_auc.toFixed(4)}` : ''}; shopper 0 spent epsilon ${spent?.toFixed(2)}`,
     );
     // Rounds are as far apart as the published contribution spacing (30 days / rounds).
     clock += mechanism(privacy).minHoursBetween * 3_600_000;

@@ -79,7 +79,7 @@ function floatToHalf(v: number): number {
   const f32 = new Float32Array([v]);
   const u32 = new Uint32Array(f32.buffer)[0];
   const sign = (u32 >> 16) & 0x8000;
-  let exp = ((u32 >> 23) & 0xff) - 127 + 15;
+  const exp = ((u32 >> 23) & 0xff) - 127 + 15;
   let frac = u32 & 0x7fffff;
   if (exp <= 0) {
     if (exp < -10) return sign;

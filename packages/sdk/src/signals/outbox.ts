@@ -120,6 +120,8 @@ export class IdbOutbox implements SignalOutbox {
 
   static async open(): Promise<IdbOutbox> {
     if (typeof indexedDB === 'undefined' || !indexedDB) throw new Error('IndexedDB is not available');
+    // Assigned once the database is open; the `blocking` callback below reads it later.
+    // eslint-disable-next-line prefer-const
     let box: IdbOutbox | undefined;
     const db = await openDB<SignalsDB>(SIGNALS_DB, 1, {
       upgrade(database) {
