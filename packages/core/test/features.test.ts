@@ -8,6 +8,7 @@ import {
   emptyAggregates,
   type FeatureDeclaration,
 } from '../src/features';
+import { PROFILE_COLUMN, profileTotals, writeProfile } from '../src/features/profile-block';
 
 const decls: FeatureDeclaration[] = [
   { source: 'context', key: 'page', kind: 'categorical' },
@@ -145,5 +146,39 @@ describe('feature encoder', () => {
 
   it('refuses a spec whose dimension does not add up', () => {
     expect(() => new FeatureEncoder({ ...spec, dimension: spec.dimension + 1 })).toThrow(/dimension/);
+  });
+});
+
+describe('profile block', () => {
+  const priors = { global: 0.5, byType: { Bar: 0.3 }, byActivity: { a1: 0.2 }, byAttribute: { 'expiration=1d': 0.6 } };
+  const bar = { id: 'a1', type: 'Bar', features: { expiration: '1d' } };
+
+  it('writes every column of PROFILE_FEATURES, with and without history', () => {
+    let history = emptyAggregates();
+    const profiles = [history];
+    for (const outcome of ['click', 'dismiss', 'view', 'purchase'] as const) {
+      history = applyEvent(history, { activityId: 'a1', activityType: 'Bar', outcome, hour: 0, attributes: { expiration: '1d' } });
+      profiles.push(history);
+    }
+    for (const profile of profiles) {
+      // NaN marks an unwritten column: a name added to the list but not to the writer fails here.
+      const out = new Float32Array(PROFILE_FEATURES.length + 3).fill(Number.NaN);
+      writeProfile(out, 2, profileTotals(profile, priors), profile, bar, priors);
+      const block = Array.from(out.subarray(2, 2 + PROFILE_FEATURES.length));
+      expect(block.every(Number.isFinite), JSON.stringify(block)).toBe(true);
+      expect(Number.isNaN(out[1]) && Number.isNaN(out[2 + PROFILE_FEATURES.length])).toBe(true);
+    }
+  });
+
+  it('places each named column at its offset in the list', () => {
+    expect(Object.keys(PROFILE_COLUMN)).toEqual([...PROFILE_FEATURES]);
+    expect(Object.values(PROFILE_COLUMN)).toEqual(PROFILE_FEATURES.map((_, i) => i));
+    let profile = emptyAggregates();
+    profile = applyEvent(profile, { activityId: 'a1', activityType: 'Bar', outcome: 'click', hour: 0 });
+    const out = new Float32Array(PROFILE_FEATURES.length);
+    writeProfile(out, 0, profileTotals(profile, priors), profile, bar, priors);
+    expect(out[PROFILE_COLUMN['profile.has_history']]).toBe(1);
+    expect(out[PROFILE_COLUMN['profile.answered_log']]).toBeCloseTo(Math.log1p(1), 6);
+    expect(out[PROFILE_COLUMN['profile.last_outcome']]).toBe(1);
   });
 });

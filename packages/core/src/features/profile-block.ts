@@ -1,12 +1,36 @@
 import type { Activity } from '../domain/activity';
-import { ATTRIBUTE_MAX_LENGTH, type Counts, type ProfileAggregates } from './profile-aggregates';
+import { ATTRIBUTE_MAX_LENGTH, type ProfileAggregates } from './profile-aggregates';
 import type { Priors } from './spec';
 
 /**
  * The profile block: what the shopper did, compared with what people usually do, appended after
- * the declared features. Each column is one entry of PROFILE_BLOCK, keyed by its feature name;
- * the column order, the names in manifests and the encoder all come from this one table.
+ * the declared features. PROFILE_FEATURES is the one list of its columns, in order; the names in
+ * manifests and the column offsets the encoder writes to (PROFILE_COLUMN) both derive from it.
  */
+export const PROFILE_FEATURES = [
+  'profile.answered_log',
+  'profile.accept_rate',
+  'profile.type_answered_log',
+  'profile.type_accept_rate',
+  'profile.activity_answered_log',
+  'profile.activity_accept_rate',
+  'profile.last_outcome',
+  'profile.last_outcome_type',
+  'profile.recent5_accept_rate',
+  'profile.has_history',
+  'profile.type_views_log',
+  'profile.residual',
+  'profile.type_residual',
+  'profile.activity_residual',
+  'profile.attribute_residual',
+  'profile.logit_effect',
+  'profile.type_logit_effect',
+] as const;
+export type ProfileFeatureName = (typeof PROFILE_FEATURES)[number];
+/** Offset of each profile column within the block, by name. */
+export const PROFILE_COLUMN = Object.fromEntries(PROFILE_FEATURES.map((name, i) => [name, i])) as Readonly<
+  Record<ProfileFeatureName, number>
+>;
 
 /** Per-shopper totals, computed once per rank (shared by every candidate). */
 export interface ProfileTotals {
@@ -21,48 +45,7 @@ export interface ProfileTotals {
   recent5: number;
 }
 
-/** Everything one candidate's profile columns read: totals plus the candidate's own history. */
-interface CandidateHistory {
-  totals: ProfileTotals;
-  profile: ProfileAggregates;
-  activity: Activity;
-  priors: Priors;
-  type: Counts | undefined;
-  typeAnswered: number;
-  typeRate: number;
-  act: Counts | undefined;
-  actAnswered: number;
-  actRate: number;
-  lastType: number;
-}
-
 const log1p = Math.log1p;
-
-const PROFILE_BLOCK = {
-  'profile.answered_log': (h) => log1p(h.totals.answered),
-  'profile.accept_rate': (h) => h.totals.rate,
-  'profile.type_answered_log': (h) => log1p(h.typeAnswered),
-  'profile.type_accept_rate': (h) => h.typeRate,
-  'profile.activity_answered_log': (h) => log1p(h.actAnswered),
-  'profile.activity_accept_rate': (h) => h.actRate,
-  'profile.last_outcome': (h) => h.totals.last,
-  'profile.last_outcome_type': (h) => h.lastType,
-  'profile.recent5_accept_rate': (h) => h.totals.recent5,
-  'profile.has_history': (h) => (h.totals.answered > 0 ? 1 : 0),
-  'profile.type_views_log': (h) => log1p(h.type?.views ?? 0),
-  'profile.residual': (h) => h.totals.residual,
-  'profile.type_residual': (h) => residual(h.type, h.priors.byType[h.activity.type] ?? h.priors.global),
-  'profile.activity_residual': (h) =>
-    residual(h.act, h.priors.byActivity[h.activity.id] ?? h.priors.byType[h.activity.type] ?? h.priors.global),
-  'profile.attribute_residual': (h) => attributeResidual(h.profile, h.activity, h.priors),
-  'profile.logit_effect': (h) => h.totals.logitEffect,
-  'profile.type_logit_effect': (h) => h.totals.typeLogitEffect.get(h.activity.type) ?? 0,
-} as const satisfies Record<string, (h: CandidateHistory) => number>;
-
-export type ProfileFeatureName = keyof typeof PROFILE_BLOCK;
-/** Profile features, appended after the declared ones, in this order. Only past events feed them. */
-export const PROFILE_FEATURES = Object.keys(PROFILE_BLOCK) as ProfileFeatureName[];
-const COLUMNS: ((h: CandidateHistory) => number)[] = Object.values(PROFILE_BLOCK);
 
 const RESIDUAL_SMOOTHING = 2;
 /** Prior information (in units of one answer at p = 0.5 is 0.25) shrinking the logit effect to 0. */
@@ -136,20 +119,25 @@ export function writeProfile(
       break;
     }
   }
-  const history: CandidateHistory = {
-    totals,
-    profile: p,
-    activity: a,
-    priors,
-    type,
-    typeAnswered,
-    typeRate,
-    act,
-    actAnswered,
-    actRate,
-    lastType,
-  };
-  for (let k = 0; k < COLUMNS.length; k++) out[at + k] = COLUMNS[k](history);
+  // Written by name (no positional offsets); a test checks that every column of the list is written.
+  const c = PROFILE_COLUMN;
+  out[at + c['profile.answered_log']] = log1p(totals.answered);
+  out[at + c['profile.accept_rate']] = totals.rate;
+  out[at + c['profile.type_answered_log']] = log1p(typeAnswered);
+  out[at + c['profile.type_accept_rate']] = typeRate;
+  out[at + c['profile.activity_answered_log']] = log1p(actAnswered);
+  out[at + c['profile.activity_accept_rate']] = actRate;
+  out[at + c['profile.last_outcome']] = totals.last;
+  out[at + c['profile.last_outcome_type']] = lastType;
+  out[at + c['profile.recent5_accept_rate']] = totals.recent5;
+  out[at + c['profile.has_history']] = totals.answered > 0 ? 1 : 0;
+  out[at + c['profile.type_views_log']] = log1p(type?.views ?? 0);
+  out[at + c['profile.residual']] = totals.residual;
+  out[at + c['profile.type_residual']] = residual(type, priors.byType[a.type] ?? priors.global);
+  out[at + c['profile.activity_residual']] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
+  out[at + c['profile.attribute_residual']] = attributeResidual(p, a, priors);
+  out[at + c['profile.logit_effect']] = totals.logitEffect;
+  out[at + c['profile.type_logit_effect']] = totals.typeLogitEffect.get(a.type) ?? 0;
 }
 
 /**
