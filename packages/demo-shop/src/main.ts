@@ -64,7 +64,8 @@ async function start() {
   client?.close();
   const backend = ($('#backend') as HTMLSelectElement).value as VitrineOptions['backend'];
   $('#cards').innerHTML = '<p class="muted">Loading the model…</p>';
-  client = await window.Vitrine!.init({
+  let created: Vitrine | undefined = undefined; // read by onProgress before init() resolves
+  created = await window.Vitrine!.init({
     // The Vitrine server (proxied by the dev server at /v1) publishes the current model version.
     model: '/v1/models/current',
     endpoint: '/v1',
@@ -72,9 +73,16 @@ async function start() {
     backend,
     user: read($('#user')),
     onProgress: (p: Progress) => {
+      // After start-up, progress comes from the SDK retrying a model that failed to load (the
+      // server was starting): keep the shop's order on screen and rank again once it is ready.
+      if (created) {
+        if (p.stage === 'ready' && created === client) void rank();
+        return;
+      }
       $('#cards').innerHTML = `<p class="muted">${p.stage} ${(p.progress * 100).toFixed(0)}%</p>`;
     },
   });
+  client = created;
   await rank();
 }
 

@@ -82,6 +82,8 @@ export interface Vitrine {
 /** What a client is made of; the model comes later, through useModel(). */
 interface ClientParts {
   options: VitrineOptions;
+  /** options.onProgress, guarded: a model-load retry reports through it and ends with 'ready'. */
+  progress: (p: Progress) => void;
   store: ProfileStore;
   status: VitrineStatus;
   internals: VitrineInternals;
@@ -97,6 +99,7 @@ interface ModelParts {
 class VitrineClient implements Vitrine {
   status: VitrineStatus;
   private readonly options: VitrineOptions;
+  private readonly progress: (p: Progress) => void;
   private store: ProfileStore;
   private readonly internals: VitrineInternals;
   private user: FeatureRecord;
@@ -117,8 +120,9 @@ class VitrineClient implements Vitrine {
   /** Model-load retries made on this page. */
   private retries = 0;
 
-  constructor({ options, store, status, internals }: ClientParts) {
+  constructor({ options, progress, store, status, internals }: ClientParts) {
     this.options = options;
+    this.progress = progress;
     this.store = store;
     this.status = status;
     this.internals = internals;
@@ -157,7 +161,12 @@ class VitrineClient implements Vitrine {
       const delay = backoffDelay(this.retries++, this.random, MODEL_RETRY_BASE_MS, MODEL_RETRY_CAP_MS);
       this.status.degraded += `; retry ${this.retries} of ${MODEL_RETRIES} in ${Math.ceil(delay / 1000)} s`;
       this.cancelRetry = (this.internals.setTimer ?? setTimer)(() => {
-        void this.useModel(loadModelParts(this.options)).then(() => this.startSignalsOrReport());
+        void this.useModel(loadModelParts(this.options, this.progress)).then(async () => {
+          if (!this.scorer || this.closed) return;
+          await this.startSignalsOrReport();
+          // The page learns that ranking now uses the model (e.g. to rank again).
+          this.progress({ stage: 'ready', progress: 1, detail: `model loaded on retry ${this.retries}` });
+        });
       }, delay);
     }
   }
@@ -517,7 +526,7 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
     loading.catch(() => undefined);
     const { store, warning } = await storeP;
     const status: VitrineStatus = { ready: true, backend: 'rules', profile: store.kind, warnings: [] };
-    const client = new VitrineClient({ options: opts, store, internals, status });
+    const client = new VitrineClient({ options: opts, progress, store, internals, status });
     await client.useModel(loading);
     if (warning) client.status.warnings.push(warning);
     await client.loadProfile();

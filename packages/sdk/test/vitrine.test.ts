@@ -60,7 +60,10 @@ describe('model load retry', () => {
     vi.stubGlobal('fetch', flakyFetch(MODEL, 2, () => new Response('starting', { status: 502 })).fetch);
     const { list, setTimer } = timers();
     const errors: VitrineError[] = [];
-    const v = await createVitrine(options(errors), { setTimer });
+    const stages: string[] = [];
+    const v = await createVitrine({ ...options(errors), onProgress: (p) => stages.push(p.stage) }, { setTimer });
+    expect(stages.at(-1)).toBe('ready'); // the client is usable (on the shop's order) from here
+    stages.length = 0;
     expect(v.status).toMatchObject({ ready: true, backend: 'rules' });
     // 2 s x jitter (0.5 + 0.5 x random() = 0.75 here) = 1.5 s.
     expect(v.status.degraded).toMatch(/^model_unavailable: .*HTTP 502.*; retry 1 of 10 in 2 s$/);
@@ -74,6 +77,10 @@ describe('model load retry', () => {
 
     list[1].run(); // now it serves the model
     await vi.waitFor(() => expect(v.status.backend).toBe('cpu'), LOADING);
+    // The page hears that the model is in use (a shop re-ranks on it), once.
+    await vi.waitFor(() => expect(stages.at(-1)).toBe('ready'), LOADING);
+    expect(stages.filter((s) => s === 'ready')).toHaveLength(1);
+    expect(stages).toContain('manifest');
     expect(v.status.degraded).toBeUndefined();
     expect(v.status).toMatchObject({
       ready: true,
