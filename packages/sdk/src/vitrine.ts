@@ -89,12 +89,14 @@ interface ClientParts {
   internals: VitrineInternals;
 }
 
-/** A verified model with its encoder and a warmed-up backend. */
-interface ModelParts {
+/** A verified model with its encoder. */
+interface VerifiedModel {
   model: LoadedModel;
   encoder: FeatureEncoder;
-  selected: SelectedScorer;
 }
+
+/** A verified model and a warmed-up backend for it, or why no backend could start. */
+type ModelParts = VerifiedModel & ({ selected: SelectedScorer } | { backendError: unknown });
 
 class VitrineClient implements Vitrine {
   status: VitrineStatus;
@@ -115,6 +117,8 @@ class VitrineClient implements Vitrine {
   private profile: ProfileAggregates = emptyAggregates();
   private readonly decisions = createDecisionLog<Placement>();
   private closed = false;
+  /** Set by forget(): a model-load retry still in flight must not start anything afterwards. */
+  private forgotten = false;
   private signals: SignalsStage | null = null;
   private signalsStart: Promise<void> = Promise.resolve();
   /** Model-load retries made on this page. */
@@ -138,10 +142,20 @@ class VitrineClient implements Vitrine {
    */
   async useModel(loading: Promise<ModelParts>): Promise<void> {
     try {
-      const { model, encoder, selected } = await loading;
-      if (this.closed) return selected.scorer.dispose();
-      this.model = model;
-      this.encoder = encoder;
+      const parts = await loading;
+      if (this.closed || this.forgotten) {
+        if ('selected' in parts) parts.selected.scorer.dispose();
+        // A load in flight during forget() cached the (non-personal) model again: forget promises an empty origin.
+        if (this.forgotten && typeof caches !== 'undefined') await caches.delete(MODEL_CACHE).catch(() => false);
+        return;
+      }
+      // A verified model is kept even when no backend starts: decisions name its version, the
+      // signals stage can run on it, and a retry only has to start a backend.
+      this.model = parts.model;
+      this.encoder = parts.encoder;
+      this.status = { ...this.status, modelVersion: parts.model.manifest.version };
+      if ('backendError' in parts) throw parts.backendError;
+      const { model, selected } = parts;
       this.scorer = selected.scorer;
       const { degraded: _, ...status } = this.status;
       this.status = {
@@ -149,11 +163,14 @@ class VitrineClient implements Vitrine {
         backend: selected.scorer.backend,
         adapter: selected.adapter,
         selection: selected.selection,
-        modelVersion: model.manifest.version,
         warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...selected.warnings],
       };
     } catch (err) {
-      const error = toVitrineError(err, 'model_unavailable', 'model could not be loaded');
+      const error = toVitrineError(
+        err,
+        this.model ? 'scoring_failed' : 'model_unavailable',
+        this.model ? 'no backend could start' : 'model could not be loaded',
+      );
       this.report(error);
       this.loadFailure = `${error.code}: ${error.message}`;
       this.status = { ...this.status, degraded: this.loadFailure };
@@ -161,11 +178,12 @@ class VitrineClient implements Vitrine {
       const delay = backoffDelay(this.retries++, this.random, MODEL_RETRY_BASE_MS, MODEL_RETRY_CAP_MS);
       this.status.degraded += `; retry ${this.retries} of ${MODEL_RETRIES} in ${Math.ceil(delay / 1000)} s`;
       this.cancelRetry = (this.internals.setTimer ?? setTimer)(() => {
-        void this.useModel(loadModelParts(this.options, this.progress)).then(async () => {
-          if (!this.scorer || this.closed) return;
+        const verified = this.model && this.encoder ? { model: this.model, encoder: this.encoder } : undefined;
+        void this.useModel(loadModelParts(this.options, this.progress, verified)).then(async () => {
+          if (!this.scorer || this.closed || this.forgotten) return;
           await this.startSignalsOrReport();
           // The page learns that ranking now uses the model (e.g. to rank again).
-          this.progress({ stage: 'ready', progress: 1, detail: `model loaded on retry ${this.retries}` });
+          if (!this.closed) this.progress({ stage: 'ready', progress: 1, detail: `model loaded on retry ${this.retries}` });
         });
       }, delay);
     }
@@ -351,7 +369,10 @@ class VitrineClient implements Vitrine {
     if (this.signals || options.consent !== 'signals' || !options.endpoint || !model) return;
     // The whole signals stage is a lazy chunk: pages without consent never download it.
     const { startSignalsStage } = await import('./signals/start');
+    // Closed, or consent withdrawn, while the chunk and the outbox were opening: start nothing.
+    const stillWanted = () => !this.closed && options.consent === 'signals';
     const { stage, warning } = await startSignalsStage(model, {
+      stillWanted,
       endpoint: options.endpoint,
       storage: options.storage,
       outbox: internals.outbox,
@@ -361,6 +382,7 @@ class VitrineClient implements Vitrine {
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
       flushDelayMs: internals.flushDelayMs ?? 30_000,
     });
+    if (!stage) return;
     if (warning) this.status = { ...this.status, warnings: [...this.status.warnings, warning] };
     this.signals = stage;
   }
@@ -425,7 +447,9 @@ class VitrineClient implements Vitrine {
   }
 
   private async forgetImpl(): Promise<void> {
+    this.forgotten = true;
     this.stopModelRetries();
+    await this.signalsStart; // a start under way (setConsent, a retry) finishes first, so its stage is stopped too
     // Unsent signals go too; the privacy ledger (dates and costs only) stays, so forgetting
     // cannot reset the privacy budget.
     await this.signals?.stop();
@@ -482,25 +506,36 @@ function setTimer(run: () => void, delayMs: number): () => void {
   return () => clearTimeout(timer);
 }
 
-/** Downloads and verifies the model and selects a warmed-up backend for it; the first load and every retry. */
-async function loadModelParts(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<ModelParts> {
+/**
+ * Downloads and verifies the model (unless a retry already has it), then selects a warmed-up
+ * backend for it: the first load and every retry. Rejects only when the model itself can't be had.
+ */
+async function loadModelParts(opts: VitrineOptions, progress?: (p: Progress) => void, verified?: VerifiedModel): Promise<ModelParts> {
   // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
   const selectP = import('./scoring/select');
   selectP.catch(() => undefined);
+  const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
+  try {
+    progress?.({ stage: 'backend', progress: 0.75 });
+    const { selectScorer } = await selectP;
+    // Warm up for the input width this model really has, plus a few cross signatures.
+    const selected = await selectScorer(model, opts.backend ?? 'auto', {
+      wasmPaths: opts.wasmPaths,
+      cacheName: MODEL_CACHE,
+      inputWidth: encoder.variableWidth + 8,
+      fallbackOrder: BACKENDS,
+    });
+    progress?.({ stage: 'warmup', progress: 0.95 });
+    return { model, encoder, selected };
+  } catch (backendError) {
+    return { model, encoder, backendError };
+  }
+}
+
+async function loadVerifiedModel(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<VerifiedModel> {
   const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
   const model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
-  const encoder = new FeatureEncoder(model.manifest.featureSpec);
-  progress?.({ stage: 'backend', progress: 0.75 });
-  const { selectScorer } = await selectP;
-  // Warm up for the input width this model really has, plus a few cross signatures.
-  const selected = await selectScorer(model, opts.backend ?? 'auto', {
-    wasmPaths: opts.wasmPaths,
-    cacheName: MODEL_CACHE,
-    inputWidth: encoder.variableWidth + 8,
-    fallbackOrder: BACKENDS,
-  });
-  progress?.({ stage: 'warmup', progress: 0.95 });
-  return { model, encoder, selected };
+  return { model, encoder: new FeatureEncoder(model.manifest.featureSpec) };
 }
 
 /**

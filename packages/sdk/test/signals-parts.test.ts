@@ -115,7 +115,7 @@ describe('batch building and sealing (pure)', () => {
   });
 });
 
-/** An open batch exactly as SDK 0.4 stored it in IndexedDB. */
+/** An open batch exactly as SDK 0.3 stored it in IndexedDB. */
 function legacyOpenItem(modelVersion: string): StoredOutboxItem {
   return {
     id: 'abcdefabcdefabcdefabcdefabcdef01',
@@ -153,7 +153,7 @@ describe('outbox records of the previous SDK version', () => {
     ]);
     expect({ ...upgraded, events: [] }).toEqual({ ...legacy, events: [] });
     const body = sealBatch(upgraded, { modelVersion: model.manifest.version, weights: model.weights, params }).body!;
-    // What SDK 0.4 itself would have sent for this item: its events minus key and z, and an update of one example.
+    // What SDK 0.3 itself would have sent for this item: its events minus key and z, and an update of one example.
     expect(body.events).toEqual([
       { a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3 },
       { a: 'b', s: 1, p: 0.05, r: 0, t: timeBucket(NOW) },

@@ -196,6 +196,25 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it('close() or forget() while the signals stage is starting: nothing is asked or sent afterwards', async () => {
+    const closing = await client();
+    const starting = closing.setConsent('signals'); // not awaited: the page closes meanwhile
+    closing.close();
+    await starting.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(requests.filter((r) => r.url.endsWith('/v1/privacy'))).toHaveLength(0); // no stage was started after close()
+    const forgetting = await client();
+    const d = await forgetting.rank(activities, { context, slots: 1 });
+    const startingToo = forgetting.setConsent('signals');
+    await forgetting.forget(); // waits for the start under way, then stops its stage and clears its queue
+    await startingToo;
+    await forgetting.track(d.id, d.items[0].id, 'click').catch(() => undefined); // forgotten decision
+    await forgetting.flush();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(signalPosts()).toHaveLength(0);
+    forgetting.close();
+  });
+
   it('keeps batches across a crash (IndexedDB) and resends them with the same id', async () => {
     const outbox = await IdbOutbox.open();
     await outbox.clear();

@@ -4,6 +4,13 @@ import { readFileSync } from 'node:fs';
 import { createVitrine, VitrineError, type Activity } from '../src/index';
 import { IdbProfileStore } from '../src/profile/idb-store';
 import { fakeFetch } from './helpers';
+import { selectScorer } from '../src/scoring/select';
+
+// The real backend selection, wrapped so a test can make one call fail (no backend could start).
+vi.mock('../src/scoring/select', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/scoring/select')>();
+  return { ...actual, selectScorer: vi.fn(actual.selectScorer) };
+});
 
 const manifest = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
 const weightsPath = JSON.parse(manifest).files[0].path as string;
@@ -94,6 +101,27 @@ describe('model load retry', () => {
     await expect(v.track(d.id, d.items[0].id, 'click')).resolves.toBeUndefined();
     expect(list).toHaveLength(2);
     expect(errors.map((e) => e.code)).toEqual(['model_unavailable', 'model_unavailable']);
+    v.close();
+  });
+
+  it('keeps a verified model when no backend starts, and the retry starts only a backend', async () => {
+    vi.mocked(selectScorer).mockRejectedValueOnce(new Error('no backend could be initialised'));
+    const { fetch, requests } = flakyFetch(MODEL, 0, () => new Response());
+    vi.stubGlobal('fetch', fetch);
+    const { list, setTimer } = timers();
+    const errors: VitrineError[] = [];
+    const v = await createVitrine(options(errors), { setTimer });
+    const version = JSON.parse(manifest).version;
+    expect(v.status).toMatchObject({ backend: 'rules', modelVersion: version });
+    expect(v.status.degraded).toMatch(/^scoring_failed: no backend could start: no backend could be initialised; retry 1 of 10/);
+    expect(errors.map((e) => e.code)).toEqual(['scoring_failed']);
+    const shopOrder = await v.rank(catalog, { slots: 2 });
+    expect(shopOrder).toMatchObject({ backend: 'rules', modelVersion: version });
+    const downloads = requests.length;
+    list[0].run();
+    await vi.waitFor(() => expect(v.status.backend).toBe('cpu'), LOADING);
+    expect(v.status.degraded).toBeUndefined();
+    expect(requests.length).toBe(downloads); // the verified model was not fetched again
     v.close();
   });
 

@@ -1,3 +1,3 @@
 export { epsilonFromRho, gaussianRho, noiseMultiplierFor, rhoForEpsilon } from './zcdp';
-export { gaussian, noiseSeed, seededUniform } from './noise';
+export { gaussian, seededUniform } from './noise';
 export { TRAINABLE_TENSORS, clippedNoisedGradient, preActivations, supportsUpdates, updateDimension, type Example } from './update';

@@ -43,7 +43,3 @@ export function seededUniform(seed: readonly number[]): () => number {
     return (t >>> 0) / 4294967296;
   };
 }
-
-export function noiseSeed(): number[] {
-  return Array.from(globalThis.crypto.getRandomValues(new Uint32Array(4)));
-}

@@ -29,17 +29,17 @@ export interface OutboxItem {
   createdAt: number;
 }
 
-/** An open event as SDK 0.4 stored it: wire names (a, s, p, r, t, q) and pre-activations `z`. */
+/** An open event as SDK 0.3 stored it: wire names (a, s, p, r, t, q) and pre-activations `z`. */
 interface LegacyOpenEvent extends WireEvent {
   key: string;
   z?: number[];
 }
 
-/** What the outbox database may hold: current items, or open items written by SDK 0.4. */
+/** What the outbox database may hold: current items, or open items written by SDK 0.3. */
 export type StoredOutboxItem = Omit<OutboxItem, 'events'> & { events: (OpenEvent | LegacyOpenEvent)[] };
 
 /**
- * Reads a stored item in the current shape. Open batches left by SDK 0.4 (a page closed before
+ * Reads a stored item in the current shape. Open batches left by SDK 0.3 (a page closed before
  * sealing) hold their events under wire names: they are renamed here, field for field, so
  * their rewards, propensities and pre-activations still reach the server.
  */

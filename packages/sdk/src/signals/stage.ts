@@ -85,7 +85,7 @@ export class SignalsStage {
   ) {
     const ids = model.manifest.featureSpec.features.find((f) => f.kind === 'categorical' && f.source === 'activity' && f.key === 'id');
     this.catalog = new Set(ids && 'vocab' in ids ? ids.vocab : []);
-    this.batchEnv = { now: env.now, randomBytes: (n) => randomBytes(n, env.random) };
+    this.batchEnv = { now: env.now, randomBytes: cryptoBytes };
     this.queue = new BatchQueue(env.outbox, env.onError);
     this.sender = new SignalSender(
       { fetch: env.fetch, url: this.url('signals'), now: env.now, random: env.random, wake: (delayMs) => this.scheduleSend(delayMs) },
@@ -340,12 +340,13 @@ export class SignalsStage {
   }
 }
 
-/** Batch ids and noise seeds: crypto-random where the platform has it (every browser does). */
-function randomBytes(n: number, fallback: () => number): Uint8Array {
-  const b = new Uint8Array(n);
-  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(b);
-  else for (let i = 0; i < n; i++) b[i] = Math.floor(fallback() * 256);
-  return b;
+/**
+ * Batch ids and noise seeds, always from the platform's CSPRNG: never `options.random`, which a
+ * page may seed (a predictable seed would let the server subtract the device's local noise).
+ * Signals only start with a verified model, and verifying needs WebCrypto, so it is there.
+ */
+function cryptoBytes(n: number): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
 /** Timers must not keep a Node process (tools, tests) alive; browsers have no unref. */

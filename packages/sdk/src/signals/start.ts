@@ -8,6 +8,8 @@ export interface StartSignalsOptions extends Omit<SignalsEnv, 'outbox' | 'fetch'
   storage?: StorageOption;
   /** An outbox to use instead of opening one (Node tools, tests). */
   outbox?: SignalOutbox;
+  /** Asked once the queue is open: false (page closed, consent withdrawn) means start nothing. */
+  stillWanted: () => boolean;
 }
 
 /**
@@ -17,10 +19,11 @@ export interface StartSignalsOptions extends Omit<SignalsEnv, 'outbox' | 'fetch'
  */
 export async function startSignalsStage(
   model: LoadedModel,
-  { storage, outbox, endpoint, ...env }: StartSignalsOptions,
-): Promise<{ stage: SignalsStage; warning?: string }> {
+  { storage, outbox, endpoint, stillWanted, ...env }: StartSignalsOptions,
+): Promise<{ stage: SignalsStage | null; warning?: string }> {
   const url = new URL(endpoint, globalThis.document?.baseURI ?? globalThis.location?.href).href;
   let warning: string | undefined;
+  const given = outbox;
   if (!outbox) {
     try {
       outbox = storage === 'memory' ? new MemoryOutbox() : await IdbOutbox.open();
@@ -28,6 +31,11 @@ export async function startSignalsStage(
       outbox = new MemoryOutbox();
       warning = `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`;
     }
+  }
+  if (!stillWanted()) {
+    // Nothing was sent or asked for yet (the stage's first request is in its constructor).
+    if (outbox !== given) outbox.close();
+    return { stage: null };
   }
   const stage = new SignalsStage(model, { ...env, endpoint: url, outbox, fetch: globalThis.fetch.bind(globalThis) });
   return { stage, ...(warning ? { warning } : {}) };
