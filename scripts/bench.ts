@@ -8,16 +8,18 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Vitrine, VitrineOptions } from '@vitrine/sdk';
 import { startStaticServer } from './serve';
+import { chromiumPath } from './ensure-chromium';
+import { BACKENDS as SDK_BACKENDS } from '@vitrine/sdk/internals';
 
 /** The page under test: the script-tag build's global, and the instance the bench keeps on it. */
 type BenchWindow = { Vitrine?: { init(options: VitrineOptions): Promise<Vitrine> }; __v: Vitrine };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const DIST = 'packages/sdk/dist';
 const MODEL = '/models/coupons/manifest.json';
 const SIZES = [10, 100, 1000, 10000];
-const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,wasm,webgl,cpu').split(',');
+const BACKENDS = process.env.BENCH_BACKENDS?.split(',') ?? [...SDK_BACKENDS];
 
 const gz = (path: string) => gzipSync(readFileSync(path), { level: 9 }).byteLength;
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;

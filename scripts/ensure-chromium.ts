@@ -13,6 +13,9 @@ import { pathToFileURL } from 'node:url';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
+/** The browser every tool here launches: CHROMIUM_PATH when set (and not empty), else Debian's. */
+export const chromiumPath = (): string => process.env.CHROMIUM_PATH || DEFAULT_CHROMIUM;
+
 const executable = (path: string) => {
   try {
     accessSync(path, constants.X_OK);

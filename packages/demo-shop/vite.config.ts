@@ -1,13 +1,16 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import sirv from 'sirv';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+/** The built SDK, found through the package (`npm run build` writes it). */
+const sdkDist = join(dirname(createRequire(import.meta.url).resolve('@vitrine/sdk/package.json')), 'dist');
 
 /** Serves the built SDK at /sdk/, as a shop's CDN would (models come from the Vitrine server). */
 function vitrineAssets(): Plugin {
   const mount = (server: { middlewares: { use: (path: string, fn: unknown) => void } }) => {
-    server.middlewares.use('/sdk', sirv(`${root}packages/sdk/dist`, { dev: true }));
+    server.middlewares.use('/sdk', sirv(sdkDist, { dev: true }));
   };
   return { name: 'vitrine-assets', configureServer: mount, configurePreviewServer: mount };
 }

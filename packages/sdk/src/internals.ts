@@ -7,3 +7,4 @@ export { MemoryProfileStore } from './profile/memory-store';
 export { DEFAULT_RETENTION } from './profile/store';
 export { MemoryOutbox } from './signals/outbox';
 export { PrivacyAccountant } from './signals/accountant';
+export { BACKENDS } from './types';

@@ -1,6 +1,5 @@
-/** Owns `npm run aggregate`: one aggregation round, on the running server when there is one, else on the store. */
 /**
- * `npm run aggregate`: runs one aggregation round. When a server is listening on PORT it asks
+ * Owns `npm run aggregate`: runs one aggregation round. When a server is listening on PORT it asks
  * that server (an embedded data directory must have one writer); otherwise it opens the store
  * (VITRINE_DATA_DIR or DATABASE_URL) itself. Prints the round report as JSON.
  */

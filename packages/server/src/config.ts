@@ -1,7 +1,6 @@
 /** Owns the server's configuration: its shape, defaults, reading it from the environment, and the derived DP mechanism. */
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { noiseMultiplierFor } from '@vitrine/core/privacy';
 
 /** The published model the server starts from on an empty store: the one @vitrine/models ships. */
 export const DEFAULT_SEED_MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
@@ -88,19 +87,5 @@ export function configFromEnv(): ServerConfig {
     adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
     logger: process.env.VITRINE_LOG !== '0',
     allowNoiseOff: false,
-  };
-}
-
-export type Mechanism = ReturnType<typeof mechanism>;
-
-/** Derived mechanism parameters (also what GET /v1/privacy publishes). */
-export function mechanism(p: PrivacyConfig) {
-  const z = noiseMultiplierFor(p.epsilon, p.delta, p.contributionsPerWindow);
-  return {
-    noiseMultiplier: z,
-    rhoPerContribution: 1 / (2 * z * z),
-    // Each device's share: minCohort honest devices' local noise alone sums to the central level.
-    localNoiseStd: p.noise === 'none' ? 0 : (z * 2 * p.clipNorm) / Math.sqrt(p.minCohort),
-    minHoursBetween: (p.windowDays * 24) / p.contributionsPerWindow,
   };
 }

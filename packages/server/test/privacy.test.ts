@@ -8,7 +8,8 @@ import { clippedNoisedGradient, epsilonFromRho, gaussian, gaussianRho, noiseMult
 import { BatchSchema, parseWireBatch as parseBatch, SignalFormatError } from '@vitrine/core/protocol';
 import { clipL2, trimCount, trimmedMean } from '../src/rounds/robust';
 import { activityStats } from '../src/rounds/activity-stats';
-import { DEFAULT_PRIVACY, mechanism } from '../src/config';
+import { DEFAULT_PRIVACY } from '../src/config';
+import { mechanism } from '../src/mechanism';
 
 function seeded(seed: number) {
   let a = seed >>> 0;

@@ -9,6 +9,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
 import { SingleBar, Presets } from 'cli-progress';
 import { createVitrine } from '@vitrine/sdk';
 import { loadCoupons, type CouponRow } from '@vitrine/models/datasets/coupons';
@@ -18,7 +19,7 @@ const { values: args } = parseArgs({
   options: {
     dataset: { type: 'string', default: 'coupons' },
     data: { type: 'string' },
-    model: { type: 'string', default: 'models/coupons/manifest.json' },
+    model: { type: 'string', default: createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json') },
     backend: { type: 'string', default: 'wasm' },
     json: { type: 'boolean', default: false },
   },

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { TRAINABLE_TENSORS, updateDimension } from '@vitrine/core/privacy';
 import { PRIVACY_FORMAT, type PrivacyParameters } from '@vitrine/core/protocol';
-import type { Mechanism, PrivacyConfig } from '../config';
+import type { PrivacyConfig } from '../config';
+import type { Mechanism } from '../mechanism';
 import type { ModelRegistry } from '../registry/registry';
 
 export function registerPrivacyRoutes(

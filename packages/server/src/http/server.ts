@@ -2,7 +2,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { mechanism, type ServerConfig } from '../config';
+import type { ServerConfig } from '../config';
+import { mechanism } from '../mechanism';
 import { SignalWriter } from '../ingest/writer';
 import { ModelRegistry } from '../registry/registry';
 import { runRound, type RoundReport } from '../rounds/round';

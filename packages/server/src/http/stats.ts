@@ -1,7 +1,8 @@
 /** Owns the stats resource: GET /v1/stats (signal totals, models, rounds, promotions, budget, storage). */
 import type { FastifyInstance } from 'fastify';
 import { epsilonFromRho } from '@vitrine/core/privacy';
-import type { Mechanism, PrivacyConfig } from '../config';
+import type { PrivacyConfig } from '../config';
+import type { Mechanism } from '../mechanism';
 import type { ModelRegistry } from '../registry/registry';
 import { selectBatchTotals } from '../store/batches';
 import { selectCounters } from '../store/counters';

@@ -1,6 +1,7 @@
 /** Owns one DP aggregation round: norm bound, trimmed mean, noise, quality gate, gradient step; publishes via registry/. */
 import { TRAINABLE_TENSORS, updateDimension } from '@vitrine/core/privacy';
-import { mechanism, type PrivacyConfig } from '../config';
+import type { PrivacyConfig } from '../config';
+import { mechanism } from '../mechanism';
 import { checkPromotion, type PromotionConfig, type PromotionReport } from '../promotion/check';
 import { buildCandidate } from '../registry/candidate';
 import type { ModelRegistry } from '../registry/registry';
