@@ -177,14 +177,14 @@ class VitrineClient implements Vitrine {
       if (this.closed || this.retries >= MODEL_RETRIES) return;
       const delay = backoffDelay(this.retries++, this.random, MODEL_RETRY_BASE_MS, MODEL_RETRY_CAP_MS);
       this.status.degraded += `; retry ${this.retries} of ${MODEL_RETRIES} in ${Math.ceil(delay / 1000)} s`;
-      this.cancelRetry = (this.internals.setTimer ?? setTimer)(() => {
-        const verified = this.model && this.encoder ? { model: this.model, encoder: this.encoder } : undefined;
-        void this.useModel(loadModelParts(this.options, this.progress, verified)).then(async () => {
-          if (!this.scorer || this.closed || this.forgotten) return;
-          await this.startSignalsOrReport();
-          // The page learns that ranking now uses the model (e.g. to rank again).
-          if (!this.closed) this.progress({ stage: 'ready', progress: 1, detail: `model loaded on retry ${this.retries}` });
-        });
+      // Never rejects: useModel and startSignalsOrReport report their own errors, progress is guarded.
+      this.cancelRetry = (this.internals.setTimer ?? setTimer)(async () => {
+        const { model, encoder } = this;
+        await this.useModel(loadModelParts(this.options, this.progress, model && encoder ? { model, encoder } : undefined));
+        if (!this.scorer || this.closed || this.forgotten) return;
+        await this.startSignalsOrReport();
+        // The page learns that ranking now uses the model (e.g. to rank again).
+        this.progress({ stage: 'ready', progress: 1 });
       }, delay);
     }
   }
