@@ -1,6 +1,6 @@
 import { VitrineError, toVitrineError } from './errors';
 import { backoffDelay } from './backoff';
-import { FeatureEncoder } from '@vitrine/core/features';
+import type { FeatureEncoder } from '@vitrine/core/features';
 import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './model/loader';
 import { createDecisionLog } from './policy/decision-log';
 import { chooseSlate } from './policy/epsilon-greedy';
@@ -12,23 +12,23 @@ import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
-import type { SelectedScorer } from './scoring/select';
+import { loadModelParts, type ModelParts } from './model/model-parts';
+import { defaultRandom, deleteDatabase, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
-import {
-  BACKENDS,
-  type Activity,
-  type Consent,
-  type Decision,
-  type FeatureRecord,
-  type Outcome,
-  type Progress,
-  type RankedItem,
-  type RankOptions,
-  type VitrineOptions,
-  type VitrineStatus,
+import type {
+  Activity,
+  Consent,
+  Decision,
+  FeatureRecord,
+  Outcome,
+  Progress,
+  RankedItem,
+  RankOptions,
+  VitrineOptions,
+  VitrineStatus,
 } from './types';
 
 const DEFAULT_EPSILON = 0.05;
@@ -88,15 +88,6 @@ interface ClientParts {
   status: VitrineStatus;
   internals: VitrineInternals;
 }
-
-/** A verified model with its encoder. */
-interface VerifiedModel {
-  model: LoadedModel;
-  encoder: FeatureEncoder;
-}
-
-/** A verified model and a warmed-up backend for it, or why no backend could start. */
-type ModelParts = VerifiedModel & ({ selected: SelectedScorer } | { backendError: unknown });
 
 class VitrineClient implements Vitrine {
   status: VitrineStatus;
@@ -476,66 +467,6 @@ class VitrineClient implements Vitrine {
     this.scorer?.dispose();
     this.store.close();
   }
-}
-
-function deleteDatabase(name: string): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      const req = indexedDB.deleteDatabase(name);
-      req.onsuccess = req.onerror = req.onblocked = () => resolve();
-    } catch {
-      resolve();
-    }
-  });
-}
-
-function defaultRandom(): number {
-  const buf = new Uint32Array(1);
-  globalThis.crypto.getRandomValues(buf);
-  return buf[0] / 2 ** 32;
-}
-
-function newId(): string {
-  return globalThis.crypto?.randomUUID?.() ?? `d-${Date.now().toString(36)}-${Math.floor(defaultRandom() * 2 ** 32).toString(36)}`;
-}
-
-/** Timers of model-load retries; unref'd so a Node tool is not kept alive by one. */
-function setTimer(run: () => void, delayMs: number): () => void {
-  const timer = setTimeout(run, delayMs);
-  (timer as { unref?: () => void }).unref?.();
-  return () => clearTimeout(timer);
-}
-
-/**
- * Downloads and verifies the model (unless a retry already has it), then selects a warmed-up
- * backend for it: the first load and every retry. Rejects only when the model itself can't be had.
- */
-async function loadModelParts(opts: VitrineOptions, progress?: (p: Progress) => void, verified?: VerifiedModel): Promise<ModelParts> {
-  // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
-  const selectP = import('./scoring/select');
-  selectP.catch(() => undefined);
-  const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
-  try {
-    progress?.({ stage: 'backend', progress: 0.75 });
-    const { selectScorer } = await selectP;
-    // Warm up for the input width this model really has, plus a few cross signatures.
-    const selected = await selectScorer(model, opts.backend ?? 'auto', {
-      wasmPaths: opts.wasmPaths,
-      cacheName: MODEL_CACHE,
-      inputWidth: encoder.variableWidth + 8,
-      fallbackOrder: BACKENDS,
-    });
-    progress?.({ stage: 'warmup', progress: 0.95 });
-    return { model, encoder, selected };
-  } catch (backendError) {
-    return { model, encoder, backendError };
-  }
-}
-
-async function loadVerifiedModel(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<VerifiedModel> {
-  const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
-  const model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
-  return { model, encoder: new FeatureEncoder(model.manifest.featureSpec) };
 }
 
 /**

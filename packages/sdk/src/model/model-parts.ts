@@ -1,0 +1,50 @@
+/** Owns getting a model ready to rank: download and verify it, then start a warmed-up backend for it. */
+import { FeatureEncoder } from '@vitrine/core/features';
+import type { SelectedScorer } from '../scoring/select';
+import { BACKENDS, type Progress, type VitrineOptions } from '../types';
+import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './loader';
+
+/** A verified model with its encoder. */
+export interface VerifiedModel {
+  model: LoadedModel;
+  encoder: FeatureEncoder;
+}
+
+/** A verified model and a warmed-up backend for it, or why no backend could start. */
+export type ModelParts = VerifiedModel & ({ selected: SelectedScorer } | { backendError: unknown });
+
+/**
+ * Downloads and verifies the model (unless a retry already has it), then selects a warmed-up
+ * backend for it: the first load and every retry. Rejects only when the model itself can't be had.
+ */
+export async function loadModelParts(
+  opts: VitrineOptions,
+  progress?: (p: Progress) => void,
+  verified?: VerifiedModel,
+): Promise<ModelParts> {
+  // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
+  const selectP = import('../scoring/select');
+  selectP.catch(() => undefined);
+  const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
+  try {
+    progress?.({ stage: 'backend', progress: 0.75 });
+    const { selectScorer } = await selectP;
+    // Warm up for the input width this model really has, plus a few cross signatures.
+    const selected = await selectScorer(model, opts.backend ?? 'auto', {
+      wasmPaths: opts.wasmPaths,
+      cacheName: MODEL_CACHE,
+      inputWidth: encoder.variableWidth + 8,
+      fallbackOrder: BACKENDS,
+    });
+    progress?.({ stage: 'warmup', progress: 0.95 });
+    return { model, encoder, selected };
+  } catch (backendError) {
+    return { model, encoder, backendError };
+  }
+}
+
+async function loadVerifiedModel(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<VerifiedModel> {
+  const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
+  const model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
+  return { model, encoder: new FeatureEncoder(model.manifest.featureSpec) };
+}

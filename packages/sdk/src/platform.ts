@@ -1,0 +1,29 @@
+/** Owns the small browser and Node facilities the client needs: ids, randomness, timers, deleting a database. */
+
+export function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      const req = indexedDB.deleteDatabase(name);
+      req.onsuccess = req.onerror = req.onblocked = () => resolve();
+    } catch {
+      resolve();
+    }
+  });
+}
+
+export function defaultRandom(): number {
+  const buf = new Uint32Array(1);
+  globalThis.crypto.getRandomValues(buf);
+  return buf[0] / 2 ** 32;
+}
+
+export function newId(): string {
+  return globalThis.crypto?.randomUUID?.() ?? `d-${Date.now().toString(36)}-${Math.floor(defaultRandom() * 2 ** 32).toString(36)}`;
+}
+
+/** Timers of model-load retries; unref'd so a Node tool is not kept alive by one. */
+export function setTimer(run: () => void, delayMs: number): () => void {
+  const timer = setTimeout(run, delayMs);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearTimeout(timer);
+}
