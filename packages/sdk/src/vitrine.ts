@@ -389,10 +389,15 @@ class VitrineClient implements Vitrine {
         if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
         (this.options as VitrineOptions).consent = parsed.output;
         if (parsed.output === 'signals') return this.startSignals();
-        await this.signalsStart; // a start still under way finishes first, so that its stage is stopped too
-        await this.signals?.stop();
-        this.signals = null;
-        this.decisions.dropPlacements();
+        // Queued with the starts: a start under way finishes first (its stage is stopped too), and
+        // a later setConsent('signals') starts only after this stop is done.
+        const stop = this.signalsStart.then(async () => {
+          await this.signals?.stop();
+          this.signals = null;
+          this.decisions.dropPlacements();
+        });
+        this.signalsStart = stop.catch(() => undefined);
+        await stop;
       })(),
       this.report,
     );

@@ -413,6 +413,15 @@ describe('signals stage', () => {
     bad.close();
   });
 
+  it('withdrawing and granting consent again without waiting ends with signals running', async () => {
+    const v = await client({ consent: 'signals' });
+    const withdrawing = v.setConsent('none');
+    await v.setConsent('signals'); // the shopper changed their mind at once
+    await withdrawing;
+    expect((await v.privacyReport()).consent).toBe('signals');
+    v.close();
+  });
+
   it('withdrawing consent deletes unsent signals and stops sending', async () => {
     const outbox = new MemoryOutbox();
     const v = await client({ consent: 'signals', outbox });
