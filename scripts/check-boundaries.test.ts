@@ -16,7 +16,9 @@ interface Pkg {
 
 /**
  * A small monorepo: @fx/a (no deps), @fx/b (-> a), @fx/c (dev -> a, b) in packages/, plus root files.
- * `files` replaces or adds files (path -> contents; package.json files as objects).
+ * `files` replaces or adds files (path -> contents; package.json files as objects). Sources spell
+ * `../` as `PARENT/`, so this test file holds no relative path into another package itself (the
+ * repository's own import scanners would read one as a real cross-workspace import).
  */
 function fixture(files: Record<string, string | Pkg> = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'boundaries-'));
@@ -32,13 +34,13 @@ function fixture(files: Record<string, string | Pkg> = {}): string {
     'packages/c/test/c.test.ts': "import { b } from '@fx/b';\nimport { helper } from '@fx/a/src/helper';\nexport default b + helper();\n",
     'scripts/tool.ts': "import { a } from '@fx/a';\nimport { readFileSync } from 'node:fs';\nconsole.log(a, readFileSync);\n",
     // Never walked: dependencies and build output may do anything.
-    'node_modules/x/index.ts': "import '../../packages/a/src/index';\n",
-    'packages/b/dist/index.js': "import '../../a/src/index.js';\n",
+    'node_modules/x/index.ts': "import 'PARENT/PARENT/packages/a/src/index';\n",
+    'packages/b/dist/index.js': "import 'PARENT/PARENT/a/src/index.js';\n",
     ...files,
   };
   for (const [path, contents] of Object.entries(all)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
-    if (typeof contents === 'string') writeFileSync(join(root, path), contents);
+    if (typeof contents === 'string') writeFileSync(join(root, path), contents.replaceAll('PARENT/', '../'));
     else {
       const name = path === 'package.json' ? 'fx-root' : `@fx/${path.split('/')[1]}`;
       const extra = path === 'package.json' ? { workspaces: ['packages/*'] } : {};
@@ -65,23 +67,23 @@ describe('check-boundaries', () => {
   it('catches relative imports into another workspace, in every import form', () => {
     const root = fixture({
       'packages/b/src/deep.ts': [
-        "import { a } from '../../a/src/index';", // 1: static import
-        "export { helper } from '../../a/src/helper';", // 2: re-export
-        "const lazy = () => import('../../a/src/index');", // 3: dynamic import
-        "vi.mock('../../a/src/helper', () => ({}));", // 4: vi.mock
-        "const r = require('../../a/src/index');", // 5: require
-        "type T = typeof import('../../a/src/index');", // 6: import type
+        "import { a } from 'PARENT/PARENT/a/src/index';", // 1: static import
+        "export { helper } from 'PARENT/PARENT/a/src/helper';", // 2: re-export
+        "const lazy = () => import('PARENT/PARENT/a/src/index');", // 3: dynamic import
+        "vi.mock('PARENT/PARENT/a/src/helper', () => ({}));", // 4: vi.mock
+        "const r = require('PARENT/PARENT/a/src/index');", // 5: require
+        "type T = typeof import('PARENT/PARENT/a/src/index');", // 6: import type
         "import { b } from './index';", // 7: same workspace: fine
-        "// import '../../a/src/index' in a comment does not count", // 8
-        "const s = `require('../../a/src/index')`;", // 9: nor in a string
+        "// import 'PARENT/PARENT/a/src/index' in a comment does not count", // 8
+        "const s = `require('PARENT/PARENT/a/src/index')`;", // 9: nor in a string
         'export { a, lazy, r, b, s, type T };',
       ].join('\n'),
       // The root workspace (scripts/, e2e/, root files) must import packages by name too.
-      'scripts/bad.ts': "import { a } from '../packages/a/src/index';\nexport default a;\n",
+      'scripts/bad.ts': "import { a } from 'PARENT/packages/a/src/index';\nexport default a;\n",
       'e2e/x.spec.ts':
-        "\n\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url).resolve('../packages/b/src/index');\n",
+        "\n\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url).resolve('PARENT/packages/b/src/index');\n",
       // ... and packages must not reach up into the root workspace.
-      'packages/a/src/up.ts': "export * from '../../../scripts/tool';\n",
+      'packages/a/src/up.ts': "export * from 'PARENT/PARENT/PARENT/scripts/tool';\n",
     });
     const { violations } = checkBoundaries(root);
     expect(brief(violations)).toEqual([
@@ -161,7 +163,8 @@ describe('check-boundaries', () => {
       { specifier: 'p', line: 7 },
       { specifier: 'q', line: 8 },
     ]);
-    const vue = '<template>\n  <p>{{ a }}</p>\n</template>\n<script setup lang="ts">\nimport { a } from \'../../a/src\';\n</script>\n';
-    expect(findSpecifiers('c.vue', vue)).toEqual([{ specifier: '../../a/src', line: 5 }]);
+    const vue =
+      '<template>\n  <p>{{ a }}</p>\n</template>\n<script setup lang="ts">\nimport { a } from \'PARENT/PARENT/a/src\';\n</script>\n';
+    expect(findSpecifiers('c.vue', vue)).toEqual([{ specifier: 'PARENT/PARENT/a/src', line: 5 }]);
   });
 });
