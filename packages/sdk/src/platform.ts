@@ -21,7 +21,7 @@ export function newId(): string {
   return globalThis.crypto?.randomUUID?.() ?? `d-${Date.now().toString(36)}-${Math.floor(defaultRandom() * 2 ** 32).toString(36)}`;
 }
 
-/** Timers of model-load retries; unref'd so a Node tool is not kept alive by one. */
+/** A cancellable timer (model-load retries, the signal stage); unref'd so it never keeps a Node tool alive. */
 export function setTimer(run: () => void, delayMs: number): () => void {
   const timer = setTimeout(run, delayMs);
   (timer as { unref?: () => void }).unref?.();

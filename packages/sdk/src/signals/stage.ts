@@ -2,6 +2,7 @@ import { REWARDS, type Outcome } from '@vitrine/core/domain';
 import { supportsUpdates } from '@vitrine/core/privacy';
 import { BATCH_FIELD_DESCRIPTIONS, MAX_EVENTS_PER_BATCH, type PrivacyParameters } from '@vitrine/core/protocol';
 import type { LoadedModel } from '../model/loader';
+import { setTimer } from '../platform';
 import type { StorageKind } from '../types';
 import { PrivacyAccountant } from './accountant';
 import { openBatch, recordOutcome, sealBatch, type BatchEnv } from './batch';
@@ -61,8 +62,8 @@ export class SignalsStage {
   private open: OutboxItem | null = null;
   private opening: Promise<void> | null = null;
   /** Seals the open batch after the idle delay; separate from the send timer so a send pass never seals early. */
-  private sealTimer: ReturnType<typeof setTimeout> | undefined;
-  private sendTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelSeal?: () => void;
+  private cancelSend?: () => void;
   private sending: Promise<void> | null = null;
   private stopped = false;
   private readonly queue: BatchQueue;
@@ -227,24 +228,14 @@ export class SignalsStage {
 
   /** The open batch is sealed and sent after `delayMs` without a new event. */
   private scheduleSeal(delayMs: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.sealTimer);
-    this.sealTimer = unref(
-      setTimeout(() => {
-        void this.flush();
-      }, delayMs),
-    );
+    this.cancelSeal?.();
+    if (!this.stopped) this.cancelSeal = setTimer(() => void this.flush(), delayMs);
   }
 
   /** Sealed batches that are due are sent after `delayMs`; the open batch stays open. */
   private scheduleSend(delayMs: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.sendTimer);
-    this.sendTimer = unref(
-      setTimeout(() => {
-        void this.sendDue();
-      }, delayMs),
-    );
+    this.cancelSend?.();
+    if (!this.stopped) this.cancelSend = setTimer(() => void this.sendDue(), delayMs);
   }
 
   private sendDue(): Promise<void> {
@@ -323,8 +314,8 @@ export class SignalsStage {
   /** Consent withdrawn or profile forgotten: nothing more is sent, the queue is emptied (the ledger stays) and the stage closes. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.sealTimer);
-    clearTimeout(this.sendTimer);
+    this.cancelSeal?.();
+    this.cancelSend?.();
     this.open = null;
     await this.queue.clear();
     this.close();
@@ -332,8 +323,8 @@ export class SignalsStage {
 
   close(): void {
     this.stopped = true;
-    clearTimeout(this.sealTimer);
-    clearTimeout(this.sendTimer);
+    this.cancelSeal?.();
+    this.cancelSend?.();
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
     this.env.outbox.close();
@@ -347,10 +338,4 @@ export class SignalsStage {
  */
 function cryptoBytes(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
-}
-
-/** Timers must not keep a Node process (tools, tests) alive; browsers have no unref. */
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  (timer as { unref?: () => void }).unref?.();
-  return timer;
 }
