@@ -11,6 +11,7 @@ import {
   type QuantizedTensor,
 } from '@vitrine/core/artifact';
 import type { FeatureSpec } from '@vitrine/core/features';
+import { type UpdatePrior } from '@vitrine/core/privacy';
 
 export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -26,6 +27,8 @@ export interface ArtifactInput {
   scheme: QuantizationScheme;
   training: Record<string, unknown>;
   metrics: Record<string, unknown>;
+  /** Written beside the version as update-prior.{json,bin}: what the server's rounds need from the seed data. */
+  updatePrior?: UpdatePrior;
 }
 
 /**
@@ -70,7 +73,17 @@ export function writeArtifact(
     join(dir, version, 'manifest.float32.json'),
     `${JSON.stringify(manifest('', 'weights.float32.bin', f32.bin, f32.entries, 'float32', '-float32'))}\n`,
   );
+  if (input.updatePrior) writeUpdatePrior(join(dir, version), version, input.updatePrior);
   const root = `${JSON.stringify(manifest(`${version}/`, 'weights.bin', bin, entries, input.scheme))}\n`;
   writeFileSync(join(dir, 'manifest.json'), root);
   return { version, manifest: versioned, bytes: bin.byteLength, downloadBytes: bin.byteLength + Buffer.byteLength(root) };
+}
+
+/** `update-prior.json` (clip norms, counts) and `update-prior.bin` (the Fisher matrix, float32) of `version`. */
+export function writeUpdatePrior(versionDir: string, version: string, prior: UpdatePrior): void {
+  const bin = new Uint8Array(Float32Array.from(prior.fisher).buffer);
+  writeFileSync(join(versionDir, 'update-prior.bin'), bin);
+  const { fisher: _f, ...rest } = prior;
+  const file = { ...rest, model: version, fisher: { path: 'update-prior.bin', sha256: sha256(bin) } };
+  writeFileSync(join(versionDir, 'update-prior.json'), `${JSON.stringify(file, null, 1)}\n`);
 }

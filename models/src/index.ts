@@ -1,5 +1,6 @@
 /** The training pipeline as a library, for the tools that drive it (simulation, evaluation). */
-export { writeArtifact, sha256, type ArtifactInput } from './artifact';
+export { writeArtifact, writeUpdatePrior, sha256, type ArtifactInput } from './artifact';
+export { seedUpdatePrior } from './prior';
 export { loadCoupons, COUPON_CATALOG, type CouponRow } from './datasets/coupons';
 export { fitEnsemble } from './ensemble';
 export { buildExamples, respondentFolds } from './examples';

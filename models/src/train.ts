@@ -8,6 +8,8 @@ import { auc, logloss } from './metrics';
 import { DEFAULT_MLP, predictMlp, type MlpConfig } from './mlp';
 import { fitEnsemble } from './ensemble';
 import { quantizeMlp, type QuantizationScheme } from '@vitrine/core/artifact';
+import { DEFAULT_CONTRIBUTIONS_PER_WINDOW } from '@vitrine/core/privacy';
+import { seedUpdatePrior } from './prior';
 import { writeArtifact, sha256 } from './artifact';
 import { seededRandom } from '@vitrine/core/random';
 import { writeVectors } from './vectors';
@@ -226,6 +228,8 @@ if (final) {
       featureFormat: final.spec.format,
     },
     metrics: cv ? { cv } : {},
+    // The rounds' clip norms and seed Fisher, from the same rows, at the published (quantized) weights.
+    updatePrior: seedUpdatePrior(rows, final.spec, quantizeMlp(final.weights, scheme).dequantized, DEFAULT_CONTRIBUTIONS_PER_WINDOW),
   });
   result.version = version;
   result.bytes = bytes;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { openDB } from 'idb';
 import { referenceScores } from '@vitrine/core/artifact';
 import { FeatureEncoder, emptyAggregates } from '@vitrine/core/features';
+import { UPDATE_METHOD, l2Norm, sufficientStatistics, updateDimension, type HeadExample } from '@vitrine/core/privacy';
 import { BATCH_FIELD_DESCRIPTIONS, parseWireBatch, timeBucket, type PrivacyParameters, type WireBatch } from '@vitrine/core/protocol';
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { loadModel, type LoadedModel } from '../src/model/loader';
@@ -11,7 +12,7 @@ import { chooseSlate } from '../src/policy/epsilon-greedy';
 import { openBatch, recordOutcome, sealBatch, type BatchEnv } from '../src/signals/batch';
 import { IdbOutbox, MemoryOutbox, SIGNALS_DB, upgradeStoredItem, type OutboxItem, type StoredOutboxItem } from '../src/signals/outbox';
 import { fillPlacements, type Placement, type RankedSlate } from '../src/signals/placement';
-import { parsePrivacyParameters } from '../src/signals/privacy-parameters';
+import { parsePrivacyParameters, updatesWanted } from '../src/signals/privacy-parameters';
 import { BatchQueue } from '../src/signals/queue';
 import { MAX_ATTEMPTS_PER_PAGE, SignalSender, retryDelayMs, type SendOutcomes } from '../src/signals/sender';
 import { SHADOW_MAX_CANDIDATES, ShadowScorer } from '../src/signals/shadow';
@@ -19,9 +20,12 @@ import { fakeFetch } from './helpers';
 
 const manifestText = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
 const weightsPath = JSON.parse(manifestText).files[0].path as string;
+const MODEL_VERSION = JSON.parse(manifestText).version as string;
 const weightBytes = new Uint8Array(readFileSync(new URL(`../../../models/coupons/${weightsPath}`, import.meta.url)));
 const MODEL_URL = 'https://shop.test/models/coupons/manifest.json';
 const NOW = Date.UTC(2026, 5, 1, 13, 30);
+/** The shipped model's residual head: 537 encoder inputs, 80 hidden units and 1. */
+const HEAD_DIMENSION = 618;
 
 let model: LoadedModel;
 beforeAll(async () => {
@@ -29,39 +33,82 @@ beforeAll(async () => {
   model = await loadModel(MODEL_URL, { fetch, subtle: globalThis.crypto.subtle });
 });
 
-/** Counts up from `seed`: deterministic ids and noise seeds. */
+/** Counts up from `seed`: deterministic batch ids. */
 function env(seed = 1): BatchEnv {
   let next = seed;
   return { now: () => NOW, randomBytes: (n) => Uint8Array.from({ length: n }, () => next++ & 0xff) };
 }
 
-const params = {
-  update: { model: 'coupons-d3b9f1bf53e7', clipNorm: 1, localNoiseStd: 0.1 },
-} as unknown as PrivacyParameters;
-const z = (k: number) => Array.from({ length: 80 }, (_, i) => Math.sin(i + k));
+/** Privacy parameters as the server publishes them, through the SDK's own validation. */
+function privacyParameters(update: Partial<PrivacyParameters['update']> = {}): PrivacyParameters {
+  return parsePrivacyParameters({
+    format: 'vitrine-privacy@1',
+    budget: { epsilon: 8, delta: 1e-6, windowDays: 30 },
+    update: {
+      model: MODEL_VERSION,
+      method: UPDATE_METHOD,
+      dimension: HEAD_DIMENSION,
+      clipGradient: 1,
+      clipCurvature: 0.5,
+      noiseMultiplierGradient: 1.2,
+      noiseMultiplierCurvature: 1.2,
+      rhoPerContribution: 0.05,
+      minHoursBetween: 240,
+      ...update,
+    },
+    aggregation: { minCohort: 10, kThreshold: 5, perNetwork: 'mean' },
+    expectations: null,
+    currentModel: MODEL_VERSION,
+    shadowModel: null,
+  });
+}
+const params = privacyParameters();
 const placement = (slot: number, extra: Partial<Placement> = {}): Placement => ({ slot, propensity: 0.9 + slot / 100, ...extra });
+/** A small head example: inputs 0 and 5 (encoder), 540 (a hidden unit) and the bias term. */
+const example = (logit: number): HeadExample => ({ index: [0, 5, 540, HEAD_DIMENSION - 1], value: [1, 2, 0.5, 1], logit });
+
+/** Head examples of real slates under the shipped model: what fillPlacements keeps for a placed item. */
+function modelExamples(n: number): HeadExample[] {
+  const activities = COUPON_CATALOG.slice(0, n);
+  const encoder = new FeatureEncoder(model.manifest.featureSpec);
+  const placed: [number, Placement][] = activities.map((_, slot) => [slot, placement(slot)]);
+  const slate: RankedSlate = {
+    activities,
+    order: activities.map((_, i) => i),
+    propensities: activities.map(() => 1),
+    epsilon: 0,
+    encoder,
+    context: { destination: 'Work', weather: 'Sunny', time: '7AM' },
+    user: {},
+    profile: emptyAggregates(),
+  };
+  fillPlacements({ slate, placed, updateModel: model, shadow: null });
+  return placed.map(([, p]) => p.example!);
+}
 
 describe('batch building and sealing (pure)', () => {
-  it('opens a batch from the injected clock and random bytes; only an update batch gets a noise seed', () => {
-    const plain = openBatch({ model: 'm1', withUpdate: false }, env(0));
+  it('opens a batch from the injected clock and random bytes, named after the tab that opens it', () => {
+    const plain = openBatch({ model: 'm1', withUpdate: false, owner: 'tab-1' }, env(0));
     expect(plain).toEqual({
       id: '000102030405060708090a0b0c0d0e0f',
       state: 'open',
       model: 'm1',
       events: [],
       withUpdate: false,
+      owner: 'tab-1',
+      touchedAt: NOW,
       attempts: 0,
       nextAt: 0,
       createdAt: NOW,
     });
-    const withUpdate = openBatch({ model: 'm1', shadow: 's1', withUpdate: true }, env(0));
-    expect(withUpdate).toMatchObject({ shadow: 's1', withUpdate: true });
-    expect(withUpdate.noiseSeed).toEqual([0x13121110, 0x17161514, 0x1b1a1918, 0x1f1e1d1c]);
+    // An update needs nothing drawn at opening (no local noise any more): only the flag differs.
+    const withUpdate = openBatch({ model: 'm1', shadow: 's1', withUpdate: true, owner: 'tab-1' }, env(0));
+    expect(withUpdate).toEqual({ ...plain, shadow: 's1', withUpdate: true });
   });
 
   it('keeps one event per placed item, with named fields; a later, better outcome raises its reward', () => {
-    const item = openBatch({ model: 'm1', withUpdate: true }, env());
-    const p0 = placement(0, { shadowPropensity: 0.5, preActivations: Float32Array.from(z(0)) });
+    const item = openBatch({ model: 'm1', withUpdate: true, owner: 'tab-1' }, env());
+    const p0 = placement(0, { shadowPropensity: 0.5, example: example(0.3) });
     recordOutcome(item, { key: 'd:a', activityId: 'a', placement: p0, reward: 0, at: NOW, withShadow: true });
     recordOutcome(item, { key: 'd:a', activityId: 'a', placement: p0, reward: 1, at: NOW + 5, withShadow: true });
     recordOutcome(item, { key: 'd:a', activityId: 'a', placement: p0, reward: 0, at: NOW + 9, withShadow: true });
@@ -76,19 +123,38 @@ describe('batch building and sealing (pure)', () => {
         reward: 1,
         timeBucket: timeBucket(NOW),
         shadowPropensity: 0.5,
-        preActivations: Array.from(Float32Array.from(z(0))),
+        example: example(0.3),
       },
       { key: 'd:b', activityId: 'b', slot: 1, propensity: 0.91, reward: 0, timeBucket: timeBucket(NOW) },
     ]);
   });
 
-  it('seals to the exact wire body (compact names, no keys or pre-activations), the same bytes every time', () => {
-    const item = openBatch({ model: model.manifest.version, shadow: 'shadow-1', withUpdate: true }, env());
-    const p0 = placement(0, { shadowPropensity: 0.25, preActivations: Float32Array.from(z(1)) });
-    const p1 = placement(1, { preActivations: Float32Array.from(z(2)) });
-    recordOutcome(item, { key: 'd:a', activityId: 'a', placement: p0, reward: 1, at: NOW, withShadow: true });
-    recordOutcome(item, { key: 'd:b', activityId: 'b', placement: p1, reward: 0, at: NOW, withShadow: true });
-    const context = { modelVersion: model.manifest.version, weights: model.weights, params };
+  it('a batch without an update keeps no head example', () => {
+    const item = openBatch({ model: 'm1', withUpdate: false, owner: 'tab-1' }, env());
+    recordOutcome(item, {
+      key: 'd:a',
+      activityId: 'a',
+      placement: placement(0, { example: example(0) }),
+      reward: 1,
+      at: NOW,
+      withShadow: false,
+    });
+    expect(item.events[0]).not.toHaveProperty('example');
+  });
+
+  it('seals to the exact wire body (compact names, no keys or head examples), the same bytes every time', () => {
+    const [x0, x1] = modelExamples(2);
+    const item = openBatch({ model: model.manifest.version, shadow: 'shadow-1', withUpdate: true, owner: 'tab-1' }, env());
+    recordOutcome(item, {
+      key: 'd:a',
+      activityId: 'a',
+      placement: placement(0, { shadowPropensity: 0.25, example: x0 }),
+      reward: 1,
+      at: NOW,
+      withShadow: true,
+    });
+    recordOutcome(item, { key: 'd:b', activityId: 'b', placement: placement(1, { example: x1 }), reward: 0, at: NOW, withShadow: true });
+    const context = { modelVersion: model.manifest.version, params };
     const sealed = sealBatch(item, context);
     expect(sealed).toMatchObject({ id: item.id, state: 'sealed', events: [] });
     const body = sealed.body!;
@@ -98,25 +164,87 @@ describe('batch building and sealing (pure)', () => {
       { a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.25 },
       { a: 'b', s: 1, p: 0.91, r: 0, t: timeBucket(NOW) },
     ]);
-    expect(body.update!.n).toBe(2);
-    expect(body.update!.g).toHaveLength(161);
-    // Sealed again after a crash: same noise seed, same bytes (the server keeps one copy).
+    const { g, h, n } = body.update!;
+    expect(n).toBe(2);
+    expect(g).toHaveLength(HEAD_DIMENSION);
+    expect(h).toHaveLength(HEAD_DIMENSION);
+    // What one device adds to the round's sums is bounded: the clip norms are the sensitivity.
+    expect(l2Norm(g)).toBeLessThanOrEqual(params.update.clipGradient);
+    expect(l2Norm(h)).toBeLessThanOrEqual(params.update.clipCurvature);
+    expect(h.every((x) => x >= 0)).toBe(true);
+    // The clipped sufficient statistics of these two events, to 6 significant digits (toward zero).
+    const stats = sufficientStatistics(
+      [
+        { example: x0, reward: 1 },
+        { example: x1, reward: 0 },
+      ],
+      HEAD_DIMENSION,
+      params.update.clipGradient,
+      params.update.clipCurvature,
+    );
+    g.forEach((x, j) => expect(Math.abs(x - stats.gradient[j])).toBeLessThanOrEqual(1e-5 * Math.abs(stats.gradient[j])));
+    h.forEach((x, j) => expect(Math.abs(x - stats.curvature[j])).toBeLessThanOrEqual(1e-5 * stats.curvature[j]));
+    // Sealed again after a crash: same bytes (the server keeps one copy).
     expect(JSON.stringify(sealBatch(item, context).body)).toBe(JSON.stringify(body));
   });
 
+  it('the update is the log loss gradient and curvature of the head, scaled onto the clip ball only when above it', () => {
+    const item = openBatch({ model: model.manifest.version, withUpdate: true, owner: 'tab-1' }, env());
+    // logit 0: p = 1/2; a click (y = 1) gives u (p − y) = −u/2 and p (1 − p) u² = u²/4.
+    recordOutcome(item, {
+      key: 'd:a',
+      activityId: 'a',
+      placement: placement(0, { example: example(0) }),
+      reward: 1,
+      at: NOW,
+      withShadow: false,
+    });
+    const unclipped = sealBatch(item, {
+      modelVersion: model.manifest.version,
+      params: privacyParameters({ clipGradient: 10, clipCurvature: 10 }),
+    });
+    const { g, h } = unclipped.body!.update!;
+    const nonzero = (v: number[]) => v.flatMap((x, j) => (x === 0 ? [] : [[j, x]]));
+    expect(nonzero(g)).toEqual([
+      [0, -0.5],
+      [5, -1],
+      [540, -0.25],
+      [617, -0.5],
+    ]);
+    expect(nonzero(h)).toEqual([
+      [0, 0.25],
+      [5, 1],
+      [540, 0.0625],
+      [617, 0.25],
+    ]);
+    // ||g|| = 1.25 and ||h|| ≈ 1.06: with clips 1 and 0.5 both are scaled down, direction kept.
+    const clipped = sealBatch(item, { modelVersion: model.manifest.version, params }).body!.update!;
+    expect(l2Norm(clipped.g)).toBeLessThanOrEqual(1);
+    expect(l2Norm(clipped.g)).toBeCloseTo(1, 5);
+    expect(l2Norm(clipped.h)).toBeLessThanOrEqual(0.5);
+    expect(l2Norm(clipped.h)).toBeCloseTo(0.5, 5);
+    clipped.g.forEach((x, j) => expect(x).toBeCloseTo(g[j] / l2Norm(g), 5));
+  });
+
   it('seals without an update before the privacy parameters arrive or for another model, and names no unused shadow', () => {
-    const item = openBatch({ model: model.manifest.version, shadow: 'shadow-1', withUpdate: true }, env());
-    const p0 = placement(0, { preActivations: Float32Array.from(z(1)) });
-    recordOutcome(item, { key: 'd:a', activityId: 'a', placement: p0, reward: 1, at: NOW, withShadow: true });
-    const noParams = sealBatch(item, { modelVersion: model.manifest.version, weights: model.weights, params: null }).body!;
+    const item = openBatch({ model: model.manifest.version, shadow: 'shadow-1', withUpdate: true, owner: 'tab-1' }, env());
+    recordOutcome(item, {
+      key: 'd:a',
+      activityId: 'a',
+      placement: placement(0, { example: example(1) }),
+      reward: 1,
+      at: NOW,
+      withShadow: true,
+    });
+    const noParams = sealBatch(item, { modelVersion: model.manifest.version, params: null }).body!;
     expect(Object.keys(noParams)).toEqual(['format', 'id', 'model', 'events']);
-    const newerModel = sealBatch(item, { modelVersion: 'coupons-next', weights: model.weights, params }).body!;
+    const newerModel = sealBatch(item, { modelVersion: 'coupons-next', params }).body!;
     expect(newerModel.update).toBeUndefined();
   });
 });
 
-/** An open batch exactly as SDK 0.3 stored it in IndexedDB. */
-function legacyOpenItem(modelVersion: string): StoredOutboxItem {
+/** An open batch exactly as SDK 0.3 stored it in IndexedDB: wire names, pre-activations `z`, a noise seed. */
+function sdk03OpenItem(modelVersion: string): StoredOutboxItem {
   return {
     id: 'abcdefabcdefabcdefabcdefabcdef01',
     state: 'open',
@@ -128,17 +256,25 @@ function legacyOpenItem(modelVersion: string): StoredOutboxItem {
     nextAt: 0,
     createdAt: NOW,
     events: [
-      { key: 'd1:a', a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3, z: z(1) },
+      { key: 'd1:a', a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3, z: preActivations(1) },
       { key: 'd1:b', a: 'b', s: 1, p: 0.05, r: 0, t: timeBucket(NOW) },
     ],
   } as unknown as StoredOutboxItem;
 }
 
-describe('outbox records of the previous SDK version', () => {
-  it('reads a legacy open batch (wire names, z) with named fields, and seals it to the same wire body', () => {
-    const legacy = legacyOpenItem(model.manifest.version);
-    const upgraded = upgradeStoredItem(legacy);
-    expect(upgraded.events).toEqual([
+/** An open batch as SDK 0.4 stored it: named fields, first-layer `preActivations`, a noise seed. */
+function sdk04OpenItem(modelVersion: string): StoredOutboxItem {
+  return {
+    id: 'abcdefabcdefabcdefabcdefabcdef02',
+    state: 'open',
+    model: modelVersion,
+    shadow: 'shadow-1',
+    withUpdate: true,
+    noiseSeed: [5, 6, 7, 8],
+    attempts: 0,
+    nextAt: 0,
+    createdAt: NOW,
+    events: [
       {
         key: 'd1:a',
         activityId: 'a',
@@ -147,41 +283,79 @@ describe('outbox records of the previous SDK version', () => {
         reward: 1,
         timeBucket: timeBucket(NOW),
         shadowPropensity: 0.3,
-        preActivations: z(1),
+        preActivations: preActivations(1),
       },
       { key: 'd1:b', activityId: 'b', slot: 1, propensity: 0.05, reward: 0, timeBucket: timeBucket(NOW) },
-    ]);
-    expect({ ...upgraded, events: [] }).toEqual({ ...legacy, events: [] });
-    const body = sealBatch(upgraded, { modelVersion: model.manifest.version, weights: model.weights, params }).body!;
-    // What SDK 0.3 itself would have sent for this item: its events minus key and z, and an update of one example.
-    expect(body.events).toEqual([
-      { a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3 },
-      { a: 'b', s: 1, p: 0.05, r: 0, t: timeBucket(NOW) },
-    ]);
-    expect(body).toMatchObject({ id: legacy.id, shadow: 'shadow-1', update: { n: 1 } });
+    ],
+  } as unknown as StoredOutboxItem;
+}
+
+/** What the previous update was computed from: one number per first-layer unit. */
+const preActivations = (k: number) => Array.from({ length: 80 }, (_, i) => Math.sin(i + k));
+
+/** The events of both legacy items, read in the current shape: no pre-activations, nothing to compute an update from. */
+const upgradedEvents = [
+  { key: 'd1:a', activityId: 'a', slot: 0, propensity: 0.9, reward: 1, timeBucket: timeBucket(NOW), shadowPropensity: 0.3 },
+  { key: 'd1:b', activityId: 'b', slot: 1, propensity: 0.05, reward: 0, timeBucket: timeBucket(NOW) },
+];
+
+describe('outbox records of previous SDK versions', () => {
+  it.each([
+    ['0.3 (wire names, z)', sdk03OpenItem],
+    ['0.4 (named fields, preActivations)', sdk04OpenItem],
+  ])('reads an SDK %s open batch in the current shape and seals it to the same events, without an update', (_, stored) => {
+    const legacy = stored(model.manifest.version);
+    const upgraded = upgradeStoredItem(legacy);
+    expect(upgraded.events).toEqual(upgradedEvents);
+    // No owner (no SDK before this one named its tab), and the creation is the last write known.
+    const { noiseSeed: _seed, ...rest } = legacy;
+    expect({ ...upgraded, events: [] }).toEqual({ ...rest, owner: '', touchedAt: NOW, events: [] });
+    expect(upgraded).not.toHaveProperty('noiseSeed');
+    const body = sealBatch(upgraded, { modelVersion: model.manifest.version, params }).body!;
+    // Its rewards and propensities still reach the server; its pre-activations fit no head, so
+    // no update goes out (its charge stays on the ledger: an overcount, never an undercount).
+    expect(body).toEqual({
+      format: 'vitrine-signals@1',
+      id: legacy.id,
+      model: model.manifest.version,
+      shadow: 'shadow-1',
+      events: [
+        { a: 'a', s: 0, p: 0.9, r: 1, t: timeBucket(NOW), q: 0.3 },
+        { a: 'b', s: 1, p: 0.05, r: 0, t: timeBucket(NOW) },
+      ],
+    });
   });
 
   it('leaves current open items and sealed items as they are', () => {
-    const current = openBatch({ model: 'm1', withUpdate: false }, env());
-    recordOutcome(current, { key: 'd:a', activityId: 'a', placement: placement(0), reward: 1, at: NOW, withShadow: false });
+    const current = openBatch({ model: 'm1', withUpdate: true, owner: 'tab-1' }, env());
+    recordOutcome(current, {
+      key: 'd:a',
+      activityId: 'a',
+      placement: placement(0, { example: example(0) }),
+      reward: 1,
+      at: NOW,
+      withShadow: false,
+    });
     expect(upgradeStoredItem(current)).toEqual(current);
-    const sealed = sealBatch(current, { modelVersion: 'm1', weights: new Map(), params: null });
+    const sealed = sealBatch(current, { modelVersion: 'm1', params: null });
     expect(upgradeStoredItem(sealed)).toEqual(sealed);
   });
 
-  it('IdbOutbox.list() upgrades what the previous version left in IndexedDB', async () => {
+  it('IdbOutbox.list() upgrades what previous versions left in IndexedDB', async () => {
     const box = await IdbOutbox.open();
     await box.clear();
     box.close();
     const raw = await openDB(SIGNALS_DB, 1);
-    await raw.put('outbox', legacyOpenItem('m1'));
+    await raw.put('outbox', sdk03OpenItem('m1'));
+    await raw.put('outbox', sdk04OpenItem('m1'));
     raw.close();
     const reopened = await IdbOutbox.open();
-    const [item] = await reopened.list();
-    expect(item.events.map((e) => [e.activityId, e.slot, e.propensity, e.reward, e.shadowPropensity, e.preActivations?.length])).toEqual([
-      ['a', 0, 0.9, 1, 0.3, 80],
-      ['b', 1, 0.05, 0, undefined, undefined],
-    ]);
+    const items = await reopened.list();
+    expect(items.map((i) => i.events)).toEqual([upgradedEvents, upgradedEvents]);
+    for (const item of items) {
+      expect(item).toMatchObject({ owner: '', touchedAt: NOW });
+      expect(item).not.toHaveProperty('noiseSeed');
+    }
     await reopened.clear();
     reopened.close();
   });
@@ -209,14 +383,33 @@ describe('shadow propensities and update terms', () => {
     expect(new ShadowScorer(model).propensities(slate(SHADOW_MAX_CANDIDATES + 1), [0])).toBeNull();
   });
 
-  it('fills pre-activations (first-layer units) and shadow propensities into the placements', () => {
+  it("fills head examples (the residual head's sparse inputs and the logit) and shadow propensities into the placements", () => {
     const s = slate(12);
     const placed: [number, Placement][] = [0, 1, 2].map((slot) => [slot, placement(slot)]);
     fillPlacements({ slate: s, placed, updateModel: model, shadow: new ShadowScorer(model) });
-    for (const [, p] of placed) {
-      expect(p.preActivations).toHaveLength(80);
+    const inputs = model.manifest.featureSpec.dimension;
+    const rows = s.encoder.encodeBatch(
+      placed.map(([slot]) => s.activities[s.order[slot]]),
+      s.context,
+      s.user,
+      s.profile,
+    );
+    const scores = referenceScores(model.manifest, model.weights, rows, placed.length);
+    placed.forEach(([, p], k) => {
+      const { index, value, logit } = p.example!;
+      expect(index).toHaveLength(value.length);
+      expect(index.every((j) => j >= 0 && j < HEAD_DIMENSION)).toBe(true);
+      // [x; h; 1]: the encoder row's nonzero entries, the active hidden units, then the bias term.
+      const row = rows.subarray(k * inputs, (k + 1) * inputs);
+      const xPart = index.flatMap((j, m) => (j < inputs ? [[j, value[m]]] : []));
+      expect(xPart).toEqual([...row].flatMap((x, j) => (x === 0 ? [] : [[j, x]])));
+      expect(index.at(-1)).toBe(HEAD_DIMENSION - 1);
+      expect(value.at(-1)).toBe(1);
+      expect(value.every((x, m) => index[m] < inputs || x > 0)).toBe(true);
+      // The logit is the published model's: its sigmoid is the score the item was ranked by.
+      expect(1 / (1 + Math.exp(-logit))).toBeCloseTo(scores[k], 6);
       expect(p.shadowPropensity).toBeGreaterThan(0);
-    }
+    });
     const bare: [number, Placement][] = [[0, placement(0)]];
     fillPlacements({ slate: s, placed: bare, updateModel: null, shadow: null });
     expect(bare[0][1]).toEqual(placement(0));
@@ -226,6 +419,14 @@ describe('shadow propensities and update terms', () => {
 describe('privacy parameters', () => {
   it('names the first invalid field', () => {
     expect(() => parsePrivacyParameters({ format: 'vitrine-privacy@1', budget: { epsilon: -1 } })).toThrow(/invalid at budget\.epsilon/);
+  });
+
+  it('asks for updates only of this model, by the residual-head method, at its head dimension', () => {
+    expect(updateDimension(model.manifest)).toBe(HEAD_DIMENSION);
+    expect(updatesWanted(params, model.manifest)).toBe(true);
+    expect(updatesWanted(privacyParameters({ model: 'coupons-other' }), model.manifest)).toBe(false);
+    expect(updatesWanted(privacyParameters({ method: 'first-layer-gradient@1' }), model.manifest)).toBe(false);
+    expect(updatesWanted(privacyParameters({ dimension: 161 }), model.manifest)).toBe(false);
   });
 
   it('the report lists the wire fields, from the protocol', () => {
@@ -243,7 +444,19 @@ describe('sender', () => {
       model: 'm1',
       events: Array.from({ length: events }, (_, i) => ({ a: `activity-${i}`, s: 0, p: 0.5, r: 1, t: 0 })),
     };
-    return { id, state: 'sealed', model: 'm1', events: [], withUpdate: false, body, attempts: 0, nextAt: 0, createdAt: 0 };
+    return {
+      id,
+      state: 'sealed',
+      model: 'm1',
+      events: [],
+      withUpdate: false,
+      body,
+      owner: 'tab-1',
+      touchedAt: 0,
+      attempts: 0,
+      nextAt: 0,
+      createdAt: 0,
+    };
   }
 
   /** A sender over a memory queue; the network answers `answers` in turn, or never with `hang`. */

@@ -1,6 +1,7 @@
 /** Owns the server's configuration: its shape, defaults, reading it from the environment, and the derived DP mechanism. */
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { DEFAULT_CONTRIBUTIONS_PER_WINDOW } from '@vitrine/core/privacy';
 
 /** The published model the server starts from on an empty store: the one @vitrine/models ships. */
 export const DEFAULT_SEED_MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
@@ -12,16 +13,19 @@ export interface PrivacyConfig {
   windowDays: number;
   /** Rounds a device may join per window; the noise is calibrated so they all fit the budget. */
   contributionsPerWindow: number;
-  clipNorm: number;
-  /** Fewest updates a round needs; also sizes each device's share of the noise. */
+  /** Share of each contribution's μ² spent on the curvature sum (the rest on the gradient sum). */
+  curvatureShare: number;
+  /** Fewest networks (distinct /24 or /48) a round needs. */
   minCohort: number;
-  /** Fraction trimmed from each end, per coordinate. */
-  trim: number;
   /** Per-activity statistics are released only when at least this many batches back them. */
   kThreshold: number;
-  /** Server learning rate applied to the noised robust mean. */
-  learningRate: number;
-  /** 'none' turns off both noises (simulation baseline only; refused unless `ServerConfig.allowNoiseOff`). */
+  /** Weight of the seed's Fisher as the head's prior precision (simulations scale it with the population). */
+  priorWeight: number;
+  /** Ridge per estimated contribution. */
+  ridgePerContribution: number;
+  /** Noise-aware ridge: λ += noiseRidge × σ² of the gradient sum. */
+  noiseRidge: number;
+  /** 'none' turns the noise off (simulation baseline only; refused unless `ServerConfig.allowNoiseOff`). */
   noise: 'gaussian' | 'none';
 }
 
@@ -32,12 +36,19 @@ export interface ServerConfig {
   databaseUrl?: string;
   seedModel: string;
   privacy: PrivacyConfig;
-  promotion: { minEvents: number; margin: number };
+  promotion: { minEvents: number; margin: number; minNetworks?: number };
   roundIntervalMs: number;
   rateLimit: { max: number; windowMs: number };
   bodyLimit: number;
+  /**
+   * Take the client address from X-Forwarded-For (only behind a proxy you run: otherwise any
+   * client could claim any network). The simulation sets it to give each shopper a network.
+   */
+  trustProxy: boolean;
   adminToken?: string;
   logger: boolean;
+  /** The server's clock for checking events' time buckets (simulations run days ahead). */
+  now?: () => number;
   /**
    * Accept `privacy.noise: 'none'` (no privacy at all). Only the simulation's no-noise baseline
    * and tests set it; `configFromEnv` never does, so a deployed server refuses to start that way.
@@ -49,12 +60,13 @@ export const DEFAULT_PRIVACY: PrivacyConfig = {
   epsilon: 8,
   delta: 1e-6,
   windowDays: 30,
-  contributionsPerWindow: 30,
-  clipNorm: 1,
+  contributionsPerWindow: DEFAULT_CONTRIBUTIONS_PER_WINDOW,
+  curvatureShare: 0.1,
   minCohort: 100,
-  trim: 0.1,
   kThreshold: 20,
-  learningRate: 0.5,
+  priorWeight: 1,
+  ridgePerContribution: 0.05,
+  noiseRidge: 0.8,
   noise: 'gaussian',
 };
 
@@ -78,12 +90,16 @@ export function configFromEnv(): ServerConfig {
       epsilon: num('VITRINE_EPSILON', DEFAULT_PRIVACY.epsilon),
       minCohort: num('VITRINE_MIN_COHORT', DEFAULT_PRIVACY.minCohort),
       kThreshold: num('VITRINE_K_THRESHOLD', DEFAULT_PRIVACY.kThreshold),
-      learningRate: num('VITRINE_LEARNING_RATE', DEFAULT_PRIVACY.learningRate),
     },
-    promotion: { minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000), margin: num('VITRINE_PROMOTION_MARGIN', 0.005) },
+    promotion: {
+      minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000),
+      margin: num('VITRINE_PROMOTION_MARGIN', 0.005),
+      minNetworks: num('VITRINE_MIN_OPE_NETWORKS', 20),
+    },
     roundIntervalMs: num('VITRINE_ROUND_INTERVAL_MS', 3_600_000),
     rateLimit: { max: num('VITRINE_RATE_LIMIT', 600), windowMs: 60_000 },
     bodyLimit: 64 * 1024,
+    trustProxy: process.env.VITRINE_TRUST_PROXY === '1',
     adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
     logger: process.env.VITRINE_LOG !== '0',
     allowNoiseOff: false,

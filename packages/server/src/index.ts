@@ -5,6 +5,6 @@ export { mechanism, type Mechanism } from './mechanism';
 export { openDb, type Db, type DbOptions } from './store/db';
 export type { StoredModel } from './store/models';
 export type { ModelRegistry } from './registry/registry';
-export { decodeWeights, toMlp } from './registry/weights';
+export { decodeWeights, masterWeights, toMlp } from './registry/weights';
 export type { RoundReport } from './rounds/round';
 export type { PromotionReport } from './promotion/check';

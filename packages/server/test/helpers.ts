@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import type { UpdatePriorFile } from '@vitrine/core/privacy';
+import { timeBucket } from '@vitrine/core/protocol';
+import type { VitrineServer } from '../src/http/server';
 import { DEFAULT_PRIVACY, DEFAULT_SEED_MODEL, type ServerConfig } from '../src/config';
 
 /** Where the PostgreSQL tests run: VITRINE_TEST_DATABASE_URL, or the database `.ci/run` creates. */
@@ -35,6 +39,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     roundIntervalMs: 0,
     rateLimit: { max: 10_000, windowMs: 60_000 },
     bodyLimit: 64 * 1024,
+    trustProxy: false,
     logger: false,
     // Tests may run the no-noise baseline, as the simulation does; a deployed server never can.
     allowNoiseOff: true,
@@ -45,3 +50,47 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
 export function randomBatchId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+const seedManifest = JSON.parse(readFileSync(DEFAULT_SEED_MODEL, 'utf8'));
+export const SEED_VERSION: string = seedManifest.version;
+/** The shipped seed's update prior (clip norms, dimension), as the server publishes it. */
+export const SEED_PRIOR: UpdatePriorFile = JSON.parse(
+  readFileSync(new URL(`${seedManifest.files[0].path.split('/')[0]}/update-prior.json`, `file://${DEFAULT_SEED_MODEL}`), 'utf8'),
+);
+
+export const nowBucket = () => timeBucket(Date.now());
+export const signalEvent = (over: Record<string, unknown> = {}) => ({ a: 'bar-1d', s: 0, p: 0.95, r: 1, t: nowBucket(), ...over });
+export const signalBatch = (over: Record<string, unknown> = {}) => ({
+  format: 'vitrine-signals@1',
+  id: randomBatchId(),
+  model: SEED_VERSION,
+  events: [signalEvent()],
+  ...over,
+});
+
+/**
+ * An update as an honest device could send it: g with L2 norm `scale` × clipGradient in a
+ * direction from `direction(j)`, h ≥ 0 with norm ≤ clipCurvature, 6 significant digits.
+ */
+export function deviceUpdate(direction: (j: number) => number, scale = 0.5, n = 1) {
+  const d = SEED_PRIOR.dimension;
+  const raw = Array.from({ length: d }, (_, j) => direction(j));
+  const norm = Math.hypot(...raw) || 1;
+  const g = raw.map((x) => Number(((x / norm) * scale * SEED_PRIOR.clipGradient * 0.999).toPrecision(6)));
+  const h = Array.from({ length: d }, (_, j) => (j === d - 1 ? 0.2 * n : j % 7 === 0 ? 0.05 : 0));
+  return { g, h, n };
+}
+
+/** POST /v1/signals from one client address (each address is its own network unless they share a /24). */
+export function postFrom(server: VitrineServer, body: unknown, remoteAddress = '127.0.0.1', type = 'text/plain;charset=UTF-8') {
+  return server.app.inject({
+    method: 'POST',
+    url: '/v1/signals',
+    headers: { 'content-type': type },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+    remoteAddress,
+  });
+}
+
+/** A distinct /24 per honest device. */
+export const honestAddress = (i: number) => `10.${(i >> 8) & 255}.${i & 255}.7`;

@@ -4,114 +4,160 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
-import { clippedNoisedGradient, epsilonFromRho, gaussian, gaussianRho, noiseMultiplierFor, rhoForEpsilon } from '@vitrine/core/privacy';
+import {
+  computeUpdatePrior,
+  deltaForMu,
+  epsilonFromRho,
+  gaussian,
+  l2Norm,
+  muForEpsilon,
+  rhoForEpsilon,
+  sufficientStatistics,
+  type HeadExample,
+} from '@vitrine/core/privacy';
 import { BatchSchema, parseWireBatch as parseBatch, SignalFormatError } from '@vitrine/core/protocol';
-import { clipL2, trimCount, trimmedMean } from '../src/rounds/robust';
+import { seededRandom } from '@vitrine/core/random';
 import { activityStats } from '../src/rounds/activity-stats';
+import { perNetworkSums } from '../src/rounds/round';
+import type { PendingUpdate } from '../src/store/batches';
 import { DEFAULT_PRIVACY } from '../src/config';
 import { mechanism } from '../src/mechanism';
 
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A random sparse head example in dimension d (the last coordinate is the bias input 1). */
+function example(random: () => number, d: number, scale = 1): HeadExample {
+  const index: number[] = [];
+  const value: number[] = [];
+  for (let j = 0; j < d - 1; j++)
+    if (random() < 0.1) {
+      index.push(j);
+      value.push(scale * (random() < 0.5 ? 1 : random() * 40));
+    }
+  index.push(d - 1);
+  value.push(1);
+  return { index, value, logit: (random() - 0.5) * 12 };
 }
-const H = 80;
-const weights = (random: () => number) =>
-  new Map([
-    ['layers.0.bias', Float32Array.from({ length: H }, () => random() - 0.5)],
-    ['layers.1.kernel', Float32Array.from({ length: H }, () => (random() - 0.5) * 4)],
-    ['layers.1.bias', Float32Array.of(0.3)],
-  ]);
 
-describe('privacy promises', () => {
-  it('clipping: a device update is at most clipNorm in L2 before noise, whatever the data', () => {
-    const random = seeded(1);
-    for (let trial = 0; trial < 200; trial++) {
-      const scale = 10 ** (random() * 6 - 2); // from tiny to huge activations
-      const examples = Array.from({ length: 1 + Math.floor(random() * 20) }, () => ({
-        z: Float32Array.from({ length: H }, () => (random() - 0.3) * scale),
-        y: random() < 0.5 ? 0 : 1,
-      }));
-      const { vector, norm } = clippedNoisedGradient(weights(random), examples, 1, 0, () => 0);
-      expect(Math.hypot(...vector)).toBeLessThanOrEqual(1 + 1e-9);
-      if (norm <= 1) expect(Math.hypot(...vector)).toBeCloseTo(norm, 9);
-    }
-  });
-
-  it('local noise: each coordinate gets N(0, localNoiseStd^2) on top of the clipped update', () => {
-    const random = seeded(2);
-    const std = mechanism(DEFAULT_PRIVACY).localNoiseStd;
-    const normal = gaussian(random);
-    const examples = [{ z: new Float32Array(H), y: 1 }];
-    const clean = clippedNoisedGradient(weights(seeded(3)), examples, 1, 0, normal).vector;
-    const samples: number[] = [];
-    for (let i = 0; i < 400; i++) {
-      const noisy = clippedNoisedGradient(weights(seeded(3)), examples, 1, std, normal).vector;
-      noisy.forEach((x, j) => samples.push(x - clean[j]));
-    }
-    const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-    const sd = Math.sqrt(samples.reduce((a, b) => a + (b - mean) ** 2, 0) / samples.length);
-    expect(Math.abs(mean)).toBeLessThan(0.01 * std * 10);
-    expect(sd / std).toBeGreaterThan(0.98);
-    expect(sd / std).toBeLessThan(1.02);
-  });
-
-  it('robust mean: changing one device moves the trimmed mean by at most |change| / (n - 2k)', () => {
-    const random = seeded(4);
-    for (let trial = 0; trial < 300; trial++) {
-      const n = 5 + Math.floor(random() * 60);
-      const d = 1 + Math.floor(random() * 12);
-      const k = trimCount(n, 0.1);
-      const vectors = Array.from(
-        { length: n },
-        () =>
-          clipL2(
-            Array.from({ length: d }, () => (random() - 0.5) * 6),
-            1,
-          ).clipped,
-      );
-      const i = Math.floor(random() * n);
-      const replaced = vectors.slice();
-      replaced[i] = clipL2(
-        Array.from({ length: d }, () => (random() - 0.5) * 50),
-        1,
-      ).clipped;
-      const a = trimmedMean(vectors, k);
-      const b = trimmedMean(replaced, k);
-      const moved = Math.hypot(...a.map((x, j) => x - b[j]));
-      const change = Math.hypot(...vectors[i].map((x, j) => x - replaced[i][j]));
-      expect(moved).toBeLessThanOrEqual(change / (n - 2 * k) + 1e-12);
-      expect(change).toBeLessThanOrEqual(2 + 1e-12); // both inside the clip ball: the 2C of the sensitivity
-    }
-  });
-
-  it('robust mean: a poisoned update (norm 1e6) is bounded by the norm bound and trimmed away', () => {
-    const honest = Array.from({ length: 49 }, (_, i) => Float64Array.from([0.1 + 0.001 * i, -0.1]));
-    const attack = clipL2([1e6, 1e6], 1).clipped;
-    const m = trimmedMean([...honest, attack], trimCount(50, 0.1));
-    expect(m[0]).toBeCloseTo(0.124, 2);
-    expect(m[1]).toBeCloseTo(-0.1, 9);
-  });
-
-  it('noise calibration: a device joining every round of a window stays within the published budget', () => {
-    for (const epsilon of [1, 4, 8]) {
-      for (const count of [1, 8, 30]) {
-        const z = noiseMultiplierFor(epsilon, 1e-6, count);
-        // One round: Gaussian mechanism with sigma = z * sensitivity, i.e. rho = 1 / (2 z^2).
-        const rho = gaussianRho(1, z);
-        expect(epsilonFromRho(count * rho, 1e-6)).toBeCloseTo(epsilon, 9);
-        expect(epsilonFromRho((count + 1) * rho, 1e-6)).toBeGreaterThan(epsilon);
+/**
+ * δ(ε) of `releases` Gaussian releases (each with sensitivity/σ = μᵢ) by numerically integrating
+ * the privacy-loss distribution: the loss of one release is N(μᵢ²/2, μᵢ²); the composition's loss
+ * is the sum, integrated on a grid against E[(1 − e^{ε − L})₊]. Independent of the closed form
+ * (no Φ, no GDP theorem): Riemann sum over a fine grid.
+ */
+function deltaByIntegration(mus: number[], epsilon: number): number {
+  const mean = mus.reduce((s, m) => s + (m * m) / 2, 0);
+  const sd = Math.sqrt(mus.reduce((s, m) => s + m * m, 0));
+  // Convolving Gaussian densities numerically, release by release, on a shared grid.
+  const step = sd / 400;
+  const lo = -12 * sd;
+  const n = Math.ceil((24 * sd + mean * 2) / step);
+  let density = new Float64Array(n);
+  density[Math.round(-lo / step)] = 1 / step; // the loss starts at 0
+  for (const m of mus) {
+    const kernelHalf = Math.ceil((9 * m) / step);
+    const kernel = Float64Array.from({ length: 2 * kernelHalf + 1 }, (_, k) => {
+      const x = (k - kernelHalf) * step + (m * m) / 2;
+      return (Math.exp(-((x - (m * m) / 2) ** 2) / (2 * m * m)) / Math.sqrt(2 * Math.PI * m * m)) * step;
+    });
+    const shift = Math.round((m * m) / 2 / step);
+    const next = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!density[i]) continue;
+      for (let k = 0; k < kernel.length; k++) {
+        const at = i + k - kernelHalf + shift;
+        if (at >= 0 && at < n) next[at] += density[i] * kernel[k];
       }
     }
-    expect(rhoForEpsilon(8, 1e-6)).toBeCloseTo(0.9097, 3);
+    density = next;
+  }
+  let delta = 0;
+  for (let i = 0; i < n; i++) {
+    const loss = lo + i * step;
+    if (loss > epsilon) delta += density[i] * step * (1 - Math.exp(epsilon - loss));
+  }
+  return delta;
+}
+
+describe('privacy promises', () => {
+  it('clipping: both vectors of a device are within their clip norms, whatever the data; curvature is never negative', () => {
+    const random = seededRandom(3);
+    const d = 300;
+    for (let trial = 0; trial < 50; trial++) {
+      const events = Array.from({ length: 1 + Math.floor(random() * 64) }, () => ({
+        example: example(random, d, trial % 2 ? 1 : 1e6),
+        reward: random() < 0.5 ? 1 : 0,
+      }));
+      const s = sufficientStatistics(events, d, 2.5, 1.5);
+      expect(l2Norm(s.gradient)).toBeLessThanOrEqual(2.5 * (1 + 1e-12));
+      expect(l2Norm(s.curvature)).toBeLessThanOrEqual(1.5 * (1 + 1e-12));
+      expect(s.curvature.every((x) => x >= 0)).toBe(true);
+    }
+  });
+
+  it("the server's σ is on the sum, and one device (or one network) moves each sum by at most its clip norm", () => {
+    const random = seededRandom(5);
+    const d = 20;
+    const prior = { dimension: d, clipGradient: 2, clipCurvature: 1 };
+    const update = (network: string, scale = 1): PendingUpdate => ({
+      id: String(random()),
+      model: 'm',
+      network,
+      receivedAt: 0,
+      events: [],
+      gradient: Array.from({ length: d }, () => (random() - 0.5) * scale),
+      curvature: Array.from({ length: d }, () => random() * scale),
+    });
+    const honest = Array.from({ length: 40 }, (_, i) => update(`n${i % 30}`));
+    const base = perNetworkSums(honest, prior);
+    // Add one device: to a new network, to a shared one, or a flood of 600 hostile ones from one network.
+    for (const extra of [[update('new', 1e6)], [update('n3', 1e6)], Array.from({ length: 600 }, () => update('attacker', 1e9))]) {
+      const next = perNetworkSums([...honest, ...extra], prior);
+      const dg = next.gradient.map((x, j) => x - base.gradient[j]);
+      const dh = next.curvature.map((x, j) => x - base.curvature[j]);
+      expect(l2Norm(dg)).toBeLessThanOrEqual(prior.clipGradient * (1 + 1e-9));
+      expect(l2Norm(dh)).toBeLessThanOrEqual(prior.clipCurvature * (1 + 1e-9));
+    }
+    // σ on the sum: noise multiplier × clip norm (× contributions one device can have in the round).
     const m = mechanism(DEFAULT_PRIVACY);
-    expect(m.noiseMultiplier).toBeCloseTo(4.06, 2);
-    expect(m.minHoursBetween).toBe(24);
+    const sigma = m.noiseMultiplierGradient * prior.clipGradient;
+    const normal = gaussian(seededRandom(9));
+    const draws = Array.from({ length: 20_000 }, () => sigma * normal());
+    const sd = Math.sqrt(draws.reduce((a, x) => a + x * x, 0) / draws.length);
+    expect(sd / sigma).toBeGreaterThan(0.98);
+    expect(sd / sigma).toBeLessThan(1.02);
+  });
+
+  it('accounting: (ε = 8, δ = 1e-6) re-derived independently by integrating the privacy-loss distribution', () => {
+    const m = mechanism(DEFAULT_PRIVACY);
+    // One contribution: two releases, gradient (Δ/σ = 1/z_g) and curvature (1/z_h); a window holds contributionsPerWindow.
+    const perContribution = [1 / m.noiseMultiplierGradient, 1 / m.noiseMultiplierCurvature];
+    const mus = Array.from({ length: DEFAULT_PRIVACY.contributionsPerWindow }, () => perContribution).flat();
+    const delta = deltaByIntegration(mus, DEFAULT_PRIVACY.epsilon);
+    expect(delta).toBeLessThanOrEqual(1e-6 * 1.02);
+    expect(delta).toBeGreaterThan(0.9e-6); // tight: the budget is used, not wasted
+    // One more contribution than the window allows would exceed δ.
+    expect(deltaByIntegration([...mus, ...perContribution], DEFAULT_PRIVACY.epsilon)).toBeGreaterThan(1.2e-6);
+    // The closed form agrees, and the device's ledger unit (ρ = μ²/2) converts back to ε = 8.
+    expect(deltaForMu(m.mu, 8)).toBeCloseTo(1e-6, 8);
+    expect(epsilonFromRho(DEFAULT_PRIVACY.contributionsPerWindow * m.rhoPerContribution, 1e-6)).toBeCloseTo(8, 6);
+    expect(muForEpsilon(8, 1e-6)).toBeCloseTo(1.5315, 3);
+    expect(rhoForEpsilon(1, 1e-6)).toBeCloseTo(0.2367 ** 2 / 2, 4);
+  });
+
+  it('clip norms come from seed data only: contributors cannot move them', () => {
+    const random = seededRandom(11);
+    const d = 40;
+    const shoppers = (n: number, scale: number) =>
+      Array.from({ length: n }, () => [
+        Array.from({ length: 5 }, () => ({ example: example(random, d, scale), reward: random() < 0.4 ? 1 : 0 })),
+      ]);
+    const seedShoppers = shoppers(60, 1);
+    const prior = computeUpdatePrior('seed-v', d, seedShoppers);
+    // The prior is a function of its arguments (seed shoppers) only; computing it again gives the same numbers.
+    expect(computeUpdatePrior('seed-v', d, seedShoppers).clipGradient).toBe(prior.clipGradient);
+    // A 90% quantile of the seed's own norms: 10% of seed contributions are clipped.
+    const norms = seedShoppers.map(([c]) => sufficientStatistics(c, d, Infinity, Infinity).gradientNorm);
+    expect(norms.filter((x) => x > prior.clipGradient).length).toBeGreaterThan(0);
+    expect(norms.filter((x) => x > prior.clipGradient).length / norms.length).toBeLessThanOrEqual(0.1 + 1e-9);
   });
 
   it('k-threshold: per-activity statistics need k distinct batches', () => {

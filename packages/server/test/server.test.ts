@@ -1,33 +1,28 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { createServer, type VitrineServer } from '../src/http/server';
-import { configFromEnv, DEFAULT_SEED_MODEL } from '../src/config';
+import { configFromEnv } from '../src/config';
 import { openDb, type DbOptions } from '../src/store/db';
 import { parseManifest } from '@vitrine/core/artifact';
-import { timeBucket } from '@vitrine/core/protocol';
-import { postgresReachable, randomBatchId, resetPostgres, TEST_PG_URL, testConfig } from './helpers';
+import {
+  SEED_PRIOR,
+  SEED_VERSION,
+  deviceUpdate,
+  honestAddress,
+  postFrom,
+  postgresReachable,
+  resetPostgres,
+  signalBatch as batch,
+  signalEvent as event,
+  TEST_PG_URL,
+  testConfig,
+} from './helpers';
 
-const seed = JSON.parse(readFileSync(DEFAULT_SEED_MODEL, 'utf8'));
-const SEED_VERSION: string = seed.version;
-const t = timeBucket(Date.UTC(2026, 10, 20, 13));
-const event = (over: Record<string, unknown> = {}) => ({ a: 'bar-1d', s: 0, p: 0.95, r: 1, t, ...over });
-const batch = (over: Record<string, unknown> = {}) => ({
-  format: 'vitrine-signals@1',
-  id: randomBatchId(),
-  model: SEED_VERSION,
-  events: [event()],
-  ...over,
-});
-const post = (s: VitrineServer, body: unknown, type = 'text/plain;charset=UTF-8') =>
-  s.app.inject({
-    method: 'POST',
-    url: '/v1/signals',
-    headers: { 'content-type': type },
-    payload: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+const post = (s: VitrineServer, body: unknown, type = 'text/plain;charset=UTF-8') => postFrom(s, body, '127.0.0.1', type);
+const D = SEED_PRIOR.dimension;
 
 const pgAvailable = await postgresReachable();
 const stores: [string, () => Promise<DbOptions>][] = [
@@ -99,7 +94,11 @@ describe.each(stores)('server on %s', (name, options) => {
       [batch({ events: [event({ t: 1 })] }), 'events.0.t'],
       [batch({ id: 'short' }), 'id'],
       [batch({ model: 'unknown-model' }), 'model'],
-      [batch({ update: { g: [0.1, 0.2], n: 1 } }), 'update.g'],
+      [batch({ update: { g: [0.1, 0.2], h: [0, 0], n: 1 } }), 'update.g'],
+      [batch({ update: { g: [0.1, 0.2], h: [0, 0, 0], n: 1 } }), 'update.h'],
+      [batch({ update: { ...deviceUpdate(() => 1), g: Array(D).fill(1e301) } }), 'update.g'],
+      [batch({ update: { ...deviceUpdate(() => 1), h: Array(D).fill(-0.1) } }), 'update.h'],
+      [batch({ events: [event({ t: 24 * 365 * 1000 })] }), 'events.0.t'],
     ];
     for (const [body, field] of cases) {
       const res = await post(server, body);
@@ -126,35 +125,38 @@ describe.each(stores)('server on %s', (name, options) => {
 
   it.skipIf(skip)('aggregates a DP round into a shadow model, then promotes it on off-policy evidence', async () => {
     const privacy = (await server.app.inject({ url: '/v1/privacy' })).json();
-    expect(privacy.update.dimension).toBe(161);
+    expect(privacy.update).toMatchObject({ model: SEED_VERSION, method: 'residual-logistic-head@1', dimension: D });
+    expect(privacy.update.clipGradient).toBeCloseTo(SEED_PRIOR.clipGradient, 10);
     expect(privacy.shadowModel).toBeNull();
-    // Too few updates: the round waits.
+    // Too few networks: the round waits.
     const waiting = await server.aggregate();
     expect(waiting.status).toBe('waiting');
     for (let i = 0; i < 6; i++) {
-      const g = Array.from({ length: 161 }, (_, j) => (j === 160 ? 0.5 : 0.01 * Math.sin(i + j)));
-      const res = await post(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update: { g, n: 1 } }));
+      const update = deviceUpdate((j) => (j === D - 1 ? 3 : Math.sin(i + j)));
+      const res = await postFrom(server, batch({ events: [event({ a: i % 2 ? 'bar-1d' : 'bar-2h' })], update }), honestAddress(i));
       expect(res.statusCode).toBe(202);
     }
     const round = await server.aggregate();
-    expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, trimmedEachSide: 0 });
-    expect(round.noiseStd).toBeCloseTo((privacy.update.noiseMultiplier * 2 * privacy.update.clipNorm) / 6, 10);
+    expect(round).toMatchObject({ status: 'published-shadow', cohort: 6, updates: 6, contributionsPerDevice: 1, clippedByServer: 0 });
+    expect(round.sigmaGradient).toBeCloseTo(privacy.update.noiseMultiplierGradient * privacy.update.clipGradient, 10);
     // k-threshold 2: both activities have 3 batches each.
     expect(round.activities.map((a) => a.id)).toEqual(['bar-1d', 'bar-2h']);
     const shadowVersion = round.candidate!;
     const after = (await server.app.inject({ url: '/v1/privacy' })).json();
     expect(after.shadowModel).toBe(`models/${shadowVersion}/manifest.json`);
     const shadow = parseManifest((await server.app.inject({ url: `/v1/models/${shadowVersion}/manifest.json` })).json());
-    expect(shadow.training).toMatchObject({ method: 'dp-fedavg', parent: SEED_VERSION, round: round.round });
+    expect(shadow.training).toMatchObject({ method: 'dp-newton-residual-head', parent: SEED_VERSION, round: round.round });
+    expect(shadow.head).toEqual({ base: SEED_VERSION, frozenUnits: 80 });
+    expect(shadow.architecture.layers[0].units).toBe(82);
     const bin = await server.app.inject({ url: `/v1/models/${shadowVersion}/weights.bin` });
     expect(createHash('sha256').update(bin.rawPayload).digest('hex')).toBe(shadow.files[0].sha256);
     // Devices report shadow propensities next to the logged ones; equal values: not worse.
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 20; i++) {
       const events = Array.from({ length: 5 }, (_, k) => event({ s: k % 3, p: 0.9, q: 0.9, r: (i + k) % 2 }));
-      expect((await post(server, batch({ shadow: shadowVersion, events }))).statusCode).toBe(202);
+      expect((await postFrom(server, batch({ shadow: shadowVersion, events }), honestAddress(i))).statusCode).toBe(202);
     }
     const next = await server.aggregate();
-    expect(next.promotion).toMatchObject({ decision: 'promoted', shadow: shadowVersion, events: 25 });
+    expect(next.promotion).toMatchObject({ decision: 'promoted', shadow: shadowVersion, events: 100, networks: 20 });
     expect((await server.app.inject({ url: '/v1/models/current' })).headers.etag).toBe(`"${shadowVersion}"`);
     const stats = (await server.app.inject({ url: '/v1/stats' })).json();
     expect(stats.models.current).toBe(shadowVersion);
@@ -163,51 +165,26 @@ describe.each(stores)('server on %s', (name, options) => {
   });
 
   it.skipIf(skip)('rejects a shadow that is clearly worse', async () => {
-    for (let i = 0; i < 6; i++) {
-      await post(server, batch({ model: server.registry.getCurrent()!.version, update: { g: Array(161).fill(0.01), n: 1 } }));
-    }
+    const model = server.registry.getCurrent()!.version;
+    for (let i = 0; i < 6; i++) await postFrom(server, batch({ model, update: deviceUpdate((j) => Math.cos(j + i)) }), honestAddress(i));
     const round = await server.aggregate();
     const shadowVersion = round.candidate!;
-    const events = Array.from({ length: 30 }, (_, k) => event({ p: 0.9, q: 0.05, r: 1, s: k % 2 }));
-    await post(server, batch({ model: server.registry.getCurrent()!.version, shadow: shadowVersion, events: events.slice(0, 30) }));
+    for (let i = 0; i < 20; i++) {
+      const events = Array.from({ length: 3 }, (_, k) => event({ p: 0.9, q: 0.05, r: 1, s: k % 2 }));
+      await postFrom(server, batch({ model, shadow: shadowVersion, events }), honestAddress(i));
+    }
     const next = await server.aggregate();
     expect(next.promotion).toMatchObject({ decision: 'rejected', shadow: shadowVersion });
     expect(server.registry.getShadow()).toBeNull();
   });
 });
 
-describe('quality gate', () => {
-  it('publishes no candidate when the noise (epsilon 8, 6 devices) would swamp the update', async () => {
-    const server = await createServer(testConfig({ privacy: { ...testConfig().privacy, epsilon: 8 } }), await openDb({}));
-    for (let i = 0; i < 6; i++) await post(server, batch({ update: { g: Array.from({ length: 161 }, () => 0.05), n: 1 } }));
-    const round = await server.aggregate();
-    expect(round.status).toBe('skipped-noisy');
-    expect(round.noiseNorm).toBeGreaterThan(round.signalNorm);
-    expect(server.registry.getShadow()).toBeNull();
-    // The updates were used (their privacy cost is spent): the next round does not reuse them.
-    expect((await server.aggregate()).cohort).toBe(0);
-    await server.close();
-  });
-});
-
-describe('rounds spanning several days', () => {
-  it('scale the noise by the number of days (one device has at most one update per day)', async () => {
-    const server = await createServer(testConfig(), await openDb({}));
-    const g = Array.from({ length: 161 }, () => 0.01);
-    for (const day of [0, 1]) {
-      for (let i = 0; i < 3; i++) await post(server, batch({ events: [event({ t: t + 24 * day })], update: { g, n: 1 } }));
-    }
-    const round = await server.aggregate();
-    expect(round.days).toBe(2);
-    expect(round.sensitivity).toBeCloseTo((2 * 1 * 2) / 6, 12);
-    await server.close();
-  });
-
+describe('updates', () => {
   it('refuse an update without the events it was computed from', async () => {
     const server = await createServer(testConfig(), await openDb({}));
-    const g = Array.from({ length: 161 }, () => 0.01);
-    expect((await post(server, batch({ events: [], update: { g, n: 1 } }))).json().field).toBe('events');
-    expect((await post(server, batch({ update: { g, n: 2 } }))).json().field).toBe('update.n');
+    const update = deviceUpdate(() => 1);
+    expect((await post(server, batch({ events: [], update }))).json().field).toBe('events');
+    expect((await post(server, batch({ update: { ...update, n: 2 } }))).json().field).toBe('update.n');
     await server.close();
   });
 });
@@ -220,7 +197,7 @@ describe('configuration', () => {
     await db.close();
     expect(configFromEnv().allowNoiseOff).toBe(false);
     const server = await createServer(testConfig({ privacy: noNoise, allowNoiseOff: true }), await openDb({}));
-    expect((await server.app.inject({ url: '/v1/privacy' })).json().update.localNoiseStd).toBe(0);
+    expect((await server.app.inject({ url: '/v1/privacy' })).json().update.model).toBe(SEED_VERSION);
     await server.close();
   });
 });

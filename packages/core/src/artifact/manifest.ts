@@ -61,6 +61,11 @@ export const ManifestSchema = v.object({
     }),
   ),
   quantization: v.optional(v.record(v.string(), v.unknown())),
+  /**
+   * Set on versions a round published: the first `frozenUnits` hidden units are the frozen MLP of
+   * version `base`, and the last two carry the residual head learned from devices' signals.
+   */
+  head: v.optional(v.object({ base: v.pipe(v.string(), v.minLength(1)), frozenUnits: PositiveInt })),
   training: v.optional(v.record(v.string(), v.unknown())),
   metrics: v.optional(v.record(v.string(), v.unknown())),
 });

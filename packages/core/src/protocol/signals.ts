@@ -10,7 +10,8 @@ export const SIGNALS_FORMAT = 'vitrine-signals@1';
 /** fetch keepalive bodies share a 64 KiB budget per page; stay well inside it. */
 export const MAX_BODY_BYTES = 60_000;
 export const MAX_EVENTS_PER_BATCH = 64;
-export const MAX_UPDATE_DIMENSION = 1024;
+/** Longest update vector: 2 × 2,048 numbers stay under the body budget at the 6 significant digits devices send. */
+export const MAX_UPDATE_DIMENSION = 2048;
 /** Coarse time: events carry the start of their 6-hour UTC window, never a timestamp. */
 export const TIME_BUCKET_HOURS = 6;
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -38,9 +39,15 @@ export const EventSchema = v.strictObject({
   q: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
 });
 
+const UpdateVector = v.pipe(v.array(v.pipe(v.number(), v.finite())), v.minLength(1), v.maxLength(MAX_UPDATE_DIMENSION));
 export const UpdateSchema = v.strictObject({
-  /** Clipped (L2 <= clipNorm) and noised gradient over the published trainable tensors. */
-  g: v.pipe(v.array(v.pipe(v.number(), v.finite())), v.minLength(1), v.maxLength(MAX_UPDATE_DIMENSION)),
+  /** Σ u (p − y) over the batch's events, clipped to L2 <= clipGradient (the residual head's gradient). */
+  g: UpdateVector,
+  /** Σ p (1 − p) u² over the same events, clipped to L2 <= clipCurvature (the diagonal curvature). */
+  h: v.pipe(
+    UpdateVector,
+    v.check((h) => h.every((x) => x >= 0), 'curvature terms are never negative'),
+  ),
   /** Number of examples it averages (bounded by the batch). */
   n: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_EVENTS_PER_BATCH)),
 });
@@ -75,8 +82,10 @@ export interface SignalEvent {
 }
 
 export interface ModelUpdate {
-  /** Clipped, noised gradient over the published trainable tensors. */
+  /** Clipped gradient sum of the residual head's log loss over the batch's events. */
   gradient: number[];
+  /** Clipped diagonal curvature of the same loss. */
+  curvature: number[];
   /** Examples it averages. */
   examples: number;
 }
@@ -99,7 +108,7 @@ export const EVENT_WIRE_NAMES = {
   timeBucket: 't',
   shadowPropensity: 'q',
 } as const satisfies Record<keyof SignalEvent, keyof WireEvent>;
-export const UPDATE_WIRE_NAMES = { gradient: 'g', examples: 'n' } as const satisfies Record<
+export const UPDATE_WIRE_NAMES = { gradient: 'g', curvature: 'h', examples: 'n' } as const satisfies Record<
   keyof ModelUpdate,
   keyof NonNullable<WireBatch['update']>
 >;
@@ -116,7 +125,8 @@ export const BATCH_FIELD_DESCRIPTIONS: readonly string[] = [
   `events[].${EVENT_WIRE_NAMES.reward} reward 0..1`,
   `events[].${EVENT_WIRE_NAMES.timeBucket} 6-hour bucket`,
   `events[].${EVENT_WIRE_NAMES.shadowPropensity} shadow propensity`,
-  `update.${UPDATE_WIRE_NAMES.gradient} clipped noised gradient`,
+  `update.${UPDATE_WIRE_NAMES.gradient} clipped gradient sum`,
+  `update.${UPDATE_WIRE_NAMES.curvature} clipped curvature sum`,
   `update.${UPDATE_WIRE_NAMES.examples} examples`,
 ];
 
@@ -139,14 +149,14 @@ export function batchToWire(b: SignalBatch): WireBatch {
     model: b.model,
     ...(b.shadow !== undefined ? { shadow: b.shadow } : {}),
     events: b.events.map(eventToWire),
-    ...(b.update ? { update: { g: b.update.gradient, n: b.update.examples } } : {}),
+    ...(b.update ? { update: { g: b.update.gradient, h: b.update.curvature, n: b.update.examples } } : {}),
   };
 }
 
 export function batchFromWire(w: WireBatch): SignalBatch {
   const b: SignalBatch = { format: w.format, id: w.id, model: w.model, events: w.events.map(eventFromWire) };
   if (w.shadow !== undefined) b.shadow = w.shadow;
-  if (w.update) b.update = { gradient: w.update.g, examples: w.update.n };
+  if (w.update) b.update = { gradient: w.update.g, curvature: w.update.h, examples: w.update.n };
   return b;
 }
 
@@ -174,6 +184,8 @@ export function parseWireBatch(json: unknown): WireBatch {
     throw new SignalFormatError(`${field}: ${issue.message}`, field);
   }
   if (result.output.events.length === 0) throw new SignalFormatError('events: a batch needs at least one event', 'events');
+  if (result.output.update && result.output.update.g.length !== result.output.update.h.length)
+    throw new SignalFormatError('update.h: must have as many numbers as update.g', 'update.h');
   if (result.output.update && result.output.update.n > result.output.events.length)
     throw new SignalFormatError('update.n: more examples than the batch has events', 'update.n');
   if (result.output.events.some((e) => e.q !== undefined) && !result.output.shadow)

@@ -1,5 +1,5 @@
 import { toHex } from '@vitrine/core/bytes';
-import { clippedNoisedGradient, gaussian, seededUniform } from '@vitrine/core/privacy';
+import { sufficientStatistics } from '@vitrine/core/privacy';
 import {
   SIGNALS_FORMAT,
   batchToWire,
@@ -14,7 +14,7 @@ import type { Placement } from './placement';
 /** Batch building depends on nothing else: the clock and the random source come in here. */
 export interface BatchEnv {
   now: () => number;
-  /** Cryptographically random bytes: batch ids and noise seeds. */
+  /** Cryptographically random bytes: batch ids. */
   randomBytes: (n: number) => Uint8Array;
 }
 
@@ -25,9 +25,12 @@ export interface NewBatch {
   shadow?: string;
   /** Whether the batch carries an update (its privacy cost is charged when it opens). */
   withUpdate: boolean;
+  /** The tab that opens it (see OutboxItem.owner). */
+  owner: string;
 }
 
-export function openBatch({ model, shadow, withUpdate }: NewBatch, env: BatchEnv): OutboxItem {
+export function openBatch({ model, shadow, withUpdate, owner }: NewBatch, env: BatchEnv): OutboxItem {
+  const now = env.now();
   return {
     id: toHex(env.randomBytes(16)),
     state: 'open',
@@ -35,16 +38,12 @@ export function openBatch({ model, shadow, withUpdate }: NewBatch, env: BatchEnv
     ...(shadow ? { shadow } : {}),
     events: [],
     withUpdate,
-    ...(withUpdate ? { noiseSeed: uint32s(env.randomBytes(16)) } : {}),
+    owner,
+    touchedAt: now,
     attempts: 0,
     nextAt: 0,
-    createdAt: env.now(),
+    createdAt: now,
   };
-}
-
-function uint32s(bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return Array.from({ length: bytes.byteLength >> 2 }, (_, i) => view.getUint32(i * 4, true));
 }
 
 export interface Outcome {
@@ -60,40 +59,50 @@ export interface Outcome {
 }
 
 /** One event per placed item: a later, better outcome of the same placement raises its reward. */
-export function recordOutcome(item: OutboxItem, { key, activityId, placement, reward, at, withShadow }: Outcome): void {
-  const existing = item.events.find((e) => e.key === key);
-  if (existing) {
-    existing.reward = Math.max(existing.reward, reward);
-    return;
-  }
+export function recordOutcome(item: OutboxItem, outcome: Outcome): void {
+  addEvent(item, outcomeEvent(outcome));
+}
+
+/** The event of an outcome, with the placement's head example (kept only by a batch with an update). */
+export function outcomeEvent({ key, activityId, placement, reward, at, withShadow }: Outcome): OpenEvent {
   const event: OpenEvent = { key, activityId, slot: placement.slot, propensity: placement.propensity, reward, timeBucket: timeBucket(at) };
   if (placement.shadowPropensity !== undefined && withShadow) event.shadowPropensity = placement.shadowPropensity;
-  if (placement.preActivations && item.withUpdate) event.preActivations = Array.from(placement.preActivations);
-  item.events.push(event);
+  if (placement.example) event.example = placement.example;
+  return event;
+}
+
+/** Adds an event, or raises the reward of the batch's event of the same placement; a batch without an update keeps no example. */
+export function addEvent(item: OutboxItem, { example, ...event }: OpenEvent): void {
+  const existing = item.events.find((e) => e.key === event.key);
+  if (existing) {
+    existing.reward = Math.max(existing.reward, event.reward);
+    return;
+  }
+  item.events.push(example && item.withUpdate ? { ...event, example } : event);
 }
 
 export interface SealContext {
   /** The model the device ranks with now: an update is only computed for batches of this version. */
   modelVersion: string;
-  weights: Map<string, Float32Array>;
   /** Null before the privacy parameters arrived: the batch is sealed without an update. */
   params: PrivacyParameters | null;
 }
 
 /**
- * Builds the exact body: the events without their keys and pre-activations, plus the clipped,
- * noised update. Deterministic: the noise is drawn from the seed stored with the batch, so a
- * batch sealed again after a crash carries the same bytes (and the server keeps one copy).
+ * Builds the exact body: the events without their keys and head examples, plus the update:
+ * the clipped gradient and curvature sums of the events' log loss (6 significant digits).
+ * Deterministic, so a batch sealed again after a crash carries the same bytes (and the server
+ * keeps one copy).
  */
-export function sealBatch(item: OutboxItem, { modelVersion, weights, params }: SealContext): OutboxItem {
-  const examples = item.events.filter((e) => e.preActivations).map((e) => ({ z: Float32Array.from(e.preActivations!), y: e.reward }));
+export function sealBatch(item: OutboxItem, { modelVersion, params }: SealContext): OutboxItem {
+  const examples = item.events.filter((e) => e.example).map((e) => ({ example: e.example!, reward: e.reward }));
   let update: ModelUpdate | undefined;
-  if (item.withUpdate && item.noiseSeed && examples.length && params && item.model === modelVersion) {
-    const normal = gaussian(seededUniform(item.noiseSeed));
-    const { vector } = clippedNoisedGradient(weights, examples, params.update.clipNorm, params.update.localNoiseStd, normal);
-    update = { gradient: vector.map((x) => Number(x.toPrecision(6))), examples: examples.length };
+  if (item.withUpdate && examples.length && params && item.model === modelVersion) {
+    const u = params.update;
+    const stats = sufficientStatistics(examples, u.dimension, u.clipGradient, u.clipCurvature);
+    update = { gradient: digits(stats.gradient), curvature: digits(stats.curvature), examples: examples.length };
   }
-  const events = item.events.map(({ key: _key, preActivations: _z, ...event }) => event);
+  const events = item.events.map(({ key: _key, example: _x, ...event }) => event);
   const batch: SignalBatch = {
     format: SIGNALS_FORMAT,
     id: item.id,
@@ -103,4 +112,13 @@ export function sealBatch(item: OutboxItem, { modelVersion, weights, params }: S
     ...(update ? { update } : {}),
   };
   return { ...item, state: 'sealed', events: [], body: batchToWire(batch) };
+}
+
+/** 6 significant digits, rounded toward zero so that rounding never lifts a norm above its clip. */
+function digits(v: Float64Array): number[] {
+  return Array.from(v, (x) => {
+    if (x === 0) return 0;
+    const scale = 10 ** (5 - Math.floor(Math.log10(Math.abs(x))));
+    return Math.trunc(x * scale) / scale;
+  });
 }

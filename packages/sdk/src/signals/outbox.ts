@@ -1,4 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { HeadExample } from '@vitrine/core/privacy';
 import { eventFromWire, type SignalEvent, type WireBatch, type WireEvent } from '@vitrine/core/protocol';
 import type { StorageKind } from '../types';
 
@@ -6,8 +7,8 @@ import type { StorageKind } from '../types';
 export interface OpenEvent extends SignalEvent {
   /** `decisionId:activityId`: one event per placed item (a later, better outcome raises its reward). */
   key: string;
-  /** W1·x of the placed item under the ranking model: what the update needs; never sent. */
-  preActivations?: number[];
+  /** The placed item's residual-head inputs and logit: what the update is computed from; never sent. */
+  example?: HeadExample;
 }
 
 /** A batch being filled (events so far) or sealed (the exact body to send). */
@@ -16,39 +17,66 @@ export interface OutboxItem {
   state: 'open' | 'sealed';
   model: string;
   shadow?: string;
-  /** Open: events with the pre-activations the update will need. Sealed: empty (see `body`). */
+  /** Open: events with the head examples the update will need. Sealed: empty (see `body`). */
   events: OpenEvent[];
   /** Whether this batch carries an update; its privacy cost was charged when it opened. */
   withUpdate: boolean;
-  /** Seed of the update's local noise (the same noise if the batch is sealed again). */
-  noiseSeed?: number[];
   /** Sealed: the wire JSON exactly as it is sent (compact names), kept so every retry sends the same bytes. */
   body?: WireBatch;
+  /** The tab (signals stage) that opened the batch: random, never sent. Other tabs leave its open batch alone. */
+  owner: string;
+  /** When the owner last wrote the open batch: another tab seals it only once it has gone untouched for long. */
+  touchedAt: number;
   attempts: number;
   nextAt: number;
   createdAt: number;
 }
 
-/** An open event as SDK 0.3 stored it: wire names (a, s, p, r, t, q) and pre-activations `z`. */
+/** An open event as SDK 0.3 stored it: wire names (a, s, p, r, t, q) and pre-activations `z` (no longer used). */
 interface LegacyOpenEvent extends WireEvent {
   key: string;
   z?: number[];
 }
 
-/** What the outbox database may hold: current items, or open items written by SDK 0.3. */
-export type StoredOutboxItem = Omit<OutboxItem, 'events'> & { events: (OpenEvent | LegacyOpenEvent)[] };
+/** An open event as SDK 0.4 stored it: named fields and first-layer pre-activations (no longer used). */
+interface PreActivationEvent extends SignalEvent {
+  key: string;
+  preActivations?: number[];
+}
+
+/** What the outbox database may hold: current items, or items written by SDK 0.3 and 0.4 (no owner, maybe a noise seed). */
+export type StoredOutboxItem = Omit<OutboxItem, 'events' | 'owner' | 'touchedAt'> & {
+  events: (OpenEvent | PreActivationEvent | LegacyOpenEvent)[];
+  owner?: string;
+  touchedAt?: number;
+  noiseSeed?: number[];
+};
 
 /**
  * Reads a stored item in the current shape. Open batches left by SDK 0.3 (a page closed before
  * sealing) hold their events under wire names: they are renamed here, field for field, so
- * their rewards, propensities and pre-activations still reach the server.
+ * their rewards and propensities still reach the server. Events of 0.3 and 0.4 carry the old
+ * update's pre-activations, which the residual head cannot use: such a batch is sent without
+ * an update (its charge stays on the ledger, an overcount, never an undercount). They name no
+ * owner, and their creation is the last write known.
  */
-export function upgradeStoredItem(item: StoredOutboxItem): OutboxItem {
-  return { ...item, events: item.events.map((e) => ('activityId' in e ? e : upgradeLegacyEvent(e))) };
+export function upgradeStoredItem({ noiseSeed: _seed, owner, touchedAt, ...item }: StoredOutboxItem): OutboxItem {
+  return {
+    ...item,
+    owner: owner ?? '',
+    touchedAt: touchedAt ?? item.createdAt,
+    events: item.events.map((e) => ('activityId' in e ? upgradeNamedEvent(e) : upgradeLegacyEvent(e))),
+  };
 }
 
-function upgradeLegacyEvent({ key, z, ...wire }: LegacyOpenEvent): OpenEvent {
-  return { key, ...eventFromWire(wire), ...(z ? { preActivations: z } : {}) };
+function upgradeNamedEvent(e: OpenEvent | PreActivationEvent): OpenEvent {
+  if (!('preActivations' in e)) return e as OpenEvent;
+  const { preActivations: _z, ...event } = e;
+  return event;
+}
+
+function upgradeLegacyEvent({ key, z: _z, ...wire }: LegacyOpenEvent): OpenEvent {
+  return { key, ...eventFromWire(wire) };
 }
 
 /** The device's own privacy ledger: dates and costs of contributions, and what was sent. */
@@ -64,17 +92,36 @@ export const emptyLedger = (): Ledger => ({
   dropped: { batches: 0, lastReason: null },
 });
 
-/** Persistence of the signal queue and the ledger; IndexedDB in browsers, memory in tests. */
+/**
+ * Decides a privacy charge from the ledger as stored: the charged ledger, or null to open the
+ * batch without an update. Runs inside the outbox's transaction, so it must be synchronous.
+ */
+export type ChargeDecision = (stored: Ledger) => Ledger | null;
+
+/** Whether an item may be written over the stored copy (undefined: none stored). Synchronous, like ChargeDecision; reads only. */
+export type WriteCondition = (stored: OutboxItem | undefined) => boolean;
+
+/**
+ * Persistence of the signal queue and the ledger; IndexedDB in browsers, memory in tests.
+ * Tabs of one shopper share the IndexedDB outbox: every write that depends on what another tab
+ * may have written (the ledger, another tab's batch) reads and writes in one transaction.
+ */
 export interface SignalOutbox {
   readonly kind: StorageKind;
   list(): Promise<OutboxItem[]>;
   put(item: OutboxItem): Promise<void>;
-  /** Writes the item and the ledger atomically (a charge is never recorded without its batch). */
-  putWithLedger(item: OutboxItem, ledger: Ledger): Promise<void>;
-  remove(id: string): Promise<void>;
+  /**
+   * Stores a new batch with its privacy charge, atomically: the stored ledger is read, `decide`
+   * charges it or refuses (then the batch is stored without an update) and both are written.
+   * Two tabs opening batches at once cannot both charge for one allowance.
+   */
+  openWithCharge(item: OutboxItem, decide: ChargeDecision): Promise<{ item: OutboxItem; ledger: Ledger }>;
+  /** Writes the item, as it is at the call, only if `condition` holds for the stored copy, in one transaction; whether it was written. */
+  putIf(item: OutboxItem, condition: WriteCondition): Promise<boolean>;
+  /** Deletes an item and updates the stored ledger with `change`, in one transaction; the ledger written. */
+  removeWithLedger(id: string, change: (stored: Ledger) => Ledger): Promise<Ledger>;
   clear(): Promise<void>;
   ledger(): Promise<Ledger>;
-  saveLedger(ledger: Ledger): Promise<void>;
   close(): void;
 }
 
@@ -88,12 +135,22 @@ export class MemoryOutbox implements SignalOutbox {
   async put(item: OutboxItem) {
     this.items.set(item.id, structuredClone(item));
   }
-  async putWithLedger(item: OutboxItem, ledger: Ledger) {
-    await this.put(item);
-    this.led = structuredClone(ledger);
+  async openWithCharge(item: OutboxItem, decide: ChargeDecision) {
+    const charged = decide(structuredClone(this.led));
+    const opened = charged ? item : { ...item, withUpdate: false };
+    if (charged) this.led = structuredClone(charged);
+    await this.put(opened);
+    return { item: opened, ledger: structuredClone(this.led) };
   }
-  async remove(id: string) {
+  async putIf(item: OutboxItem, condition: WriteCondition) {
+    if (!condition(this.items.get(item.id))) return false;
+    await this.put(item);
+    return true;
+  }
+  async removeWithLedger(id: string, change: (stored: Ledger) => Ledger) {
     this.items.delete(id);
+    this.led = structuredClone(change(structuredClone(this.led)));
+    return structuredClone(this.led);
   }
   async clear() {
     this.items.clear();
@@ -101,13 +158,12 @@ export class MemoryOutbox implements SignalOutbox {
   async ledger() {
     return structuredClone(this.led);
   }
-  async saveLedger(ledger: Ledger) {
-    this.led = structuredClone(ledger);
-  }
   close() {}
 }
 
 export const SIGNALS_DB = 'vitrine-signals';
+/** The ledger's key in its store (one ledger per device). */
+const LEDGER_KEY = 'ledger';
 
 interface SignalsDB extends DBSchema {
   outbox: { key: string; value: StoredOutboxItem };
@@ -140,21 +196,38 @@ export class IdbOutbox implements SignalOutbox {
   async put(item: OutboxItem) {
     await this.db.put('outbox', item);
   }
-  async putWithLedger(item: OutboxItem, ledger: Ledger) {
+  async openWithCharge(item: OutboxItem, decide: ChargeDecision) {
+    // Everything between reading the ledger and the two writes is synchronous: an IndexedDB
+    // transaction commits once no request is pending, and readwrite transactions over the same
+    // stores run one after another, so another tab's charge is either seen here or waits for it.
     const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');
-    await Promise.all([tx.objectStore('outbox').put(item), tx.objectStore('ledger').put(ledger, 'ledger'), tx.done]);
+    const stored = (await tx.objectStore('ledger').get(LEDGER_KEY)) ?? emptyLedger();
+    const charged = decide(stored);
+    const opened = charged ? item : { ...item, withUpdate: false };
+    const writes: Promise<unknown>[] = [tx.objectStore('outbox').put(opened), tx.done];
+    if (charged) writes.push(tx.objectStore('ledger').put(charged, LEDGER_KEY));
+    await Promise.all(writes);
+    return { item: opened, ledger: charged ?? stored };
   }
-  async remove(id: string) {
-    await this.db.delete('outbox', id);
+  async putIf(item: OutboxItem, condition: WriteCondition) {
+    const copy = structuredClone(item); // written after the read below: the caller may add events meanwhile
+    const tx = this.db.transaction('outbox', 'readwrite');
+    const stored = await tx.store.get(item.id);
+    const allowed = condition(stored && upgradeStoredItem(stored));
+    await Promise.all([allowed && tx.store.put(copy), tx.done]);
+    return allowed;
+  }
+  async removeWithLedger(id: string, change: (stored: Ledger) => Ledger) {
+    const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');
+    const ledger = change((await tx.objectStore('ledger').get(LEDGER_KEY)) ?? emptyLedger());
+    await Promise.all([tx.objectStore('outbox').delete(id), tx.objectStore('ledger').put(ledger, LEDGER_KEY), tx.done]);
+    return ledger;
   }
   async clear() {
     await this.db.clear('outbox');
   }
   async ledger() {
-    return (await this.db.get('ledger', 'ledger')) ?? emptyLedger();
-  }
-  async saveLedger(ledger: Ledger) {
-    await this.db.put('ledger', ledger, 'ledger');
+    return (await this.db.get('ledger', LEDGER_KEY)) ?? emptyLedger();
   }
   close() {
     this.db.close();

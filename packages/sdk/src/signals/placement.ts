@@ -1,6 +1,6 @@
 import type { FeatureEncoder, ProfileAggregates } from '@vitrine/core/features';
 import type { Activity, FeatureRecord } from '@vitrine/core/domain';
-import { preActivations } from '@vitrine/core/privacy';
+import { headExamples, headLayout, type HeadExample } from '@vitrine/core/privacy';
 import type { LoadedModel } from '../model/loader';
 import type { ShadowScorer } from './shadow';
 
@@ -9,8 +9,8 @@ export interface Placement {
   slot: number;
   /** Logging propensity of this item at this slot. */
   propensity: number;
-  /** W1·x of the item under the ranking model, when the next batch may carry an update. */
-  preActivations?: Float32Array;
+  /** The item's residual-head inputs and logit under the ranking model, when the next batch may carry an update. */
+  example?: HeadExample;
   /** The shadow model's propensity for the same placement, when a shadow is published. */
   shadowPropensity?: number;
   /** The two above are computed after rank() has returned (off its latency); track() waits for this. */
@@ -36,22 +36,24 @@ export interface FillPlacementsOptions {
   slate: RankedSlate;
   /** The placements to complete, by slot (items outside the published catalog are not among them). */
   placed: [slot: number, placement: Placement][];
-  /** The ranking model when the next batch may carry an update (pre-activations wanted), else null. */
+  /** The ranking model when the next batch may carry an update (head examples wanted), else null. */
   updateModel: LoadedModel | null;
   shadow: ShadowScorer | null;
 }
 
-/** Adds the pre-activations and shadow propensities to placements (a few hundred multiply-adds per item). */
+/** Adds the head examples and shadow propensities to placements (one forward pass per placed item). */
 export function fillPlacements({ slate, placed, updateModel, shadow }: FillPlacementsOptions): void {
   const { activities, order, encoder } = slate;
   if (updateModel) {
     const items = placed.map(([slot]) => activities[order[slot]]);
     const rows = encoder.encodeBatch(items, slate.context, slate.user, slate.profile);
-    const units = updateModel.manifest.architecture.layers[0].units;
-    const z = preActivations(updateModel.weights.get('layers.0.kernel')!, rows, items.length, encoder.dimension, units);
-    placed.forEach(([, placement], k) => {
-      placement.preActivations = z[k];
-    });
+    const layout = headLayout(updateModel.manifest);
+    if (layout) {
+      const examples = headExamples(layout, updateModel.weights, rows, items.length);
+      placed.forEach(([, placement], k) => {
+        placement.example = examples[k];
+      });
+    }
   }
   const q = shadow?.propensities(
     slate,

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import type { ModelManifest } from '@vitrine/core/artifact';
-import { supportsUpdates, updateDimension } from '@vitrine/core/privacy';
+import { UPDATE_METHOD, supportsUpdates, updateDimension } from '@vitrine/core/privacy';
 import { PrivacySchema, type PrivacyParameters } from '@vitrine/core/protocol';
 
 const PRIVACY_TIMEOUT_MS = 10_000;
@@ -22,7 +22,12 @@ export function parsePrivacyParameters(json: unknown): PrivacyParameters {
   return parsed.output;
 }
 
-/** Whether the server asks for updates of exactly this model (version, trainable tensors and their size). */
+/** Whether the server asks for updates of exactly this model (version, method and dimension). */
 export function updatesWanted(params: PrivacyParameters, manifest: ModelManifest): boolean {
-  return params.update.model === manifest.version && supportsUpdates(manifest) && params.update.dimension === updateDimension(manifest);
+  return (
+    params.update.model === manifest.version &&
+    params.update.method === UPDATE_METHOD &&
+    supportsUpdates(manifest) &&
+    params.update.dimension === updateDimension(manifest)
+  );
 }

@@ -1,4 +1,4 @@
-import type { Ledger, OutboxItem, SignalOutbox } from './outbox';
+import type { ChargeDecision, Ledger, OutboxItem, SignalOutbox, WriteCondition } from './outbox';
 
 /**
  * The persistent queue: sealed batches waiting for the server's acknowledgement, in memory and
@@ -37,9 +37,23 @@ export class BatchQueue {
     );
   }
 
-  /** Writes the item with the ledger atomically: a privacy charge is never recorded without its batch. */
-  saveWithLedger(item: OutboxItem, ledger: Ledger): Promise<void> {
-    return this.track(this.outbox.putWithLedger(item, ledger));
+  /** Stores a new batch with its privacy charge in one transaction (see SignalOutbox.openWithCharge); throws when it cannot. */
+  openWithCharge(item: OutboxItem, decide: ChargeDecision): Promise<{ item: OutboxItem; ledger: Ledger }> {
+    return this.track(this.outbox.openWithCharge(item, decide));
+  }
+
+  /**
+   * Writes the item, as it is at the call, if `condition` holds for the stored copy: 'written', 'refused', or 'failed'
+   * (the write itself failed: reported, never thrown; the item stays in memory).
+   */
+  saveIf(item: OutboxItem, condition: WriteCondition): Promise<'written' | 'refused' | 'failed'> {
+    return this.track(this.outbox.putIf(item, condition)).then(
+      (written) => (written ? 'written' : 'refused'),
+      (err) => {
+        this.onError(`signals: could not persist a batch (${(err as Error).message})`, err);
+        return 'failed' as const;
+      },
+    );
   }
 
   /** Takes an acknowledged or dropped batch out of memory; false when it was already gone. */
@@ -47,9 +61,12 @@ export class BatchQueue {
     return this.sealed.delete(id);
   }
 
-  /** Deletes a batch taken out from the outbox, with the ledger that counts it. */
-  async forget(id: string, ledger: Ledger): Promise<void> {
-    await this.track(Promise.all([this.outbox.remove(id), this.outbox.saveLedger(ledger)])).catch(() => undefined);
+  /**
+   * Deletes a batch taken out from the outbox and counts it in the stored ledger (another tab
+   * may have counted its own batches meanwhile); the ledger written, or null when the write failed.
+   */
+  async forget(id: string, change: (stored: Ledger) => Ledger): Promise<Ledger | null> {
+    return this.track(this.outbox.removeWithLedger(id, change)).catch(() => null);
   }
 
   /** Consent withdrawn: every unsent batch goes, in memory and in the outbox. */

@@ -1,3 +1,4 @@
+import { toHex } from '@vitrine/core/bytes';
 import { REWARDS, type Outcome } from '@vitrine/core/domain';
 import { supportsUpdates } from '@vitrine/core/privacy';
 import { BATCH_FIELD_DESCRIPTIONS, MAX_EVENTS_PER_BATCH, type PrivacyParameters } from '@vitrine/core/protocol';
@@ -5,8 +6,8 @@ import type { LoadedModel } from '../model/loader';
 import { setTimer } from '../platform';
 import type { StorageKind } from '../types';
 import { PrivacyAccountant } from './accountant';
-import { openBatch, recordOutcome, sealBatch, type BatchEnv } from './batch';
-import { emptyLedger, type Ledger, type OutboxItem, type SignalOutbox } from './outbox';
+import { addEvent, openBatch, outcomeEvent, sealBatch, type BatchEnv } from './batch';
+import { emptyLedger, type Ledger, type OpenEvent, type OutboxItem, type SignalOutbox } from './outbox';
 import { fillPlacements, type Placement, type RankedSlate } from './placement';
 import { fetchPrivacyParameters, updatesWanted } from './privacy-parameters';
 import { BatchQueue } from './queue';
@@ -50,6 +51,26 @@ export interface PrivacyReport {
 const READY_WAIT_MS = 2_000;
 
 /**
+ * An open batch untouched for this long belongs to no live tab, and another tab may seal it.
+ * A live tab never leaves its batch untouched that long: it seals it after a few seconds idle
+ * and, once hidden, on visibilitychange; only its timers may lag, as browsers throttle those of
+ * background tabs to once a minute. So a batch this old was left by a crashed page (or one
+ * whose machine slept; when it wakes it finds the batch sealed and keeps its newer events).
+ */
+export const ABANDONED_AFTER_MS = 10 * 60_000;
+
+/** This tab's open batch, and what of it the outbox is known to hold. */
+interface OwnBatch {
+  item: OutboxItem;
+  /** Reward per event key in the last copy written: what another tab sealing the batch would send. */
+  stored: Map<string, number>;
+  /** touchedAt of that copy; null when none could be written (IndexedDB failing). */
+  storedAt: number | null;
+  /** Sealed by another tab: its unstored events have moved to a fresh batch. */
+  taken?: boolean;
+}
+
+/**
  * The signals stage: wires the privacy parameters, shadow scoring, batch building, the
  * persistent queue and the sender, and owns the privacy ledger and the report. Only
  * constructed when the shop passed `consent: 'signals'` and an endpoint.
@@ -59,8 +80,10 @@ export class SignalsStage {
   private accountant: PrivacyAccountant | null = null;
   private shadow: ShadowScorer | null = null;
   private ledger: Ledger = emptyLedger();
-  private open: OutboxItem | null = null;
+  private open: OwnBatch | null = null;
   private opening: Promise<void> | null = null;
+  /** Names this tab's batches in the shared outbox (random, never sent): other tabs leave them alone while it is alive. */
+  private readonly owner = toHex(cryptoBytes(16));
   /** Seals the open batch after the idle delay; separate from the send timer so a send pass never seals early. */
   private cancelSeal?: () => void;
   private cancelSend?: () => void;
@@ -106,14 +129,26 @@ export class SignalsStage {
   private async start(): Promise<void> {
     this.ledger = await this.env.outbox.ledger();
     const stored = await this.env.outbox.list();
+    const abandoned: OutboxItem[] = [];
     try {
       this.params = await fetchPrivacyParameters(this.env.fetch, this.url('privacy'));
     } finally {
-      // A batch left open by a closed or crashed page: seal it now (same id and noise seed, so
-      // the server keeps one copy). Sealed batches wait for their acknowledgement.
-      for (const item of stored) this.queue.restore(item.state === 'open' ? this.seal(item) : item);
+      // Sealed batches wait for their acknowledgement. An open one is another tab's (this
+      // stage's owner is new, and its own batches come later), being filled, unless that tab is
+      // gone: then it is sealed below (same id and bytes whichever tab seals it, so the server
+      // keeps one copy).
+      for (const item of stored) {
+        if (item.state === 'sealed') this.queue.restore(item);
+        else if (this.env.now() - item.touchedAt >= ABANDONED_AFTER_MS) abandoned.push(item);
+      }
     }
     this.accountant = new PrivacyAccountant(this.params, this.env.now);
+    for (const item of abandoned) {
+      const sealed = this.seal(item);
+      // Only the copy read above: if its tab woke up and wrote it since, the batch is still that tab's.
+      const unchanged = (current: OutboxItem | undefined) => current?.state === 'open' && current.touchedAt === item.touchedAt;
+      if ((await this.queue.saveIf(sealed, unchanged)) !== 'refused') this.queue.restore(sealed);
+    }
     if (this.params.shadowModel && supportsUpdates(this.model.manifest)) {
       try {
         this.shadow = new ShadowScorer(await this.env.loadShadow(this.url(this.params.shadowModel)));
@@ -121,13 +156,12 @@ export class SignalsStage {
         this.env.onError(`signals: shadow model ${this.params.shadowModel} not loaded (${(err as Error).message})`, err);
       }
     }
-    for (const item of this.queue.items) await this.env.outbox.put(item);
     this.scheduleSend(0);
   }
 
   /**
    * Called by rank(): what the stage needs to remember about each placed item. The slot and
-   * propensity are known now; the pre-activations and the shadow propensities are computed in
+   * propensity are known now; the head examples and the shadow propensities are computed in
    * a task after rank() returns, so they add nothing to its latency.
    */
   placements(slateIn: RankedSlate): Map<string, Placement> {
@@ -144,7 +178,7 @@ export class SignalsStage {
     const pending = new Promise<void>((resolve) =>
       setTimeout(() => {
         try {
-          fillPlacements({ slate, placed, updateModel: this.wantsPreActivations() ? this.model : null, shadow: this.shadow });
+          fillPlacements({ slate, placed, updateModel: this.wantsHeadExamples() ? this.model : null, shadow: this.shadow });
         } catch (err) {
           this.env.onError(`signals: could not prepare the update terms (${(err as Error).message})`, err);
         }
@@ -156,12 +190,14 @@ export class SignalsStage {
   }
 
   /**
-   * Before the privacy parameters arrive (first rank of a page) the pre-activations are kept
-   * anyway: a few hundred multiply-adds per placed item.
+   * Head examples are wanted while the open batch carries an update (it was charged, so the
+   * ledger now refuses the next one) or the next batch may. Before the privacy parameters
+   * arrive (first rank of a page) they are kept anyway: one forward pass per placed item.
    */
-  private wantsPreActivations(): boolean {
+  private wantsHeadExamples(): boolean {
     if (!supportsUpdates(this.model.manifest)) return false;
-    return !this.params || (this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null);
+    if (!this.params || this.open?.item.withUpdate) return true;
+    return this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null;
   }
 
   /** Called by track(): one event per placed item; a later, better outcome raises its reward. */
@@ -170,11 +206,20 @@ export class SignalsStage {
     // event still goes into a batch, just one without an update.
     await Promise.all([this.readyOrTimeout(), placement.pending]);
     if (this.stopped) return;
+    const key = `${decisionId}:${activityId}`;
+    await this.add(
+      outcomeEvent({ key, activityId, placement, reward: REWARDS[outcome], at: this.env.now(), withShadow: this.shadow !== null }),
+    );
+  }
+
+  /** Adds an event to this tab's open batch (opening one if needed) and saves or seals the batch. */
+  private async add(event: OpenEvent): Promise<void> {
+    if (this.stopped) return; // consent withdrawn: no new batch, and no new charge
     // Concurrent track() calls share one opening batch (and one privacy charge).
-    while (!this.open || this.open.model !== this.model.manifest.version) {
+    while (!this.open || this.open.item.model !== this.model.manifest.version) {
       this.opening ??= this.openBatch()
-        .then((item) => {
-          this.open = item;
+        .then((batch) => {
+          this.open = batch;
         })
         .finally(() => {
           this.opening = null;
@@ -182,21 +227,15 @@ export class SignalsStage {
       await this.opening;
       if (this.stopped) return;
     }
-    const item = this.open;
-    recordOutcome(item, {
-      key: `${decisionId}:${activityId}`,
-      activityId,
-      placement,
-      reward: REWARDS[outcome],
-      at: this.env.now(),
-      withShadow: this.shadow !== null,
-    });
-    if (item.events.length >= MAX_EVENTS_PER_BATCH) {
+    // Read after the last await: a batch another call has just sealed is never added to.
+    const batch = this.open;
+    addEvent(batch.item, event);
+    if (batch.item.events.length >= MAX_EVENTS_PER_BATCH) {
       this.open = null;
-      void this.queue.add(this.seal(item));
+      await this.sealOwn(batch);
       this.scheduleSend(0);
     } else {
-      await this.queue.save(item);
+      await this.saveOwn(batch);
       this.scheduleSeal(this.env.flushDelayMs ?? 5_000);
     }
   }
@@ -209,21 +248,89 @@ export class SignalsStage {
     return Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
   }
 
-  private async openBatch(): Promise<OutboxItem> {
+  private async openBatch(): Promise<OwnBatch> {
     const { params, accountant } = this;
-    const withUpdate =
-      Boolean(params && accountant && updatesWanted(params, this.model.manifest)) && accountant!.refusal(this.ledger) === null;
-    const item = openBatch({ model: this.model.manifest.version, shadow: this.shadow?.version, withUpdate }, this.batchEnv);
-    if (withUpdate) {
-      // The cost is charged, and stored with the batch, before anything can leave the device.
-      this.ledger = this.accountant!.charge(this.ledger);
-      await this.queue.saveWithLedger(item, this.ledger);
+    const charging = params && accountant && updatesWanted(params, this.model.manifest) ? accountant : null;
+    const item = openBatch(
+      { model: this.model.manifest.version, shadow: this.shadow?.version, withUpdate: charging !== null, owner: this.owner },
+      this.batchEnv,
+    );
+    try {
+      // The cost is charged, and stored with the batch, before anything can leave the device;
+      // checked against the ledger as stored, in the same transaction, so that two tabs of the
+      // shopper opening batches at once charge (and send an update) once.
+      const opened = await this.queue.openWithCharge(item, (ledger) =>
+        charging && charging.refusal(ledger) === null ? charging.charge(ledger) : null,
+      );
+      this.ledger = opened.ledger;
+      return { item: opened.item, stored: new Map(), storedAt: opened.item.touchedAt };
+    } catch (err) {
+      // No charge was stored, so no update: the events still go out, from memory.
+      this.env.onError(`signals: could not store a new batch (${(err as Error).message})`, err);
+      return { item: { ...item, withUpdate: false }, stored: new Map(), storedAt: null };
     }
-    return item;
+  }
+
+  /**
+   * Saves this tab's open batch, unless another tab has sealed it meanwhile (its copy then
+   * stands: overwriting it would lose the events that tab sent, or resend them under the same id).
+   */
+  private async saveOwn(batch: OwnBatch): Promise<void> {
+    if (batch.taken) return;
+    const touchedAt = this.env.now();
+    batch.item.touchedAt = touchedAt;
+    // The outbox writes the item as it is now, whatever is added meanwhile: so does `saving`.
+    const saving = new Map(batch.item.events.map((e) => [e.key, e.reward]));
+    const result = await this.queue.saveIf(batch.item, this.stillOpen(batch));
+    if (result === 'written') {
+      batch.stored = saving;
+      batch.storedAt = touchedAt;
+    } else if (result === 'refused') await this.takenOver(batch);
+  }
+
+  /** Seals this tab's open batch and queues it for sending. */
+  private async sealOwn(batch: OwnBatch): Promise<void> {
+    if (batch.taken) return;
+    const sealed = this.seal(batch.item);
+    if (this.surelyOwn(batch)) {
+      // Queued at once (see flush: at page exit, the keepalive send starts before the page goes).
+      await this.queue.add(sealed);
+      return;
+    }
+    // Untouched for long (this machine slept?): another tab may have sealed it first.
+    const result = await this.queue.saveIf(sealed, this.stillOpen(batch));
+    if (result === 'refused') await this.takenOver(batch);
+    else this.queue.restore(sealed);
+  }
+
+  /**
+   * Whether no other tab can have sealed the batch: its last write is recent (another tab seals
+   * only a batch whose stored copy is ABANDONED_AFTER_MS old), or it was never written.
+   */
+  private surelyOwn(batch: OwnBatch): boolean {
+    return batch.storedAt === null || this.env.now() - batch.storedAt < ABANDONED_AFTER_MS;
+  }
+
+  /** Whether the stored copy is still this tab's open batch (absent only if it was never written). */
+  private stillOpen(batch: OwnBatch) {
+    return (current: OutboxItem | undefined) => (current ? current.state === 'open' : batch.storedAt === null);
+  }
+
+  /**
+   * Another tab sealed this tab's batch (or sent and deleted it) with the events of the last
+   * stored copy. The events recorded since, and rewards raised since, go into a fresh batch:
+   * nothing is lost, and nothing is sent twice under one id.
+   */
+  private async takenOver(batch: OwnBatch): Promise<void> {
+    if (batch.taken) return;
+    batch.taken = true;
+    if (this.open === batch) this.open = null;
+    const unsent = batch.item.events.filter((e) => !((batch.stored.get(e.key) ?? -Infinity) >= e.reward));
+    for (const event of unsent) await this.add(event);
   }
 
   private seal(item: OutboxItem): OutboxItem {
-    return sealBatch(item, { modelVersion: this.model.manifest.version, weights: this.model.weights, params: this.params });
+    return sealBatch(item, { modelVersion: this.model.manifest.version, params: this.params });
   }
 
   /** The open batch is sealed and sent after `delayMs` without a new event. */
@@ -247,13 +354,23 @@ export class SignalsStage {
 
   /** Seals the open batch and sends what is due. `keepalive` for page exit. */
   flush(options: { keepalive?: boolean } = {}): Promise<void> {
-    if (this.open && this.open.events.length) {
-      const item = this.seal(this.open);
-      this.open = null;
-      void this.queue.add(item);
-    }
-    if (options.keepalive) return this.sendAll(true);
-    return this.sendDue();
+    const mayBeTaken = this.open !== null && !this.surelyOwn(this.open);
+    const sealing = this.sealOpen();
+    if (!options.keepalive) return sealing.then(() => this.sendDue());
+    // A batch this tab surely owns is queued before sealOpen's first await, so its keepalive
+    // send starts now, while the page is still there; one that another tab may have sealed
+    // goes out once the outbox has told whose it is.
+    if (mayBeTaken) return sealing.then(() => this.sendAll(true));
+    return Promise.all([sealing, this.sendAll(true)]).then(() => undefined);
+  }
+
+  /** Seals the open batch, and the fresh one its newer events moved to if another tab had sealed it. */
+  private async sealOpen(): Promise<void> {
+    const batch = this.open;
+    if (!batch || !batch.item.events.length) return;
+    this.open = null;
+    await this.sealOwn(batch);
+    if (batch.taken) await this.sealOpen();
   }
 
   private async sendAll(keepalive: boolean): Promise<void> {
@@ -263,31 +380,37 @@ export class SignalsStage {
 
   private async acknowledged(item: OutboxItem): Promise<void> {
     if (!this.queue.take(item.id)) return;
-    const { sent } = this.ledger;
     const body = item.body!;
-    this.ledger = {
-      ...this.ledger,
+    await this.forget(item.id, (ledger) => ({
+      ...ledger,
       sent: {
-        batches: sent.batches + 1,
-        events: sent.events + body.events.length,
-        updates: sent.updates + (body.update ? 1 : 0),
+        batches: ledger.sent.batches + 1,
+        events: ledger.sent.events + body.events.length,
+        updates: ledger.sent.updates + (body.update ? 1 : 0),
         lastAt: this.env.now(),
       },
-    };
-    await this.queue.forget(item.id, this.ledger);
+    }));
   }
 
   private async dropped(item: OutboxItem, reason: string): Promise<void> {
     this.queue.take(item.id);
-    this.ledger = { ...this.ledger, dropped: { batches: this.ledger.dropped.batches + 1, lastReason: reason } };
     this.env.onError(`signals: the server refused batch ${item.id} (${reason}); dropped`);
-    await this.queue.forget(item.id, this.ledger);
+    await this.forget(item.id, (ledger) => ({ ...ledger, dropped: { batches: ledger.dropped.batches + 1, lastReason: reason } }));
+  }
+
+  /**
+   * Deletes a batch and counts it in the ledger. The count is applied to the stored ledger, not
+   * this tab's copy, which may lack what other tabs charged or counted since it was read.
+   */
+  private async forget(id: string, change: (ledger: Ledger) => Ledger): Promise<void> {
+    this.ledger = change(this.ledger);
+    this.ledger = (await this.queue.forget(id, change)) ?? this.ledger;
   }
 
   async report(): Promise<PrivacyReport> {
     await this.readyOrTimeout();
     const acc = this.accountant?.report(this.ledger);
-    const pending = [...this.queue.items, ...(this.open ? [this.open] : [])];
+    const pending = [...this.queue.items, ...(this.open ? [this.open.item] : [])];
     return {
       consent: 'signals',
       endpoint: this.env.endpoint,
@@ -332,8 +455,8 @@ export class SignalsStage {
 }
 
 /**
- * Batch ids and noise seeds, always from the platform's CSPRNG: never `options.random`, which a
- * page may seed (a predictable seed would let the server subtract the device's local noise).
+ * Batch ids, always from the platform's CSPRNG: never `options.random`, which a page may seed
+ * (predictable ids would let one device's batches be linked or pre-empted).
  * Signals only start with a verified model, and verifying needs WebCrypto, so it is there.
  */
 function cryptoBytes(n: number): Uint8Array {

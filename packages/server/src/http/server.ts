@@ -1,11 +1,14 @@
 /** Owns assembling the server: Fastify and its plugins, the stages wired together, the round timer, start and close. */
+import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { serverSecret } from '../store/learning';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { ServerConfig } from '../config';
 import { mechanism } from '../mechanism';
 import { SignalWriter } from '../ingest/writer';
 import { ModelRegistry } from '../registry/registry';
+import { readExpectedGain } from '../registry/seed';
 import { runRound, type RoundReport } from '../rounds/round';
 import type { Db } from '../store/db';
 import { registerAdminRoundRoutes } from './admin-rounds';
@@ -53,6 +56,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     // Request logs (info level) would hold IP addresses and user agents: only warnings and errors are logged.
     logger: config.logger ? { level: 'warn' } : false,
     bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
   });
   await app.register(cors, { origin: '*', methods: ['GET', 'POST'], credentials: false, maxAge: 86_400 });
   await app.register(rateLimit, { global: false });
@@ -67,8 +71,9 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   installErrorHandler(app, config.bodyLimit);
 
   registerModelRoutes(app, registry);
-  registerPrivacyRoutes(app, { registry, privacy: config.privacy, mech });
-  registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit });
+  registerPrivacyRoutes(app, { db, registry, privacy: config.privacy, mech, expectedGain: readExpectedGain(config.seedModel) });
+  const networkSecret = await serverSecret(db, 'network-key', () => randomBytes(32).toString('hex'));
+  registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit, networkSecret, now: config.now ?? Date.now });
   registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
 

@@ -1,6 +1,8 @@
 /** Owns the signals resource: POST /v1/signals (schema, registry checks, group commit, 202 after COMMIT). */
 import type { FastifyInstance } from 'fastify';
-import { SignalFormatError, parseBatch, type SignalBatch } from '@vitrine/core/protocol';
+import { createHash } from 'node:crypto';
+import { SignalFormatError, batchToWire, parseBatch, type SignalBatch } from '@vitrine/core/protocol';
+import { networkKey } from '../ingest/network';
 import { checkAgainstRegistry } from '../ingest/validate';
 import type { SignalWriter } from '../ingest/writer';
 import type { ModelRegistry } from '../registry/registry';
@@ -10,14 +12,21 @@ import { HttpError } from './errors';
 
 export function registerSignalRoutes(
   app: FastifyInstance,
-  deps: { db: Db; registry: ModelRegistry; writer: SignalWriter; rateLimit: { max: number; windowMs: number } },
+  deps: {
+    db: Db;
+    registry: ModelRegistry;
+    writer: SignalWriter;
+    rateLimit: { max: number; windowMs: number };
+    networkSecret: string;
+    now: () => number;
+  },
 ): void {
-  const { db, registry, writer, rateLimit } = deps;
+  const { db, registry, writer, rateLimit, networkSecret, now } = deps;
   app.post('/v1/signals', { config: { rateLimit: { max: rateLimit.max, timeWindow: rateLimit.windowMs } } }, async (req, reply) => {
     let batch: SignalBatch;
     try {
       batch = parseBatch(req.body);
-      await checkAgainstRegistry(batch, registry);
+      await checkAgainstRegistry(batch, registry, now());
     } catch (err) {
       if (err instanceof SignalFormatError) {
         await countRejected(db).catch(() => undefined);
@@ -25,7 +34,11 @@ export function registerSignalRoutes(
       }
       throw err;
     }
-    const result = await writer.write(batch);
+    const bodyHash = createHash('sha256')
+      .update(JSON.stringify(batchToWire(batch)))
+      .digest('hex');
+    const result = await writer.write({ batch, network: networkKey(networkSecret, req.ip), bodyHash });
+    if (result.conflict) throw new HttpError(409, `id: batch ${batch.id} was received before with different content`, 'id');
     const body = { batch: batch.id, events: batch.events.length, update: Boolean(batch.update), duplicate: result.duplicate };
     return reply.code(202).send(body);
   });

@@ -31,7 +31,8 @@ export function registerStatsRoutes(
         delta: privacy.delta,
         windowDays: privacy.windowDays,
         perContribution: { rho: mech.rhoPerContribution, epsilon: epsilonFromRho(mech.rhoPerContribution, privacy.delta) },
-        noiseMultiplier: mech.noiseMultiplier,
+        noiseMultiplierGradient: mech.noiseMultiplierGradient,
+        noiseMultiplierCurvature: mech.noiseMultiplierCurvature,
       },
       storage: db.kind,
     };

@@ -1,6 +1,6 @@
-/** Owns checking a parsed batch against the registry: known versions, the published catalog, the update's dimension. */
-import { updateDimension } from '@vitrine/core/privacy';
-import { EVENT_WIRE_NAMES, SignalFormatError, UPDATE_WIRE_NAMES, type SignalBatch } from '@vitrine/core/protocol';
+/** Owns checking a parsed batch against the registry and the clock: known versions, the catalog, the update's shape and norms, time buckets. */
+import { l2Norm, updateDimension, type UpdatePrior } from '@vitrine/core/privacy';
+import { EVENT_WIRE_NAMES, SignalFormatError, TIME_BUCKET_HOURS, UPDATE_WIRE_NAMES, type SignalBatch } from '@vitrine/core/protocol';
 import type { ModelRegistry } from '../registry/registry';
 import type { StoredModel } from '../store/models';
 
@@ -8,7 +8,8 @@ import type { StoredModel } from '../store/models';
  * Ids in the published catalog only; an update only against a known version, of its dimension.
  * Errors name the wire field the client sent (`events.3.a`, `update.g`), not the named field.
  */
-export async function checkAgainstRegistry(batch: SignalBatch, registry: ModelRegistry): Promise<void> {
+export async function checkAgainstRegistry(batch: SignalBatch, registry: ModelRegistry, now = Date.now()): Promise<void> {
+  checkTimeBuckets(batch, now);
   const model = await registry.get(batch.model);
   if (!model) throw new SignalFormatError(`model: unknown model version "${batch.model}"`, 'model');
   if (batch.shadow && !(await registry.get(batch.shadow))) {
@@ -25,6 +26,41 @@ export async function checkAgainstRegistry(batch: SignalBatch, registry: ModelRe
   if (batch.update && batch.update.gradient.length !== dimension) {
     const field = `update.${UPDATE_WIRE_NAMES.gradient}`;
     throw new SignalFormatError(`${field}: has ${batch.update.gradient.length} numbers, model ${model.version} needs ${dimension}`, field);
+  }
+  if (batch.update) checkNorms(batch, await registry.prior(registry.baseOf(model)));
+}
+
+/** Events older than this (offline devices' queues) or from the future beyond clock skew are refused. */
+export const MAX_EVENT_AGE_HOURS = 14 * 24;
+export const MAX_CLOCK_SKEW_HOURS = 12;
+
+/** Time buckets within [now − 14 days, now + 12 h]: nothing client-chosen reaches years away. */
+function checkTimeBuckets(batch: SignalBatch, now: number): void {
+  const hours = now / 3_600_000;
+  batch.events.forEach((e, i) => {
+    if (e.timeBucket < hours - MAX_EVENT_AGE_HOURS - TIME_BUCKET_HOURS || e.timeBucket > hours + MAX_CLOCK_SKEW_HOURS) {
+      const field = `events.${i}.${EVENT_WIRE_NAMES.timeBucket}`;
+      throw new SignalFormatError(`${field}: time bucket is not within 14 days before now and 12 hours after`, field);
+    }
+  });
+}
+
+/** An update above the published clip norms is not one an honest device sends: refused, not stored. */
+function checkNorms(batch: SignalBatch, prior: UpdatePrior | null): void {
+  if (!prior) throw new SignalFormatError(`update: model ${batch.model} takes no updates`, 'update');
+  const tolerance = 1 + 1e-4;
+  const g = l2Norm(batch.update!.gradient);
+  if (!(g <= prior.clipGradient * tolerance)) {
+    const field = `update.${UPDATE_WIRE_NAMES.gradient}`;
+    throw new SignalFormatError(`${field}: L2 norm ${g.toPrecision(4)} is above the clip norm ${prior.clipGradient.toPrecision(4)}`, field);
+  }
+  const h = l2Norm(batch.update!.curvature);
+  if (!(h <= prior.clipCurvature * tolerance)) {
+    const field = `update.${UPDATE_WIRE_NAMES.curvature}`;
+    throw new SignalFormatError(
+      `${field}: L2 norm ${h.toPrecision(4)} is above the clip norm ${prior.clipCurvature.toPrecision(4)}`,
+      field,
+    );
   }
 }
 

@@ -1,16 +1,17 @@
 /** Owns the group-commit writer: batches arriving together share one transaction; each is answered after COMMIT. */
-import type { SignalBatch } from '@vitrine/core/protocol';
-import { insertBatches } from '../store/batches';
+import { insertBatches, type ReceivedBatch } from '../store/batches';
 import { countDuplicates } from '../store/counters';
 import type { Db } from '../store/db';
 
 export interface IngestResult {
   accepted: boolean;
   duplicate: boolean;
+  /** The id was stored before with a different body: refused (409), never merged or replaced. */
+  conflict: boolean;
 }
 
 interface Pending {
-  batch: SignalBatch;
+  batch: ReceivedBatch;
   resolve: (r: IngestResult) => void;
   reject: (e: unknown) => void;
 }
@@ -29,7 +30,7 @@ export class SignalWriter {
     private readonly maxGroup = 512,
   ) {}
 
-  write(batch: SignalBatch): Promise<IngestResult> {
+  write(batch: ReceivedBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, resolve, reject });
       if (!this.writing) this.writing = this.drain();
@@ -42,11 +43,14 @@ export class SignalWriter {
     while (this.queue.length) {
       const group = this.queue.splice(0, this.maxGroup);
       try {
-        const fresh = await this.insert(group.map((p) => p.batch));
+        const { fresh, conflicting, firstHash } = await this.insert(group.map((p) => p.batch));
         for (const p of group) {
-          // The same id twice in one group: the first one is stored, the second is a duplicate.
-          const accepted = fresh.delete(p.batch.id);
-          p.resolve({ accepted, duplicate: !accepted });
+          // The same id twice in one group: the first one is stored, a second with the same
+          // body is a duplicate, one with another body a conflict.
+          const id = p.batch.batch.id;
+          const accepted = fresh.delete(id);
+          const conflict = !accepted && (conflicting.has(id) || firstHash.get(id) !== p.batch.bodyHash);
+          p.resolve({ accepted, duplicate: !accepted && !conflict, conflict });
         }
       } catch (err) {
         for (const p of group) p.reject(err);
@@ -55,13 +59,18 @@ export class SignalWriter {
     this.writing = null;
   }
 
-  private async insert(batches: SignalBatch[]): Promise<Set<string>> {
-    const distinct = [...new Map(batches.map((b) => [b.id, b])).values()];
+  private async insert(batches: ReceivedBatch[]) {
+    const firstHash = new Map<string, string>();
+    for (const b of batches) if (!firstHash.has(b.batch.id)) firstHash.set(b.batch.id, b.bodyHash);
+    const distinct = [...new Map(batches.map((b) => [b.batch.id, b])).values()].map((b) => ({
+      ...b,
+      bodyHash: firstHash.get(b.batch.id)!,
+    }));
     return this.db.transaction(async (tx) => {
-      const fresh = await insertBatches(tx, distinct);
+      const { fresh, conflicting } = await insertBatches(tx, distinct);
       const dup = batches.length - fresh.size;
       if (dup) await countDuplicates(tx, dup);
-      return fresh;
+      return { fresh, conflicting, firstHash };
     });
   }
 

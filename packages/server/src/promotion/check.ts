@@ -10,13 +10,20 @@ export interface PromotionConfig {
   minEvents: number;
   /** How much worse than the current model the shadow may be and still count as "not worse". */
   margin: number;
+  /** Fewest distinct networks the evidence must come from (each network is one unit of it). */
+  minNetworks?: number;
 }
+
+/** Importance weights q/p above this are cut: one forged p ≈ 0 cannot carry the estimate. */
+export const MAX_IMPORTANCE_WEIGHT = 20;
 
 export interface PromotionReport {
   shadow: string;
   current: string;
   decision: 'promoted' | 'kept-shadow' | 'rejected';
   events: number;
+  /** Networks the evidence comes from: the units of the test. */
+  networks: number;
   currentValue?: number;
   shadowValue?: number;
   shadowCi?: [number, number];
@@ -34,6 +41,9 @@ const Z_ONE_SIDED_95 = 1.6448536269514722;
  * current policy's value is the mean reward and the shadow's is the IPW mean of (q/p) r; the
  * shadow is promoted when the one-sided 95% lower bound of the paired difference is above
  * -margin (not worse, at 95% confidence), and rejected when the upper bound is below -margin.
+ * The units of the test are networks, not events: each network's events are averaged into one
+ * difference (importance weights cut at MAX_IMPORTANCE_WEIGHT), so one client sending many
+ * forged batches from one address is one unit, as much as one honest shopper.
  */
 export async function checkPromotion(db: Db, registry: ModelRegistry, promotion: PromotionConfig): Promise<PromotionReport | undefined> {
   const shadow = registry.getShadow();
@@ -42,9 +52,15 @@ export async function checkPromotion(db: Db, registry: ModelRegistry, promotion:
   const events = (await selectShadowEvents(db, shadow.version, current.version))
     .filter((e) => e.shadowPropensity !== undefined)
     .map((e) => ({ ...e, shadowPropensity: e.shadowPropensity! }));
-  const base = { shadow: shadow.version, current: current.version, events: events.length };
-  if (events.length < Math.max(2, promotion.minEvents)) {
-    const reason = `${events.length} off-policy events so far; promotion needs ${promotion.minEvents}`;
+  const byNetwork = new Map<string, number[]>();
+  for (const e of events) {
+    const w = Math.min(e.shadowPropensity / e.propensity, MAX_IMPORTANCE_WEIGHT);
+    byNetwork.set(e.network, [...(byNetwork.get(e.network) ?? []), w * e.reward - e.reward]);
+  }
+  const minNetworks = Math.max(2, promotion.minNetworks ?? 20);
+  const base = { shadow: shadow.version, current: current.version, events: events.length, networks: byNetwork.size };
+  if (events.length < Math.max(2, promotion.minEvents) || byNetwork.size < minNetworks) {
+    const reason = `${events.length} off-policy events from ${byNetwork.size} networks so far; promotion needs ${promotion.minEvents} from ${minNetworks}`;
     return { ...base, decision: 'kept-shadow', reason };
   }
   const ope = offPolicyEstimates(
@@ -56,7 +72,7 @@ export async function checkPromotion(db: Db, registry: ModelRegistry, promotion:
       targetPropensity: e.shadowPropensity,
     })),
   );
-  const diffs = events.map((e) => (e.shadowPropensity / e.propensity) * e.reward - e.reward);
+  const diffs = [...byNetwork.values()].map((d) => d.reduce((a, b) => a + b, 0) / d.length);
   const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
   const sd = Math.sqrt(diffs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, diffs.length - 1));
   const se = sd / Math.sqrt(diffs.length);

@@ -17,13 +17,20 @@ export interface Candidate extends ModelArtifact {
  * Packs updated float weights as a new version of the parent's architecture and feature spec,
  * quantized with the parent's scheme; the version is derived from the bytes (content address).
  */
-export function buildCandidate(parent: StoredModel, weights: MlpWeights, lineage: Record<string, unknown>): Candidate {
+export function buildCandidate(
+  parent: StoredModel,
+  weights: MlpWeights,
+  lineage: Record<string, unknown>,
+  head?: ModelManifest['head'],
+): Candidate {
   const scheme = (parent.manifest.quantization?.scheme as 'uint8-per-channel' | 'float16' | 'float32' | undefined) ?? 'uint8-per-channel';
   const { tensors } = quantizeMlp(weights, scheme);
   const { bin, entries } = pack(tensors);
   const hash = sha256(bin);
   const manifest: ModelManifest = {
     ...parent.manifest,
+    architecture: { kind: 'mlp', layers: weights.layers.map((l) => ({ units: l.units, activation: l.activation })) },
+    ...(head ? { head } : {}),
     version: `${parent.manifest.name}-${hash.slice(0, 12)}`,
     createdAt: new Date().toISOString(),
     files: [{ path: 'weights.bin', bytes: bin.byteLength, sha256: hash }],

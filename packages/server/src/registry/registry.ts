@@ -14,7 +14,9 @@ import {
   type StoredModel,
 } from '../store/models';
 import type { Candidate } from './candidate';
-import { readSeedArtifact } from './seed';
+import { readSeedArtifact, readSeedPrior } from './seed';
+import type { UpdatePrior } from '@vitrine/core/privacy';
+import { insertUpdatePrior, selectUpdatePrior } from '../store/learning';
 
 /**
  * Models by status and version, with a small cache: versions are immutable.
@@ -27,15 +29,29 @@ export class ModelRegistry {
   private byVersion = new Map<string, StoredModel>();
   private current: StoredModel | null = null;
   private shadow: StoredModel | null = null;
+  private priors = new Map<string, UpdatePrior | null>();
 
   constructor(private readonly db: Db) {}
 
   /** First start: publish the trained artifact (verified by its sha256) as the current model. */
   async bootstrap(seedManifestPath: string): Promise<void> {
     await this.refresh();
-    if (this.current) return;
-    await insertSeedModel(this.db, readSeedArtifact(seedManifestPath));
+    if (!this.current) await insertSeedModel(this.db, readSeedArtifact(seedManifestPath));
+    // Also on a store made before priors existed: the seed's prior is added once.
+    const prior = readSeedPrior(seedManifestPath);
+    if (prior) await insertUpdatePrior(this.db, prior);
     await this.refresh();
+  }
+
+  /** The update prior of a base (seed) version, or null when it was published without one. */
+  async prior(base: string): Promise<UpdatePrior | null> {
+    if (!this.priors.has(base)) this.priors.set(base, await selectUpdatePrior(this.db, base));
+    return this.priors.get(base)!;
+  }
+
+  /** The frozen base a version's head is learned on: its manifest's head.base, or itself. */
+  baseOf(model: StoredModel): string {
+    return model.manifest.head?.base ?? model.version;
   }
 
   /** A round's candidate becomes the shadow model; the previous shadow, if any, is rejected. */

@@ -1,44 +1,54 @@
-/** Owns one DP aggregation round: norm bound, trimmed mean, noise, quality gate, gradient step; publishes via registry/. */
-import { TRAINABLE_TENSORS, updateDimension } from '@vitrine/core/privacy';
+/** Owns one DP aggregation round: per-network means, noised sums, the Newton step on the head; publishes via registry/. */
+import { clipInPlace, foldHead, headLayout, unfoldHead, type HeadLayout, type UpdatePrior } from '@vitrine/core/privacy';
+import type { MlpWeights } from '@vitrine/core/artifact';
 import type { PrivacyConfig } from '../config';
 import { mechanism } from '../mechanism';
 import { checkPromotion, type PromotionConfig, type PromotionReport } from '../promotion/check';
 import { buildCandidate } from '../registry/candidate';
 import type { ModelRegistry } from '../registry/registry';
 import { masterWeights, toMlp } from '../registry/weights';
-import { assignBatchesToRound, selectPendingUpdates } from '../store/batches';
+import { assignBatchesToRound, selectPendingUpdates, type PendingUpdate } from '../store/batches';
 import type { Db } from '../store/db';
+import { insertRoundStatistics, selectRoundStatistics } from '../store/learning';
+import type { StoredModel } from '../store/models';
 import { completeRound, insertRound } from '../store/rounds';
 import { activityStats, type ActivityStats } from './activity-stats';
-import { clipL2, gaussian, trimCount, trimmedMean } from './robust';
+import { solveHead, type SolverConfig } from './newton';
+import { gaussian } from './robust';
 
 export interface RoundReport extends ActivityStats {
   round: number | null;
-  status: 'waiting' | 'published-shadow' | 'skipped-noisy';
+  status: 'waiting' | 'published-shadow';
   model: string;
+  /** Distinct networks in the round: each counts as one contributor, whatever it sent. */
   cohort: number;
-  /** Updates the server's norm bound had to shrink (a well-behaved device's never are). */
+  /** Updates received (several from one network are averaged into one). */
+  updates: number;
+  /** Updates whose norm the server had to bound (a well-behaved device's never are). */
   clippedByServer: number;
-  trimmedEachSide: number;
-  sensitivity: number;
-  /** Distinct UTC days the round's updates come from: the most updates one device can have in it. */
-  days: number;
-  noiseStd: number;
-  updateNorm: number;
-  /** Expected norm of all the noise (central + the devices' local noise) in the mean. */
-  noiseNorm: number;
-  /** Estimated norm of what is not noise: sqrt(max(0, |update|^2 - noiseNorm^2)). */
-  signalNorm: number;
+  /** Most contributions one device can have in this round (from the server's receive times). */
+  contributionsPerDevice: number;
+  sigmaGradient: number;
+  sigmaCurvature: number;
+  /** Contributions estimated from the noised curvature, per round in the solve. */
+  estimatedContributions: number[];
+  /** Rounds whose sums the Newton step combined. */
+  roundsCombined: number;
+  /** |θ_candidate − θ_current|. */
+  stepNorm: number;
+  thetaNorm: number;
   candidate?: string;
   promotion?: PromotionReport;
   note?: string;
 }
 
 /**
- * One aggregation round: DP federated averaging of the pending clipped updates for the
- * current model (server norm bound, coordinate-wise trimmed mean, Gaussian noise calibrated to
- * the trimmed mean's sensitivity), then a candidate version published as the shadow model.
- * Also checks whether the existing shadow has earned promotion.
+ * One aggregation round. Updates (each device's clipped gradient and curvature sums of the
+ * residual head, computed at the model it ranked with) are averaged per network, summed per
+ * model version, and noised on the sum (σ = z × clip × contributions per device). The sums of
+ * the last `contributionsPerWindow` rounds and the seed prior give the new head by one Newton
+ * solve; the folded network is published as the shadow. Also checks whether the existing
+ * shadow has earned promotion.
  */
 export async function runRound(
   db: Db,
@@ -48,130 +58,194 @@ export async function runRound(
   random?: () => number,
 ): Promise<RoundReport> {
   await registry.refresh();
-  const current = registry.getCurrent();
-  if (!current) throw new Error('no current model');
+  if (!registry.getCurrent()) throw new Error('no current model');
   const promo = await checkPromotion(db, registry, promotion);
   if (promo?.decision === 'promoted') await registry.refresh();
   const model = registry.getCurrent()!;
   const mech = mechanism(privacy);
-  // Updates are gradients at the model the devices ran. When this round just promoted the
-  // shadow, the updates sent for its parent are one version stale; they are applied to the new
-  // current model (as asynchronous federated averaging does) instead of being thrown away.
-  const versions = [model.version, ...(promo?.decision === 'promoted' ? [promo.current] : [])];
-  const rows = await selectPendingUpdates(db, versions);
-  const batchIds = rows.map((r) => r.id);
-  const dim = updateDimension(model.manifest);
-  const usable = rows.filter((r) => r.gradient.length === dim);
-  const updates = usable.map((r) => r.gradient);
-  // A device opens at most one update batch per minHoursBetween (24 h) and its events follow
-  // the opening, so one device's updates fall on distinct UTC days (by their first event). A
-  // round spanning D days may hold up to D updates of one device: the noise is scaled by D,
-  // which keeps the per-contribution cost the device charged an upper bound.
-  const days = new Set(usable.map((r) => Math.floor(Math.min(...r.events.map((e) => e.timeBucket)) / 24))).size;
-  const base = {
+  const base = registry.baseOf(model);
+  const empty = {
     model: model.version,
-    cohort: updates.length,
+    cohort: 0,
+    updates: 0,
     clippedByServer: 0,
-    trimmedEachSide: 0,
-    sensitivity: 0,
-    days: 0,
-    noiseStd: 0,
-    updateNorm: 0,
-    noiseNorm: 0,
-    signalNorm: 0,
+    contributionsPerDevice: 0,
+    sigmaGradient: 0,
+    sigmaCurvature: 0,
+    estimatedContributions: [],
+    roundsCombined: 0,
+    stepNorm: 0,
+    thetaNorm: 0,
     activities: [],
     suppressedActivities: 0,
     ...(promo ? { promotion: promo } : {}),
   };
-  if (updates.length < privacy.minCohort || updates.length < 1) {
-    const note = `${updates.length} updates pending for ${versions.join(', ')}; a round needs ${privacy.minCohort}`;
-    return { ...base, round: null, status: 'waiting', note };
+  const prior = await registry.prior(base);
+  const layout = headLayout(model.manifest);
+  if (!prior || !layout || prior.dimension !== layout.dimension) {
+    return { ...empty, round: null, status: 'waiting', note: `model ${model.version} has no update prior: it learns nothing from updates` };
   }
-  // 1. Norm bound: the device clipped to C and added N(0, s^2) per coordinate; an honest
-  //    update's norm stays below C + s (sqrt(d) + 4) with overwhelming probability.
-  const bound = privacy.clipNorm + mech.localNoiseStd * (Math.sqrt(dim) + 4);
-  let clippedByServer = 0;
-  const bounded = updates.map((u) => {
-    const c = clipL2(u, bound);
-    if (c.wasClipped) clippedByServer += 1;
-    return c.clipped;
-  });
-  // 2. Robust mean.
-  const k = trimCount(bounded.length, privacy.trim);
-  const mean = trimmedMean(bounded, k);
-  // 3. Central Gaussian noise. Replacing one device's clipped update (norm <= C) moves its
-  //    input by <= 2C (local noise coupled, projection 1-Lipschitz), the trimmed mean by <= 2C/(n-2k).
-  const sensitivity = (2 * privacy.clipNorm * Math.max(1, days)) / (bounded.length - 2 * k);
-  const noiseStd = privacy.noise === 'none' ? 0 : mech.noiseMultiplier * sensitivity;
+  // Updates are sums at the model the devices ran. When this round just promoted the shadow,
+  // the updates sent for its parent are kept: their θ is known, the solve accounts for it.
+  const versions = [model.version, ...(promo?.decision === 'promoted' ? [promo.current] : [])];
+  const rows = (await selectPendingUpdates(db, versions)).filter(
+    (r) => r.gradient.length === prior.dimension && r.curvature.length === prior.dimension,
+  );
+  const networks = new Set(rows.map((r) => r.network));
+  if (networks.size < Math.max(1, privacy.minCohort)) {
+    const note = `${rows.length} updates from ${networks.size} networks pending for ${versions.join(', ')}; a round needs ${privacy.minCohort} networks`;
+    return { ...empty, cohort: networks.size, updates: rows.length, round: null, status: 'waiting', note };
+  }
+  // A device opens at most one update per minHoursBetween (its own ledger), so a round whose
+  // updates arrived over a span S holds at most floor(S / minHoursBetween) + 1 of one device:
+  // the sensitivity, hence the noise, scales with that (the server's clock, never the client's).
+  const received = rows.map((r) => r.receivedAt);
+  const spanHours = (Math.max(...received) - Math.min(...received)) / 3_600_000;
+  const perDevice = Math.floor(spanHours / Math.max(mech.minHoursBetween, 1e-9)) + 1;
+  const noiseOn = privacy.noise !== 'none';
+  const sigmaGradient = noiseOn ? mech.noiseMultiplierGradient * prior.clipGradient * perDevice : 0;
+  const sigmaCurvature = noiseOn ? mech.noiseMultiplierCurvature * prior.clipCurvature * perDevice : 0;
   const normal = gaussian(random);
-  for (let j = 0; j < dim; j++) mean[j] += noiseStd * normal();
-  const updateNorm = Math.hypot(...mean);
-  // 4. Quality gate (post-processing of the noised mean, no privacy cost): when the expected
-  //    noise is larger than the estimated signal, a step would mostly move the model at random.
-  const noiseNorm = Math.sqrt(dim * (noiseStd ** 2 + mech.localNoiseStd ** 2 / (bounded.length - 2 * k)));
-  const signalNorm = Math.sqrt(Math.max(0, updateNorm ** 2 - noiseNorm ** 2));
+  let clippedByServer = 0;
+  const sums = versions
+    .map((version) => {
+      const own = rows.filter((r) => r.model === version);
+      if (!own.length) return null;
+      const { gradient, curvature, clipped } = perNetworkSums(own, prior);
+      clippedByServer += clipped;
+      for (let j = 0; j < prior.dimension; j++) {
+        gradient[j] += sigmaGradient * normal();
+        curvature[j] += sigmaCurvature * normal();
+      }
+      return { version, gradient: Array.from(gradient), curvature: Array.from(curvature) };
+    })
+    .filter((s) => s !== null);
   const stats = activityStats(
-    usable.map((r) => r.events),
+    rows.map((r) => r.events),
     privacy.kThreshold,
   );
-  const measured = {
-    cohort: bounded.length,
-    clippedByServer,
-    trimmedEachSide: k,
-    sensitivity,
-    days,
-    noiseStd,
-    updateNorm,
-    noiseNorm,
-    signalNorm,
-    ...stats,
-  };
-  if (noiseNorm > 0 && signalNorm < noiseNorm) {
-    return db.transaction(async (tx) => {
-      const r: RoundReport = {
-        ...base,
-        round: null,
-        status: 'skipped-noisy',
-        ...measured,
-        note: `estimated signal ${signalNorm.toFixed(3)} < noise ${noiseNorm.toFixed(3)}: no candidate; these updates are spent`,
-      };
-      const id = await insertRound(tx, model.version, 'skipped-noisy', bounded.length, r);
-      await assignBatchesToRound(tx, id, batchIds);
-      return { ...r, round: id };
-    });
-  }
-  // 5. Gradient step on the trainable tensors of the current model -> candidate version.
-  const weights = masterWeights(model);
-  let offset = 0;
-  for (const name of TRAINABLE_TENSORS) {
-    const t = weights.get(name)!;
-    const next = Float32Array.from(t);
-    for (let j = 0; j < next.length; j++) next[j] = t[j] - privacy.learningRate * mean[offset + j];
-    weights.set(name, next);
-    offset += t.length;
-  }
+  const frozen = frozenMlp(await registry.get(base));
+  const thetaOf = async (version: string) =>
+    unfoldHead(frozen, toMlp(await modelOrThrow(registry, version), masterOf(await modelOrThrow(registry, version))), layout);
+  const currentTheta = await thetaOf(model.version);
   const report = await db.transaction(async (tx) => {
-    const id = await insertRound(tx, model.version, 'published-shadow', bounded.length);
-    const candidate = buildCandidate(model, toMlp(model, weights), {
-      method: 'dp-fedavg',
-      round: id,
-      cohort: bounded.length,
-      clipNorm: privacy.clipNorm,
-      trimmedEachSide: k,
-      noiseMultiplier: mech.noiseMultiplier,
-      noiseStd,
-      learningRate: privacy.learningRate,
-      tensors: TRAINABLE_TENSORS,
-    });
-    if (candidate.manifest.version === model.version) {
-      throw new Error('the round changed no published weight (update below the quantization step)');
-    }
+    const id = await insertRound(tx, model.version, 'published-shadow', networks.size);
+    for (const s of sums)
+      await insertRoundStatistics(tx, {
+        round: id,
+        base,
+        model: s.version,
+        gradient: s.gradient,
+        curvature: s.curvature,
+        sigmaGradient,
+        sigmaCurvature,
+      });
+    const history = await selectRoundStatistics(tx, base, privacy.contributionsPerWindow + sums.length - 1);
+    const rounds = [];
+    for (const h of history) rounds.push({ ...h, theta: await thetaOf(h.model) });
+    const solver: SolverConfig = {
+      priorWeight: privacy.priorWeight,
+      ridgePerContribution: privacy.ridgePerContribution,
+      noiseRidge: privacy.noiseRidge,
+    };
+    const { theta, contributions } = solveHead(prior, rounds, solver);
+    const candidate = buildCandidate(
+      model,
+      foldHead(frozen, theta, layout),
+      {
+        method: 'dp-newton-residual-head',
+        round: id,
+        cohort: networks.size,
+        roundsCombined: rounds.length,
+        sigmaGradient,
+        sigmaCurvature,
+        base,
+      },
+      { base, frozenUnits: layout.frozenUnits },
+    );
+    if (candidate.manifest.version === model.version) throw new Error('the round changed no published weight');
     await registry.publishShadow(candidate, id, tx);
-    await assignBatchesToRound(tx, id, batchIds);
-    const r: RoundReport = { ...base, round: id, status: 'published-shadow', ...measured, candidate: candidate.manifest.version };
+    await assignBatchesToRound(
+      tx,
+      id,
+      rows.map((r) => r.id),
+    );
+    const r: RoundReport = {
+      ...empty,
+      round: id,
+      status: 'published-shadow',
+      cohort: networks.size,
+      updates: rows.length,
+      clippedByServer,
+      contributionsPerDevice: perDevice,
+      sigmaGradient,
+      sigmaCurvature,
+      estimatedContributions: contributions.map((c) => Math.round(c)),
+      roundsCombined: rounds.length,
+      stepNorm: distance(theta, currentTheta),
+      thetaNorm: distance(theta, new Float64Array(theta.length)),
+      ...stats,
+      candidate: candidate.manifest.version,
+    };
     await completeRound(tx, id, candidate.manifest.version, r);
     return r;
   });
   await registry.refresh();
   return report;
 }
+
+/**
+ * Σ over networks of the mean of that network's updates, each bounded to the published clip
+ * norms. Adding one device changes its network's mean by at most one clip norm (from nothing to
+ * its update, or (u − mean)/(k + 1) with k ≥ 1 others), so the sum's sensitivity under
+ * add/remove-one-device stays the clip norm, and one network (one attacker's IP, however many
+ * requests) weighs as much as one honest shopper.
+ */
+export function perNetworkSums(rows: PendingUpdate[], prior: Pick<UpdatePrior, 'dimension' | 'clipGradient' | 'clipCurvature'>) {
+  const d = prior.dimension;
+  const byNetwork = new Map<string, { g: Float64Array; h: Float64Array; n: number }>();
+  let clipped = 0;
+  for (const r of rows) {
+    const g = Float64Array.from(r.gradient);
+    const h = Float64Array.from(r.curvature, (x) => Math.max(0, x));
+    if (clipInPlace(g, prior.clipGradient) > prior.clipGradient * (1 + 1e-6)) clipped += 1;
+    else if (clipInPlace(h, prior.clipCurvature) > prior.clipCurvature * (1 + 1e-6)) clipped += 1;
+    clipInPlace(h, prior.clipCurvature);
+    const acc = byNetwork.get(r.network) ?? { g: new Float64Array(d), h: new Float64Array(d), n: 0 };
+    for (let j = 0; j < d; j++) {
+      acc.g[j] += g[j];
+      acc.h[j] += h[j];
+    }
+    acc.n += 1;
+    byNetwork.set(r.network, acc);
+  }
+  const gradient = new Float64Array(d);
+  const curvature = new Float64Array(d);
+  for (const { g, h, n } of byNetwork.values())
+    for (let j = 0; j < d; j++) {
+      gradient[j] += g[j] / n;
+      curvature[j] += h[j] / n;
+    }
+  return { gradient, curvature, clipped, networks: byNetwork.size };
+}
+
+function frozenMlp(base: StoredModel | null): MlpWeights {
+  if (!base) throw new Error('the base model of the current version is missing');
+  return toMlp(base, masterOf(base));
+}
+
+const masterOf = (m: StoredModel) => masterWeights(m);
+
+async function modelOrThrow(registry: ModelRegistry, version: string): Promise<StoredModel> {
+  const m = await registry.get(version);
+  if (!m) throw new Error(`model ${version} is missing`);
+  return m;
+}
+
+function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += (a[j] - b[j]) ** 2;
+  return Math.sqrt(s);
+}
+
+export type { HeadLayout };

@@ -2,42 +2,84 @@
 import { eventFromWire, eventToWire, type SignalBatch, type SignalEvent, type WireEvent } from '@vitrine/core/protocol';
 import { fromJson, type Queryable } from './db';
 
+/** A batch as received: the sender's network key (never its address) and the hash of its body. */
+export interface ReceivedBatch {
+  batch: SignalBatch;
+  network: string;
+  bodyHash: string;
+}
+
 /**
- * One multi-row INSERT ... ON CONFLICT DO NOTHING of batches with distinct ids; returns the ids
- * that were new. Events and updates keep the wire format (`a, s, p, r, t, q` and `g`) that
- * stores written by earlier versions hold.
+ * One multi-row INSERT ... ON CONFLICT DO NOTHING of batches with distinct ids. Returns the ids
+ * that were new, and the ids already stored with a different body (a reused id: refused, never
+ * merged). Events and updates keep the wire format (`a, s, p, r, t, q`, `g`, `h`).
  */
-export async function insertBatches(tx: Queryable, batches: SignalBatch[]): Promise<Set<string>> {
+export async function insertBatches(tx: Queryable, received: ReceivedBatch[]): Promise<{ fresh: Set<string>; conflicting: Set<string> }> {
   const rows = await tx.query<{ id: string }>(
-    `insert into batches (id, model, shadow, events, n_events, update_vec)
-     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::jsonb[])
+    `insert into batches (id, model, shadow, events, n_events, update_vec, curvature_vec, network, body_hash)
+     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::jsonb[], $7::jsonb[], $8::text[], $9::text[])
      on conflict (id) do nothing returning id`,
     [
-      batches.map((b) => b.id),
-      batches.map((b) => b.model),
-      batches.map((b) => b.shadow ?? null),
-      batches.map((b) => JSON.stringify(b.events.map(eventToWire))),
-      batches.map((b) => b.events.length),
-      batches.map((b) => (b.update ? JSON.stringify(b.update.gradient) : null)),
+      received.map((r) => r.batch.id),
+      received.map((r) => r.batch.model),
+      received.map((r) => r.batch.shadow ?? null),
+      received.map((r) => JSON.stringify(r.batch.events.map(eventToWire))),
+      received.map((r) => r.batch.events.length),
+      received.map((r) => (r.batch.update ? JSON.stringify(r.batch.update.gradient) : null)),
+      received.map((r) => (r.batch.update ? JSON.stringify(r.batch.update.curvature) : null)),
+      received.map((r) => r.network),
+      received.map((r) => r.bodyHash),
     ],
   );
-  return new Set(rows.map((r) => r.id));
+  const fresh = new Set(rows.map((r) => r.id));
+  const seen = received.filter((r) => !fresh.has(r.batch.id));
+  const conflicting = new Set<string>();
+  if (seen.length) {
+    const stored = await tx.query<{ id: string; body_hash: string | null }>(
+      'select id, body_hash from batches where id = any($1::text[])',
+      [seen.map((r) => r.batch.id)],
+    );
+    const hashOf = new Map(stored.map((r) => [r.id, r.body_hash]));
+    for (const r of seen) if (hashOf.get(r.batch.id) !== r.bodyHash) conflicting.add(r.batch.id);
+  }
+  return { fresh, conflicting };
 }
 
 export interface PendingUpdate {
   id: string;
+  model: string;
+  network: string;
+  receivedAt: number;
   events: SignalEvent[];
   gradient: number[];
+  curvature: number[];
 }
 
 /** Updates not yet used by any round, sent for one of `models`, in batch-id order. */
 export async function selectPendingUpdates(db: Queryable, models: string[]): Promise<PendingUpdate[]> {
-  const rows = await db.query<{ id: string; update_vec: number[] | string; events: WireEvent[] | string }>(
-    `select id, update_vec, events from batches
-     where round_id is null and update_vec is not null and model = any($1::text[]) order by id`,
+  const rows = await db.query<{
+    id: string;
+    model: string;
+    network: string | null;
+    received_at: Date | string;
+    update_vec: number[] | string;
+    curvature_vec: number[] | string | null;
+    events: WireEvent[] | string;
+  }>(
+    `select id, model, network, received_at, update_vec, curvature_vec, events from batches
+     where round_id is null and update_vec is not null and curvature_vec is not null and model = any($1::text[]) order by id`,
     [models],
   );
-  return rows.map((r) => ({ id: r.id, events: fromJson(r.events).map(eventFromWire), gradient: fromJson(r.update_vec) }));
+  return rows.map((r) => ({
+    id: r.id,
+    model: r.model,
+    // Rows from before network keys existed each count as their own network.
+    network: r.network ?? `batch:${r.id}`,
+    receivedAt: new Date(r.received_at).getTime(),
+    events: fromJson(r.events).map(eventFromWire),
+    gradient: fromJson(r.update_vec),
+    curvature: fromJson(r.curvature_vec!),
+  }));
 }
 
 /** Marks batches as used by a round (their privacy cost is spent: no later round reuses them). */
@@ -45,13 +87,13 @@ export async function assignBatchesToRound(tx: Queryable, roundId: number, ids: 
   await tx.query(`update batches set round_id = $1 where round_id is null and id = any($2::text[])`, [roundId, ids]);
 }
 
-/** Every event logged under `current` by devices that also reported for `shadow`. */
-export async function selectShadowEvents(db: Queryable, shadow: string, current: string): Promise<SignalEvent[]> {
-  const rows = await db.query<{ events: WireEvent[] | string }>(`select events from batches where shadow = $1 and model = $2`, [
-    shadow,
-    current,
-  ]);
-  return rows.flatMap((r) => fromJson(r.events).map(eventFromWire));
+/** Every event logged under `current` by devices that also reported for `shadow`, with its batch's network. */
+export async function selectShadowEvents(db: Queryable, shadow: string, current: string): Promise<(SignalEvent & { network: string })[]> {
+  const rows = await db.query<{ id: string; network: string | null; events: WireEvent[] | string }>(
+    `select id, network, events from batches where shadow = $1 and model = $2`,
+    [shadow, current],
+  );
+  return rows.flatMap((r) => fromJson(r.events).map((e) => ({ ...eventFromWire(e), network: r.network ?? `batch:${r.id}` })));
 }
 
 export async function selectBatchTotals(db: Queryable): Promise<{ batches: number; events: number; updates: number }> {

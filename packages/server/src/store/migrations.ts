@@ -56,6 +56,23 @@ export const MIGRATIONS: string[] = [
   // Float32 master weights: what the next round starts from (the published uint8 weights are
   // rounded; rounding every round would swallow small updates).
   `alter table models add column master bytea;`,
+  // The residual-head loop: the curvature vector, the sender's network key (a keyed hash of its
+  // /24 or /48, never the address) and the body's hash (a reused batch id with other content is
+  // refused); the seed's update prior; each published round's noised sums (DP outputs).
+  `alter table batches add column curvature_vec jsonb;
+   alter table batches add column network text;
+   alter table batches add column body_hash text;
+   create table update_priors (model text primary key, params jsonb not null, fisher bytea not null);
+   create table round_statistics (
+     round integer primary key,
+     base text not null,
+     model text not null,
+     gradient jsonb not null,
+     curvature jsonb not null,
+     sigma_gradient double precision not null,
+     sigma_curvature double precision not null
+   );
+   create table server_secrets (name text primary key, value text not null);`,
 ];
 
 export async function migrate(db: Db): Promise<void> {
