@@ -53,7 +53,7 @@ export default defineConfig({
         VITRINE_MIN_COHORT: '1',
         VITRINE_MIN_OPE_EVENTS: '4',
         VITRINE_EPSILON: '1000000',
-        VITRINE_LEARNING_RATE: '0.01',
+        VITRINE_MIN_OPE_NETWORKS: '1',
         VITRINE_ROUND_INTERVAL_MS: '0',
         VITRINE_RATE_LIMIT: '100000',
         VITRINE_LOG: '0',

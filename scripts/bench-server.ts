@@ -3,7 +3,9 @@
  * autocannon against `npm run server` in a child process (embedded PGlite in a temporary data
  * directory, then PostgreSQL when one answers at VITRINE_BENCH_DATABASE_URL or the test URL).
  * A "signal" is one event; each request is one batch of 20 events (BENCH_EVENTS), every 4th with a model
- * update (161 numbers), each with a fresh random batch id (no duplicates).
+ * update (gradient and curvature sums, 618 numbers each, within the clip norms), each with a fresh
+ * random batch id (no duplicates). Then one aggregation round over BENCH_ROUND_CONTRIBUTORS
+ * (30,000) contributors, each from its own network, is timed in process.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -12,6 +14,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { batchFromWire, batchToWire, parseBatch, timeBucket } from '@vitrine/core/protocol';
+import { configFromEnv, createServer, openDb } from '@vitrine/server';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -20,9 +24,26 @@ const PG_URL =
   process.env.VITRINE_BENCH_DATABASE_URL ??
   process.env.VITRINE_TEST_DATABASE_URL ??
   'postgres://vitrine:vitrine@127.0.0.1:5432/vitrine_test';
-const model = JSON.parse(readFileSync('models/coupons/manifest.json', 'utf8')).version as string;
+const seedManifest = JSON.parse(readFileSync('models/coupons/manifest.json', 'utf8'));
+const model = seedManifest.version as string;
+const prior = JSON.parse(readFileSync(`models/coupons/${model}/update-prior.json`, 'utf8')) as {
+  dimension: number;
+  clipGradient: number;
+  clipCurvature: number;
+};
 const ids = ['bar-1d', 'bar-2h', 'coffee-house-1d', 'coffee-house-2h', 'restaurant-20-1d'];
-const t = 493_212; // a 6-hour bucket
+const t = timeBucket(Date.now());
+
+/** An update as a device sends it: sparse sums within the clip norms, 6 significant digits. */
+function update(n: number) {
+  const g = Array.from({ length: prior.dimension }, (_, j) => (j % 9 === n % 9 ? Number((Math.sin(n + j) * 0.5).toPrecision(6)) : 0));
+  const h = Array.from({ length: prior.dimension }, (_, j) => (j % 9 === n % 9 ? Number((0.2 + 0.1 * Math.cos(n + j)).toPrecision(6)) : 0));
+  const scale = (v: number[], clip: number) => {
+    const norm = Math.hypot(...v);
+    return norm > clip ? v.map((x) => Number(((x * clip * 0.999) / norm).toPrecision(6))) : v;
+  };
+  return { g: scale(g, prior.clipGradient), h: scale(h, prior.clipCurvature), n: EVENTS };
+}
 
 let n = 0;
 function body(): string {
@@ -34,9 +55,13 @@ function body(): string {
     r: (n + i) % 3 === 0 ? 1 : 0,
     t,
   }));
-  const update =
-    n % 4 === 0 ? { g: Array.from({ length: 161 }, (_, j) => Number((Math.sin(n + j) * 0.05).toFixed(5))), n: EVENTS } : undefined;
-  return JSON.stringify({ format: 'vitrine-signals@1', id: randomBytes(16).toString('hex'), model, events, ...(update ? { update } : {}) });
+  return JSON.stringify({
+    format: 'vitrine-signals@1',
+    id: randomBytes(16).toString('hex'),
+    model,
+    events,
+    ...(n % 4 === 0 ? { update: update(n) } : {}),
+  });
 }
 
 async function startServer(env: Record<string, string>, port: number): Promise<() => void> {
@@ -117,4 +142,36 @@ for (const r of results)
       r.non_2xx,
     ].join(' | '),
   );
-console.log(JSON.stringify({ events_per_batch: EVENTS, results }));
+
+/** One round over `contributors` updates, each from its own network, on embedded PGlite. */
+async function timeRound(contributors: number) {
+  const config = configFromEnv();
+  const server = await createServer(
+    { ...config, dataDir: undefined, roundIntervalMs: 0, logger: false, privacy: { ...config.privacy, minCohort: 100 } },
+    await openDb({ dataDir: mkdtempSync(join(tmpdir(), 'vitrine-bench-round-')) }),
+  );
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < contributors; i++) {
+    const batch = parseBatch(JSON.parse(body()));
+    const withUpdate = { ...batch, update: batchFromWire({ ...batchToWire(batch), update: update(i) }).update };
+    writes.push(server.writer.write({ batch: withUpdate, network: `bench-${i}`, bodyHash: batch.id }));
+    if (writes.length >= 2048) await Promise.all(writes.splice(0));
+  }
+  await Promise.all(writes);
+  const started = performance.now();
+  const round = await server.aggregate();
+  const ms = performance.now() - started;
+  await server.close();
+  return {
+    contributors,
+    status: round.status,
+    cohort: round.cohort,
+    round_ms: Math.round(ms),
+    memory_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
+const round = await timeRound(Number(process.env.BENCH_ROUND_CONTRIBUTORS ?? 30_000));
+console.error(
+  `\nround over ${round.contributors} contributors (${round.cohort} networks, ${round.status}): ${round.round_ms} ms, rss ${round.memory_mb} MB`,
+);
+console.log(JSON.stringify({ events_per_batch: EVENTS, results, round }));

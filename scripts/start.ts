@@ -125,7 +125,7 @@ const qaEnv: Record<string, string> = qaLoop
       VITRINE_DATA_DIR: process.env.VITRINE_DATA_DIR ?? '.vitrine-qa',
       VITRINE_MIN_COHORT: '1',
       VITRINE_EPSILON: '1000000',
-      VITRINE_LEARNING_RATE: '0.01',
+      VITRINE_MIN_OPE_NETWORKS: '1',
       VITRINE_MIN_OPE_EVENTS: '4',
       VITRINE_ROUND_INTERVAL_MS: '60000',
     }
