@@ -53,7 +53,10 @@ export default defineConfig({
         VITRINE_MIN_COHORT: '1',
         VITRINE_MIN_OPE_EVENTS: '4',
         VITRINE_EPSILON: '1000000',
+        // One browser is one network: the gate's statistics have one unit, so any evidence promotes
+        // (margin 1); the gate itself is tested in packages/server/test.
         VITRINE_MIN_OPE_NETWORKS: '1',
+        VITRINE_PROMOTION_MARGIN: '1',
         VITRINE_ROUND_INTERVAL_MS: '0',
         VITRINE_RATE_LIMIT: '100000',
         VITRINE_LOG: '0',

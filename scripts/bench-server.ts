@@ -172,6 +172,7 @@ async function timeRound(contributors: number) {
 }
 const round = await timeRound(Number(process.env.BENCH_ROUND_CONTRIBUTORS ?? 30_000));
 console.error(
-  `\nround over ${round.contributors} contributors (${round.cohort} networks, ${round.status}): ${round.round_ms} ms, rss ${round.memory_mb} MB`,
+  `\nround over ${round.contributors} contributors (${round.cohort} networks, ${round.status}): ` +
+    `${round.round_ms} ms, rss ${round.memory_mb} MB`,
 );
 console.log(JSON.stringify({ events_per_batch: EVENTS, results, round }));

@@ -126,6 +126,7 @@ const qaEnv: Record<string, string> = qaLoop
       VITRINE_MIN_COHORT: '1',
       VITRINE_EPSILON: '1000000',
       VITRINE_MIN_OPE_NETWORKS: '1',
+      VITRINE_PROMOTION_MARGIN: '1',
       VITRINE_MIN_OPE_EVENTS: '4',
       VITRINE_ROUND_INTERVAL_MS: '60000',
     }

@@ -382,7 +382,7 @@ describe('signals stage', () => {
       n += 1;
       now += 1000;
     }
-    // rho-zCDP composes additively: n * 0.01 <= rho(epsilon = 2, delta = 1e-6) < (n + 1) * 0.01
+    // rho = mu^2 / 2 of Gaussian releases adds up: n * 0.01 <= rho(epsilon = 2, delta = 1e-6) < (n + 1) * 0.01
     expect(epsilonFromRho(n * 0.01, 1e-6)).toBeLessThanOrEqual(2);
     expect(epsilonFromRho((n + 1) * 0.01, 1e-6)).toBeGreaterThan(2);
     expect(acc.refusal(ledger)).toContain('budget');

@@ -177,7 +177,8 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
   const centralAuc = evaluate(central.spec, quantizeMlp(central.weights, 'uint8-per-channel').dequantized);
   const info = { seed_auc: seedAuc, central_auc: centralAuc, respondents: count(evalRows), rows: evalRows.length };
   log(
-    `simulate: split ${split + 1}/${K}: ${seedIds.size} seed respondents, ${contributors.length} contributors, ${count(evalRows)} held out; ` +
+    `simulate: split ${split + 1}/${K}: ${seedIds.size} seed respondents, ${contributors.length} contributors, ` +
+      `${count(evalRows)} held out; ` +
       `seed AUC ${seedAuc.toFixed(4)}, central ${centralAuc.toFixed(4)}`,
   );
   const modelAuc = (m: StoredModel) => evaluate(m.manifest.featureSpec, toMlp(m, decodeWeights(m)));

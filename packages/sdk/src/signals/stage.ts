@@ -84,6 +84,8 @@ export class SignalsStage {
   private opening: Promise<void> | null = null;
   /** Names this tab's batches in the shared outbox (random, never sent): other tabs leave them alone while it is alive. */
   private readonly owner = toHex(cryptoBytes(16));
+  /** Releases this tab's liveness lock (Web Locks), which tells other tabs its batches are not abandoned. */
+  private readonly releaseLiveness: () => void;
   /** Seals the open batch after the idle delay; separate from the send timer so a send pass never seals early. */
   private cancelSeal?: () => void;
   private cancelSend?: () => void;
@@ -116,6 +118,7 @@ export class SignalsStage {
       this.queue,
       { acknowledged: (item) => this.acknowledged(item), dropped: (item, reason) => this.dropped(item, reason) },
     );
+    this.releaseLiveness = holdLiveness(this.owner);
     this.ready = this.start().catch((err) => this.env.onError(`signals: ${(err as Error).message}`, err));
     this.ready.catch(() => undefined);
     globalThis.addEventListener?.('pagehide', this.onPageHide);
@@ -137,9 +140,10 @@ export class SignalsStage {
       // stage's owner is new, and its own batches come later), being filled, unless that tab is
       // gone: then it is sealed below (same id and bytes whichever tab seals it, so the server
       // keeps one copy).
+      const live = await liveOwners();
       for (const item of stored) {
         if (item.state === 'sealed') this.queue.restore(item);
-        else if (this.env.now() - item.touchedAt >= ABANDONED_AFTER_MS) abandoned.push(item);
+        else if ((live && !live.has(item.owner)) || this.env.now() - item.touchedAt >= ABANDONED_AFTER_MS) abandoned.push(item);
       }
     }
     this.accountant = new PrivacyAccountant(this.params, this.env.now);
@@ -445,6 +449,7 @@ export class SignalsStage {
   }
 
   close(): void {
+    this.releaseLiveness();
     this.stopped = true;
     this.cancelSeal?.();
     this.cancelSend?.();
@@ -461,4 +466,39 @@ export class SignalsStage {
  */
 function cryptoBytes(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
+}
+
+const LIVENESS_LOCK = 'vitrine-signals-tab:';
+
+/**
+ * Holds a Web Lock named after this tab's owner id for the tab's life: the browser releases it
+ * when the tab closes or crashes, so another tab can tell a reloaded page's open batch (seal it
+ * now) from a live tab's (leave it). Without Web Locks, only ABANDONED_AFTER_MS tells them apart.
+ */
+function holdLiveness(owner: string): () => void {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks?.request) return () => undefined;
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  locks.request(`${LIVENESS_LOCK}${owner}`, () => held).catch(() => undefined);
+  return release;
+}
+
+/** Owners of live tabs (their liveness locks are held), or null when Web Locks are unavailable. */
+async function liveOwners(): Promise<Set<string> | null> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks?.query) return null;
+  try {
+    const { held = [] } = await locks.query();
+    return new Set(
+      held
+        .map((l) => l.name ?? '')
+        .filter((n) => n.startsWith(LIVENESS_LOCK))
+        .map((n) => n.slice(LIVENESS_LOCK.length)),
+    );
+  } catch {
+    return null;
+  }
 }

@@ -1,4 +1,4 @@
-/** Owns checking a parsed batch against the registry and the clock: known versions, the catalog, the update's shape and norms, time buckets. */
+/** Owns checking a batch against the registry and the clock: versions, catalog, update shape and norms, time buckets. */
 import { l2Norm, updateDimension, type UpdatePrior } from '@vitrine/core/privacy';
 import { EVENT_WIRE_NAMES, SignalFormatError, TIME_BUCKET_HOURS, UPDATE_WIRE_NAMES, type SignalBatch } from '@vitrine/core/protocol';
 import type { ModelRegistry } from '../registry/registry';

@@ -93,7 +93,8 @@ export async function runRound(
   );
   const networks = new Set(rows.map((r) => r.network));
   if (networks.size < Math.max(1, privacy.minCohort)) {
-    const note = `${rows.length} updates from ${networks.size} networks pending for ${versions.join(', ')}; a round needs ${privacy.minCohort} networks`;
+    const pending = `${rows.length} updates from ${networks.size} networks pending for ${versions.join(', ')}`;
+    const note = `${pending}; a round needs ${privacy.minCohort} networks`;
     return { ...empty, cohort: networks.size, updates: rows.length, round: null, status: 'waiting', note };
   }
   // A device opens at most one update per minHoursBetween (its own ledger), so a round whose
