@@ -56,6 +56,7 @@ export default defineConfig({
         // One browser is one network: the gate's statistics have one unit, so any evidence promotes
         // (margin 1); the gate itself is tested in packages/server/test.
         VITRINE_MIN_OPE_NETWORKS: '1',
+        VITRINE_ROUND_SPACING_HOURS: '0',
         VITRINE_PROMOTION_MARGIN: '1',
         VITRINE_ROUND_INTERVAL_MS: '0',
         VITRINE_RATE_LIMIT: '100000',

@@ -25,6 +25,12 @@ export interface PrivacyConfig {
   ridgePerContribution: number;
   /** Noise-aware ridge: λ += noiseRidge × σ² of the gradient sum. */
   noiseRidge: number;
+  /**
+   * Least time between published rounds, in hours (default: the window over its contributions,
+   * 240 h): the solve combines the last `contributionsPerWindow` rounds, i.e. about one window.
+   * The QA loop and tests set 0.
+   */
+  roundSpacingHours?: number;
   /** 'none' turns the noise off (simulation baseline only; refused unless `ServerConfig.allowNoiseOff`). */
   noise: 'gaussian' | 'none';
 }
@@ -90,6 +96,7 @@ export function configFromEnv(): ServerConfig {
       epsilon: num('VITRINE_EPSILON', DEFAULT_PRIVACY.epsilon),
       minCohort: num('VITRINE_MIN_COHORT', DEFAULT_PRIVACY.minCohort),
       kThreshold: num('VITRINE_K_THRESHOLD', DEFAULT_PRIVACY.kThreshold),
+      ...(process.env.VITRINE_ROUND_SPACING_HOURS ? { roundSpacingHours: num('VITRINE_ROUND_SPACING_HOURS', 240) } : {}),
     },
     promotion: {
       minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000),

@@ -34,7 +34,7 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     seedModel: DEFAULT_SEED_MODEL,
     // A very large epsilon keeps the noise of these few-device rounds small enough to publish;
     // the gate test below uses the real default.
-    privacy: { ...DEFAULT_PRIVACY, epsilon: 1e6, minCohort: 5, kThreshold: 2 },
+    privacy: { ...DEFAULT_PRIVACY, epsilon: 1e6, minCohort: 5, kThreshold: 2, roundSpacingHours: 0 },
     promotion: { minEvents: 20, margin: 0.01 },
     roundIntervalMs: 0,
     rateLimit: { max: 10_000, windowMs: 60_000 },

@@ -179,6 +179,23 @@ describe.each(stores)('server on %s', (name, options) => {
   });
 });
 
+describe('round spacing', () => {
+  it('publishes at most one round per 240 h by default (3 per 30-day window): the solve combines about one window', async () => {
+    const server = await createServer(testConfig({ privacy: { ...testConfig().privacy, roundSpacingHours: undefined } }), await openDb({}));
+    const send = async (offset: number) => {
+      for (let i = 0; i < 6; i++)
+        await postFrom(server, batch({ update: deviceUpdate((j) => Math.sin(i + j + offset)) }), honestAddress(i + offset));
+    };
+    await send(0);
+    expect((await server.aggregate()).status).toBe('published-shadow');
+    await send(10);
+    const next = await server.aggregate();
+    expect(next).toMatchObject({ status: 'waiting', round: null });
+    expect(next.note).toMatch(/240 h apart/);
+    await server.close();
+  });
+});
+
 describe('updates', () => {
   it('refuse an update without the events it was computed from', async () => {
     const server = await createServer(testConfig(), await openDb({}));

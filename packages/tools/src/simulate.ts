@@ -17,7 +17,7 @@
  * Last line (JSON): {"seed_auc", "central_auc", "eval", "runs": [...]}.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -198,6 +198,8 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
           contributionsPerWindow: R,
           minCohort: Math.min(Number(args['min-cohort']), Math.floor(N / 2)),
           priorWeight: N / n,
+          // The simulated clock spaces rounds; the server's own spacing check uses the real one.
+          roundSpacingHours: 0,
         };
         const config: ServerConfig = {
           port: 0,
@@ -216,7 +218,9 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
           now: () => clock,
         };
         let clock = Date.now();
-        const server = await createServer(config, await openDb({}));
+        // Large populations store on disk: tens of thousands of update rows per round outgrow PGlite's in-memory store.
+        const dataDir = N >= 10_000 ? mkdtempSync(join(tmpdir(), 'vitrine-sim-db-')) : undefined;
+        const server = await createServer(config, await openDb({ dataDir }));
         active = server;
         const shoppers = contributors.map((rs, i) => ({
           index: i,
@@ -311,6 +315,7 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
           promotions,
         });
         await server.close();
+        if (dataDir) rmSync(dataDir, { recursive: true, force: true });
         active = null;
       }
   return { info, runs };

@@ -11,7 +11,7 @@ import { assignBatchesToRound, selectPendingUpdates, type PendingUpdate } from '
 import type { Db } from '../store/db';
 import { insertRoundStatistics, selectRoundStatistics } from '../store/learning';
 import type { StoredModel } from '../store/models';
-import { completeRound, insertRound } from '../store/rounds';
+import { completeRound, insertRound, selectRecentRounds } from '../store/rounds';
 import { activityStats, type ActivityStats } from './activity-stats';
 import { solveHead, type SolverConfig } from './newton';
 import { gaussian } from './robust';
@@ -91,6 +91,12 @@ export async function runRound(
   const rows = (await selectPendingUpdates(db, versions)).filter(
     (r) => r.gradient.length === prior.dimension && r.curvature.length === prior.dimension,
   );
+  const spacing = privacy.roundSpacingHours ?? mech.minHoursBetween;
+  const [last] = (await selectRecentRounds(db, 20)).filter((r) => r.status === 'published-shadow');
+  if (last && Date.now() - new Date(last.at).getTime() < spacing * 3_600_000) {
+    const due = new Date(new Date(last.at).getTime() + spacing * 3_600_000).toISOString();
+    return { ...empty, round: null, status: 'waiting', note: `rounds are ${spacing} h apart; the next is due at ${due}` };
+  }
   const networks = new Set(rows.map((r) => r.network));
   if (networks.size < Math.max(1, privacy.minCohort)) {
     const pending = `${rows.length} updates from ${networks.size} networks pending for ${versions.join(', ')}`;
