@@ -147,7 +147,13 @@ for (const r of results)
 async function timeRound(contributors: number) {
   const config = configFromEnv();
   const server = await createServer(
-    { ...config, dataDir: undefined, roundIntervalMs: 0, logger: false, privacy: { ...config.privacy, minCohort: 100, roundSpacingHours: 0 } },
+    {
+      ...config,
+      dataDir: undefined,
+      roundIntervalMs: 0,
+      logger: false,
+      privacy: { ...config.privacy, minCohort: 100, roundSpacingHours: 0 },
+    },
     await openDb({ dataDir: mkdtempSync(join(tmpdir(), 'vitrine-bench-round-')) }),
   );
   const writes: Promise<unknown>[] = [];
