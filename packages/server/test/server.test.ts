@@ -128,6 +128,8 @@ describe.each(stores)('server on %s', (name, options) => {
     expect(privacy.update).toMatchObject({ model: SEED_VERSION, method: 'residual-logistic-head@1', dimension: D });
     expect(privacy.update.clipGradient).toBeCloseTo(SEED_PRIOR.clipGradient, 10);
     expect(privacy.shadowModel).toBeNull();
+    // The shipped curve: no contributors yet, so nothing is promised.
+    expect(privacy.expectations).toMatchObject({ contributorsPerWindow: 0, shareOfCentralGain: 0 });
     // Too few networks: the round waits.
     const waiting = await server.aggregate();
     expect(waiting.status).toBe('waiting');
