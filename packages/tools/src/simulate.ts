@@ -65,6 +65,8 @@ const { values: args } = parseArgs({
     'min-cohort': { type: 'string', default: '100' },
     workers: { type: 'string', default: '2' },
     'only-split': { type: 'string' },
+    /** PostgreSQL for the server's store (reset per run): large populations outgrow embedded PGlite. */
+    'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -219,8 +221,10 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
         };
         let clock = Date.now();
         // Large populations store on disk: tens of thousands of update rows per round outgrow PGlite's in-memory store.
-        const dataDir = N >= 10_000 ? mkdtempSync(join(tmpdir(), 'vitrine-sim-db-')) : undefined;
-        const server = await createServer(config, await openDb({ dataDir }));
+        const databaseUrl = args['database-url'];
+        if (databaseUrl) await resetSchema(databaseUrl);
+        const dataDir = !databaseUrl && N >= 10_000 ? mkdtempSync(join(tmpdir(), 'vitrine-sim-db-')) : undefined;
+        const server = await createServer(config, await openDb(databaseUrl ? { databaseUrl } : { dataDir }));
         active = server;
         const shoppers = contributors.map((rs, i) => ({
           index: i,
@@ -281,7 +285,10 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
               const network = `copy-${nextCopy++}`;
               for (const b of parsed) {
                 const id = randomId(draw);
-                pendingCopies.push(server.writer.write({ batch: { ...b, id }, network, bodyHash: id }));
+                // A handler now, so a failed write is reported where it happened (not as an unhandled rejection).
+                const write = server.writer.write({ batch: { ...b, id }, network, bodyHash: id });
+                write.catch((err) => log(`simulate: copy not stored: ${err instanceof Error ? err.stack : JSON.stringify(err)}`));
+                pendingCopies.push(write);
               }
             }
             if (pendingCopies.length > 4096) await Promise.all(pendingCopies.splice(0));
@@ -362,6 +369,15 @@ if (args['only-split'] !== undefined) {
 const results = await runAll();
 const splitInfo = results.map((r) => r.info);
 const runs = results.flatMap((r) => r.runs);
+
+/** Empties a PostgreSQL database the simulation owns (--database-url), so each run starts from the migrations. */
+async function resetSchema(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('drop schema public cascade; create schema public;');
+  await client.end();
+}
 
 function randomId(random: () => number): string {
   return Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join('');

@@ -95,7 +95,7 @@ export function offPolicyEstimates(
     snipw: estimate(sn, snErr),
     ...(drEstimate ? { dr: drEstimate } : {}),
     effectiveSampleSize: (sumW * sumW) / sumW2,
-    maxWeight: Math.max(...w),
+    maxWeight: w.reduce((m, x) => Math.max(m, x), -Infinity),
   };
 }
 

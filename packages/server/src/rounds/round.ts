@@ -107,7 +107,9 @@ export async function runRound(
   // updates arrived over a span S holds at most floor(S / minHoursBetween) + 1 of one device:
   // the sensitivity, hence the noise, scales with that (the server's clock, never the client's).
   const received = rows.map((r) => r.receivedAt);
-  const spanHours = (Math.max(...received) - Math.min(...received)) / 3_600_000;
+  // A loop, not Math.max(...received): tens of thousands of arguments overflow the stack.
+  const spanHours =
+    (received.reduce((m, x) => Math.max(m, x), -Infinity) - received.reduce((m, x) => Math.min(m, x), Infinity)) / 3_600_000;
   const perDevice = Math.floor(spanHours / Math.max(mech.minHoursBetween, 1e-9)) + 1;
   const noiseOn = privacy.noise !== 'none';
   const sigmaGradient = noiseOn ? mech.noiseMultiplierGradient * prior.clipGradient * perDevice : 0;
