@@ -1,3 +1,4 @@
+import { UPDATE_METHOD } from '@vitrine/core/privacy';
 /** Test doubles for the browser's fetch and Cache API (the real ones are exercised in e2e/). */
 export function fakeFetch(files: Record<string, Uint8Array | string>): { fetch: typeof fetch; requests: string[] } {
   const requests: string[] = [];
@@ -41,4 +42,28 @@ export class InMemoryCacheStorage {
           v[0] ^= 0xff;
         }
   }
+}
+
+/** Privacy parameters as a server publishes them (GET /v1/privacy JSON) for `model`, with overrides to the update. */
+export function privacyParametersJson(model: string, update: Record<string, unknown> = {}) {
+  return {
+    format: 'vitrine-privacy@1',
+    budget: { epsilon: 8, delta: 1e-6, windowDays: 30 },
+    update: {
+      model,
+      method: UPDATE_METHOD,
+      dimension: 618,
+      clipGradient: 1,
+      clipCurvature: 0.5,
+      noiseMultiplierGradient: 1.2,
+      noiseMultiplierCurvature: 1.2,
+      rhoPerContribution: 0.05,
+      minHoursBetween: 240,
+      ...update,
+    },
+    aggregation: { minCohort: 10, kThreshold: 5, perNetwork: 'mean' },
+    expectations: null,
+    currentModel: model,
+    shadowModel: null,
+  };
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { openDB } from 'idb';
 import { referenceScores } from '@vitrine/core/artifact';
 import { FeatureEncoder, emptyAggregates } from '@vitrine/core/features';
-import { UPDATE_METHOD, l2Norm, sufficientStatistics, updateDimension, type HeadExample } from '@vitrine/core/privacy';
+import { l2Norm, sufficientStatistics, updateDimension, type HeadExample } from '@vitrine/core/privacy';
 import { BATCH_FIELD_DESCRIPTIONS, parseWireBatch, timeBucket, type PrivacyParameters, type WireBatch } from '@vitrine/core/protocol';
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { loadModel, type LoadedModel } from '../src/model/loader';
@@ -16,7 +16,7 @@ import { parsePrivacyParameters, updatesWanted } from '../src/signals/privacy-pa
 import { BatchQueue } from '../src/signals/queue';
 import { MAX_ATTEMPTS_PER_PAGE, SignalSender, retryDelayMs, type SendOutcomes } from '../src/signals/sender';
 import { SHADOW_MAX_CANDIDATES, ShadowScorer } from '../src/signals/shadow';
-import { fakeFetch } from './helpers';
+import { fakeFetch, privacyParametersJson } from './helpers';
 
 const manifestText = readFileSync(new URL('../../../models/coupons/manifest.json', import.meta.url), 'utf8');
 const weightsPath = JSON.parse(manifestText).files[0].path as string;
@@ -41,26 +41,7 @@ function env(seed = 1): BatchEnv {
 
 /** Privacy parameters as the server publishes them, through the SDK's own validation. */
 function privacyParameters(update: Partial<PrivacyParameters['update']> = {}): PrivacyParameters {
-  return parsePrivacyParameters({
-    format: 'vitrine-privacy@1',
-    budget: { epsilon: 8, delta: 1e-6, windowDays: 30 },
-    update: {
-      model: MODEL_VERSION,
-      method: UPDATE_METHOD,
-      dimension: HEAD_DIMENSION,
-      clipGradient: 1,
-      clipCurvature: 0.5,
-      noiseMultiplierGradient: 1.2,
-      noiseMultiplierCurvature: 1.2,
-      rhoPerContribution: 0.05,
-      minHoursBetween: 240,
-      ...update,
-    },
-    aggregation: { minCohort: 10, kThreshold: 5, perNetwork: 'mean' },
-    expectations: null,
-    currentModel: MODEL_VERSION,
-    shadowModel: null,
-  });
+  return parsePrivacyParameters(privacyParametersJson(MODEL_VERSION, { dimension: HEAD_DIMENSION, ...update }));
 }
 const params = privacyParameters();
 const placement = (slot: number, extra: Partial<Placement> = {}): Placement => ({ slot, propensity: 0.9 + slot / 100, ...extra });

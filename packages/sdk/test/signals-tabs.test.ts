@@ -3,7 +3,6 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { type Outcome } from '@vitrine/core/domain';
 import { FeatureEncoder, emptyAggregates } from '@vitrine/core/features';
-import { UPDATE_METHOD } from '@vitrine/core/privacy';
 import { parseWireBatch, type WireBatch } from '@vitrine/core/protocol';
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { loadModel, type LoadedModel } from '../src/model/loader';
@@ -13,7 +12,7 @@ import { openBatch } from '../src/signals/batch';
 import { IdbOutbox, MemoryOutbox, SIGNALS_DB, type Ledger, type SignalOutbox } from '../src/signals/outbox';
 import { parsePrivacyParameters } from '../src/signals/privacy-parameters';
 import { ABANDONED_AFTER_MS, SignalsStage } from '../src/signals/stage';
-import { fakeFetch } from './helpers';
+import { fakeFetch, privacyParametersJson } from './helpers';
 
 /*
  * Two tabs of one shopper: two signals stages, each with its own connection to the same
@@ -28,25 +27,7 @@ const MODEL_URL = 'https://shop.test/models/coupons/manifest.json';
 const ENDPOINT = 'https://vitrine.test/v1';
 const HOUR_MS = 3_600_000;
 
-const PRIVACY = {
-  format: 'vitrine-privacy@1',
-  budget: { epsilon: 8, delta: 1e-6, windowDays: 30 },
-  update: {
-    model: MODEL_VERSION,
-    method: UPDATE_METHOD,
-    dimension: 618,
-    clipGradient: 1,
-    clipCurvature: 0.5,
-    noiseMultiplierGradient: 1.2,
-    noiseMultiplierCurvature: 1.2,
-    rhoPerContribution: 0.05,
-    minHoursBetween: 240,
-  },
-  aggregation: { minCohort: 10, kThreshold: 5, perNetwork: 'mean' },
-  expectations: null,
-  currentModel: MODEL_VERSION,
-  shadowModel: null,
-};
+const PRIVACY = privacyParametersJson(MODEL_VERSION);
 
 let model: LoadedModel;
 beforeAll(async () => {

@@ -145,7 +145,6 @@ interface Run {
 const started = Date.now();
 /** Shoppers (with their copies) who visit in the evidence-only round: 60 × ~7 events clear the gate's 100 events from 20 networks. */
 const EVIDENCE_SHOPPERS = 60;
-const timing = { create: 0, rank: 0, flush: 0, copies: 0, aggregate: 0 };
 
 async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }> {
   const runs: Run[] = [];
@@ -245,9 +244,7 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
             if (round > R && s.index >= EVIDENCE_SHOPPERS) continue;
             const chunk = s.rows.filter((_, i) => Math.floor((i * R) / s.rows.length) === Math.min(round, R) - 1);
             const host = `http://s${s.index}.shop.test`;
-            const sent: string[] = [];
             lastBodies.length = 0;
-            const t0 = performance.now();
             const vitrine = await createVitrine(
               {
                 model: `${host}/v1/models/current`,
@@ -262,25 +259,18 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
               { profileStore: s.profile, outbox: s.outbox, flushDelayMs: 3_600_000 },
             );
             if (vitrine.status.degraded) fail(`SDK degraded: ${vitrine.status.degraded}`);
-            timing.create += performance.now() - t0;
-            const t1 = performance.now();
             for (const row of chunk) {
               const d = await vitrine.rank([row.activity], { context: row.context });
               await vitrine.track(d.id, row.activity.id, row.outcome);
             }
-            timing.rank += performance.now() - t1;
-            const t2 = performance.now();
             await vitrine.flush();
-            timing.flush += performance.now() - t2;
             const report = await vitrine.privacyReport();
             if (report.consent === 'signals' && report.spent) spentMax = Math.max(spentMax, report.spent.epsilon);
             vitrine.close();
-            const t4 = performance.now();
             // The shopper's copies: the bodies the server accepted from this shopper (validated by
             // the real route above), stored again from their own networks under their own batch
             // ids, through the server's writer (the same group commit as the route).
-            for (const body of lastBodies.splice(0)) sent.push(body);
-            const parsed = sent.map((b) => parseBatch(JSON.parse(b)));
+            const parsed = lastBodies.splice(0).map((b) => parseBatch(JSON.parse(b)));
             for (let c = 1; c < copies[s.index]; c++) {
               const network = `copy-${nextCopy++}`;
               for (const b of parsed) {
@@ -292,13 +282,9 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
               }
             }
             if (pendingCopies.length > 4096) await Promise.all(pendingCopies.splice(0));
-            timing.copies += performance.now() - t4;
           }
           await Promise.all(pendingCopies);
-          const t3 = performance.now();
           const report = await server.aggregate();
-          timing.aggregate += performance.now() - t3;
-          if (process.env.SIM_TIMING) log(JSON.stringify(timing));
           if (report.status === 'published-shadow') published += 1;
           if (report.promotion?.decision === 'promoted') promotions.push({ before, after: modelAuc(server.registry.getCurrent()!) });
           log(

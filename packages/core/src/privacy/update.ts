@@ -177,7 +177,7 @@ export function foldHead(frozen: MlpWeights, theta: ArrayLike<number>, layout: H
 /** θ of a folded network (the inverse of foldHead); zeros for the frozen network itself. */
 export function unfoldHead(frozen: MlpWeights, published: MlpWeights, layout: HeadLayout): Float64Array {
   const theta = new Float64Array(layout.dimension);
-  const [f0, f1] = frozen.layers;
+  const f1 = frozen.layers[1];
   const [p0, p1] = published.layers;
   const { inputs, frozenUnits: U } = layout;
   if (p0.units === U) return theta;
@@ -185,6 +185,5 @@ export function unfoldHead(frozen: MlpWeights, published: MlpWeights, layout: He
   for (let i = 0; i < inputs; i++) theta[i] = p0.kernel[i * (U + 2) + U] * m;
   for (let u = 0; u < U; u++) theta[inputs + u] = p1.kernel[u] - f1.kernel[u];
   theta[layout.dimension - 1] = p1.bias[0] - f1.bias[0];
-  void f0;
   return theta;
 }

@@ -1,5 +1,5 @@
 /** Owns one DP aggregation round: per-network means, noised sums, the Newton step on the head; publishes via registry/. */
-import { clipInPlace, foldHead, headLayout, unfoldHead, type HeadLayout, type UpdatePrior } from '@vitrine/core/privacy';
+import { clipInPlace, foldHead, gaussian, headLayout, unfoldHead, type UpdatePrior } from '@vitrine/core/privacy';
 import type { MlpWeights } from '@vitrine/core/artifact';
 import type { PrivacyConfig } from '../config';
 import { mechanism } from '../mechanism';
@@ -14,7 +14,6 @@ import type { StoredModel } from '../store/models';
 import { completeRound, insertRound, selectRecentRounds } from '../store/rounds';
 import { activityStats, type ActivityStats } from './activity-stats';
 import { solveHead, type SolverConfig } from './newton';
-import { gaussian } from './robust';
 
 export interface RoundReport extends ActivityStats {
   round: number | null;
@@ -134,8 +133,10 @@ export async function runRound(
     privacy.kThreshold,
   );
   const frozen = frozenMlp(await registry.get(base));
-  const thetaOf = async (version: string) =>
-    unfoldHead(frozen, toMlp(await modelOrThrow(registry, version), masterOf(await modelOrThrow(registry, version))), layout);
+  const thetaOf = async (version: string) => {
+    const m = await modelOrThrow(registry, version);
+    return unfoldHead(frozen, toMlp(m, masterWeights(m)), layout);
+  };
   const currentTheta = await thetaOf(model.version);
   const report = await db.transaction(async (tx) => {
     const id = await insertRound(tx, model.version, 'published-shadow', networks.size);
@@ -240,10 +241,8 @@ export function perNetworkSums(rows: PendingUpdate[], prior: Pick<UpdatePrior, '
 
 function frozenMlp(base: StoredModel | null): MlpWeights {
   if (!base) throw new Error('the base model of the current version is missing');
-  return toMlp(base, masterOf(base));
+  return toMlp(base, masterWeights(base));
 }
-
-const masterOf = (m: StoredModel) => masterWeights(m);
 
 async function modelOrThrow(registry: ModelRegistry, version: string): Promise<StoredModel> {
   const m = await registry.get(version);
@@ -256,5 +255,3 @@ function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let j = 0; j < a.length; j++) s += (a[j] - b[j]) ** 2;
   return Math.sqrt(s);
 }
-
-export type { HeadLayout };
