@@ -9,7 +9,9 @@ export type VitrineErrorCode =
   | 'storage_unavailable'
   | 'scoring_failed'
   | 'signals_failed'
-  | 'closed';
+  | 'closed'
+  /** Something failed that has no better code (a platform error the SDK did not expect); `cause` holds it. */
+  | 'internal';
 
 /**
  * The one error type the SDK hands to callers. `field` names the offending input

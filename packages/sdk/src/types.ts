@@ -54,6 +54,30 @@ export interface VitrineOptions {
   random?: () => number;
   /** Clock; injectable for tests. */
   now?: () => number;
+  /**
+   * The model signing public key to pin (ECDSA P-256): SPKI as base64 (what the server prints and
+   * `npm start` hands the demo shop) or a JWK. With it, only manifests signed by this key, whose
+   * version label matches their weights and whose `sequence` never goes down are used.
+   */
+  modelKey?: string | JsonWebKey;
+}
+
+/** What was verified about the model in use (`status.integrity`). */
+export interface ModelIntegrity {
+  /** 'verified': signed by the pinned `modelKey`; 'unchecked': no key is pinned, so authenticity is not checked. */
+  signature: 'verified' | 'unchecked';
+  /** Id of the key that signed it (first 16 hex of the sha256 of its SPKI). */
+  keyId?: string;
+  /** Whether the version label is the one its weights give it (refused on mismatch only with a pinned key). */
+  versionLabel: 'matches' | 'mismatch' | 'unchecked';
+  /** The manifest's publish sequence; with a pinned key never lower than one accepted before from the same URL. */
+  sequence?: number;
+  /** Set when the server republished this older version as a signed rollback: the version it replaced. */
+  rollbackOf?: string;
+  /** 'last-good': the cached last verified manifest (the served one was refused or unavailable; see warnings). */
+  source: 'network' | 'last-good';
+  /** Time spent checking the signature and the label, ms. */
+  verifyMs?: number;
 }
 
 export interface AdapterInfo {
@@ -77,6 +101,8 @@ export interface VitrineStatus {
   adapter?: AdapterInfo;
   selection?: BackendSelection;
   modelVersion?: string;
+  /** What was verified about the model in use: signature (or 'unchecked' without `modelKey`), label, sequence. */
+  integrity?: ModelIntegrity;
   profile: StorageKind;
   /** Why the shop's own order is returned; says so when a retry of the model load is scheduled. */
   degraded?: string;

@@ -1,7 +1,7 @@
 import { VitrineError, toVitrineError } from './errors';
 import { backoffDelay } from './backoff';
 import type { FeatureEncoder } from '@vitrine/core/features';
-import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './model/loader';
+import { MODEL_CACHE, type LoadedModel } from './model/loader';
 import { createDecisionLog } from './policy/decision-log';
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
@@ -12,7 +12,7 @@ import { MemoryProfileStore } from './profile/memory-store';
 import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
-import { loadModelParts, type ModelParts } from './model/model-parts';
+import { loadModelParts, loadShadowModel, type ModelParts } from './model/model-parts';
 import { defaultRandom, deleteDatabase, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
@@ -41,10 +41,17 @@ const MODEL_RETRY_BASE_MS = 2_000;
 const MODEL_RETRY_CAP_MS = 5 * 60_000;
 const MODEL_RETRIES = 10;
 
-/** Hands a rejected promise to the caller while keeping fire-and-forget calls from raising `unhandledrejection`. */
+/**
+ * Hands a rejected promise to the caller, always as a VitrineError (a storage or platform error
+ * that slipped through becomes 'internal' with its cause), while keeping fire-and-forget calls
+ * from raising `unhandledrejection`.
+ */
 function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T> {
-  p.catch((e: VitrineError) => report(e));
-  return p;
+  const typed = p.catch((err: unknown) => {
+    throw toVitrineError(err, 'internal', 'unexpected failure');
+  });
+  typed.catch((e: VitrineError) => report(e));
+  return typed;
 }
 
 /** Seams for Node tools (simulation, evaluation): replace the stores the browser would open. */
@@ -114,6 +121,8 @@ class VitrineClient implements Vitrine {
   private signalsStart: Promise<void> = Promise.resolve();
   /** Model-load retries made on this page. */
   private retries = 0;
+  /** The warning of the profile store's current persistence failure, if any. */
+  private storageFailure?: string;
 
   constructor({ options, progress, store, status, internals }: ClientParts) {
     this.options = options;
@@ -144,7 +153,7 @@ class VitrineClient implements Vitrine {
       // signals stage can run on it, and a retry only has to start a backend.
       this.model = parts.model;
       this.encoder = parts.encoder;
-      this.status = { ...this.status, modelVersion: parts.model.manifest.version };
+      this.status = { ...this.status, modelVersion: parts.model.manifest.version, integrity: parts.model.integrity };
       if ('backendError' in parts) throw parts.backendError;
       const { model, selected } = parts;
       this.scorer = selected.scorer;
@@ -195,6 +204,23 @@ class VitrineClient implements Vitrine {
     }
   }
 
+  /** A stored record failed validation on read and was rebuilt or dropped. */
+  storageRepaired = (reason: string): void => {
+    this.status = { ...this.status, warnings: [...this.status.warnings, reason] };
+    this.report(new VitrineError('storage_unavailable', reason));
+  };
+
+  /**
+   * The profile store could not persist (`failure`: it keeps events in memory and retries) or
+   * persists again (null: the failure's warning goes, the status names the store again).
+   */
+  storageChanged = (failure: string | null, cause?: unknown): void => {
+    const warnings = this.status.warnings.filter((w) => w !== this.storageFailure);
+    this.storageFailure = failure ?? undefined;
+    this.status = { ...this.status, profile: this.store.kind, warnings: failure ? [...warnings, failure] : warnings };
+    if (failure) this.report(new VitrineError('storage_unavailable', failure, { cause }));
+  };
+
   private report = (err: VitrineError): void => {
     try {
       this.options.onError?.(err);
@@ -203,7 +229,7 @@ class VitrineClient implements Vitrine {
     }
   };
 
-  /** IndexedDB failed at runtime (quota, lost for good): keep going in memory and say so. */
+  /** A store without its own fallback (one passed by a Node tool) failed: keep going in memory and say so. */
   private async toMemory(err: unknown): Promise<void> {
     const reason = `profile storage failed, kept in memory from now on (${(err as Error)?.message ?? err})`;
     this.store.close();
@@ -369,7 +395,7 @@ class VitrineClient implements Vitrine {
       outbox: internals.outbox,
       now: this.now,
       random: this.random,
-      loadShadow: (url) => loadModel(url, defaultLoaderEnv()),
+      loadShadow: (url) => loadShadowModel(url, options),
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
       flushDelayMs: internals.flushDelayMs ?? 30_000,
     });
@@ -489,15 +515,22 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
         /* never let a callback break init */
       }
     };
+    // The store reports repairs and failures from its first read on; the client takes them once it exists.
+    let client: VitrineClient | undefined;
+    const early: string[] = [];
     const storeP = internals.profileStore
       ? Promise.resolve({ store: internals.profileStore, warning: undefined })
-      : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now);
+      : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now, {
+          onRepair: (reason) => (client ? client.storageRepaired(reason) : early.push(reason)),
+          onChange: (failure, cause) => client?.storageChanged(failure, cause),
+        });
     // The model loads while the profile store opens; its failure is handled by useModel.
     const loading = loadModelParts(opts, progress);
     loading.catch(() => undefined);
     const { store, warning } = await storeP;
     const status: VitrineStatus = { ready: true, backend: 'rules', profile: store.kind, warnings: [] };
-    const client = new VitrineClient({ options: opts, progress, store, internals, status });
+    client = new VitrineClient({ options: opts, progress, store, internals, status });
+    for (const reason of early) client.storageRepaired(reason);
     await client.useModel(loading);
     if (warning) client.status.warnings.push(warning);
     await client.loadProfile();

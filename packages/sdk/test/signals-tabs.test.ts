@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { type Outcome } from '@vitrine/core/domain';
 import { FeatureEncoder, emptyAggregates } from '@vitrine/core/features';
-import { parseWireBatch, type WireBatch } from '@vitrine/core/protocol';
+import { parseWireBatch, SIGNALS_FORMAT, type WireBatch } from '@vitrine/core/protocol';
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { loadModel, type LoadedModel } from '../src/model/loader';
 import { deleteDatabase } from '../src/platform';
@@ -325,7 +325,8 @@ describe.each([
     expect(await outbox.putIf(item, (stored) => stored !== undefined)).toBe(false);
     expect(await outbox.list()).toEqual([]);
     expect(await outbox.putIf(item, (stored) => stored === undefined)).toBe(true);
-    const sealed = { ...item, state: 'sealed' as const };
+    const body = { format: SIGNALS_FORMAT, id: item.id, model: item.model, events: [{ a: 'x', s: 0, p: 0.5, r: 1, t: 0 }] };
+    const sealed = { ...item, state: 'sealed' as const, body };
     expect(await outbox.putIf(sealed, (stored) => stored?.state === 'open')).toBe(true);
     expect(await outbox.putIf({ ...item, touchedAt: now + 1 }, (stored) => stored?.state === 'open')).toBe(false);
     expect(await outbox.list()).toEqual([sealed]);

@@ -323,7 +323,7 @@ describe('IndexedDB profile store (fake-indexeddb)', () => {
 
   it('reopens once when the connection was closed under it', async () => {
     const store = await IdbProfileStore.open();
-    (store as unknown as { db: { close(): void } }).db.close(); // simulate the browser dropping it
+    (store as unknown as { connection: { db: { close(): void } } }).connection.db.close(); // simulate the browser dropping it
     await expect(store.append({ activityId: 'a', activityType: 'Bar', outcome: 'view', hour: 0 })).resolves.toBeDefined();
     store.close();
   });

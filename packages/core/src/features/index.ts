@@ -10,6 +10,7 @@ export {
   applyEvent,
   coarseHour,
   emptyAggregates,
+  own,
   type Counts,
   type ProfileAggregates,
   type ProfileEvent,

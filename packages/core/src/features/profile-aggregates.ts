@@ -44,6 +44,14 @@ export function activityAttributes(features: Record<string, unknown> | undefined
 
 export const RECENT_LIMIT = 20;
 
+/**
+ * A keyed record's own entry: activity ids, types and attribute values come from the page, and
+ * `constructor` or `__proto__` must not read (or write) what every object inherits.
+ */
+export function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record && Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
 export function emptyAggregates(): ProfileAggregates {
   return { schema: 1, total: zero(), byType: {}, byActivity: {}, byAttribute: {}, recent: [] };
 }
@@ -68,13 +76,17 @@ export function applyEvent(agg: ProfileAggregates, event: ProfileEvent): Profile
           ...agg.recent,
           { type: event.activityType, activityId: event.activityId, positive: (isPositive(event.outcome) ? 1 : 0) as 0 | 1 },
         ].slice(-RECENT_LIMIT);
+  // Computed keys below define own properties (even `__proto__`); `own` reads only those.
   const byAttribute = { ...(agg.byAttribute ?? {}) };
-  for (const [k, v] of Object.entries(event.attributes ?? {})) byAttribute[`${k}=${v}`] = bump(byAttribute[`${k}=${v}`]);
+  for (const [k, v] of Object.entries(event.attributes ?? {})) byAttribute[`${k}=${v}`] = bump(own(byAttribute, `${k}=${v}`));
   return {
     schema: 1,
     total: bump(agg.total),
-    byType: { ...agg.byType, [event.activityType]: bump(agg.byType[event.activityType]) },
-    byActivity: { ...agg.byActivity, [event.activityId]: { ...bump(agg.byActivity[event.activityId]), type: event.activityType } },
+    byType: { ...agg.byType, [event.activityType]: bump(own(agg.byType, event.activityType)) },
+    byActivity: {
+      ...agg.byActivity,
+      [event.activityId]: { ...bump(own(agg.byActivity, event.activityId)), type: event.activityType },
+    },
     byAttribute,
     recent,
   };

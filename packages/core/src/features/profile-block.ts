@@ -1,5 +1,5 @@
 import type { Activity } from '../domain/activity';
-import { ATTRIBUTE_MAX_LENGTH, type ProfileAggregates } from './profile-aggregates';
+import { ATTRIBUTE_MAX_LENGTH, own, type ProfileAggregates } from './profile-aggregates';
 import type { Priors } from './spec';
 
 /**
@@ -64,7 +64,7 @@ export function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTota
   const recentPos = recent.reduce((s, e) => s + e.positive, 0);
   const lastEvent = p.recent[p.recent.length - 1];
   let expected = 0;
-  for (const [type, c] of Object.entries(p.byType)) expected += (c.positives + c.negatives) * (priors.byType[type] ?? priors.global);
+  for (const [type, c] of Object.entries(p.byType)) expected += (c.positives + c.negatives) * (own(priors.byType, type) ?? priors.global);
   // Score/information of the logit-scale shopper offset at 0, using each offer's population rate.
   let score = 0;
   let info = 0;
@@ -73,7 +73,7 @@ export function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTota
     const n = c.positives + c.negatives;
     if (n === 0) continue;
     const type = c.type;
-    const prior = priors.byActivity[id] ?? (type ? priors.byType[type] : undefined) ?? priors.global;
+    const prior = own(priors.byActivity, id) ?? (type ? own(priors.byType, type) : undefined) ?? priors.global;
     const s = c.positives - n * prior;
     const i = n * prior * (1 - prior);
     score += s;
@@ -105,11 +105,11 @@ export function writeProfile(
   a: Activity,
   priors: Priors,
 ): void {
-  const type = p.byType[a.type];
+  const type = own(p.byType, a.type);
   const typeAnswered = type ? type.positives + type.negatives : 0;
   // Shrink the per-type rate towards the shopper's overall rate, and the per-activity rate towards the type rate.
   const typeRate = ((type?.positives ?? 0) + 2 * totals.rate) / (typeAnswered + 2);
-  const act = p.byActivity[a.id];
+  const act = own(p.byActivity, a.id);
   const actAnswered = act ? act.positives + act.negatives : 0;
   const actRate = ((act?.positives ?? 0) + 2 * typeRate) / (actAnswered + 2);
   let lastType = 0;
@@ -133,8 +133,8 @@ export function writeProfile(
   out[at + c['profile.has_history']] = totals.answered > 0 ? 1 : 0;
   out[at + c['profile.type_views_log']] = log1p(type?.views ?? 0);
   out[at + c['profile.residual']] = totals.residual;
-  out[at + c['profile.type_residual']] = residual(type, priors.byType[a.type] ?? priors.global);
-  out[at + c['profile.activity_residual']] = residual(act, priors.byActivity[a.id] ?? priors.byType[a.type] ?? priors.global);
+  out[at + c['profile.type_residual']] = residual(type, own(priors.byType, a.type) ?? priors.global);
+  out[at + c['profile.activity_residual']] = residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global);
   out[at + c['profile.attribute_residual']] = attributeResidual(p, a, priors);
   out[at + c['profile.logit_effect']] = totals.logitEffect;
   out[at + c['profile.type_logit_effect']] = totals.typeLogitEffect.get(a.type) ?? 0;
@@ -154,9 +154,9 @@ function attributeResidual(p: ProfileAggregates, a: Activity, priors: Priors): n
     const v = a.features[k];
     if (typeof v !== 'string' || v.length > ATTRIBUTE_MAX_LENGTH) continue;
     const key = `${k}=${v}`;
-    const c = counts[key];
+    const c = own(counts, key);
     if (!c) continue;
-    sum += residual(c, priors.byAttribute[key] ?? priors.global);
+    sum += residual(c, own(priors.byAttribute, key) ?? priors.global);
     count += 1;
   }
   return count ? sum / count : 0;

@@ -1,11 +1,20 @@
-import type { Progress } from '../types';
+import type { ModelIntegrity, Progress } from '../types';
 import { VitrineError } from '../errors';
-import { dequantize, parseManifest, type ModelManifest } from '@vitrine/core/artifact';
+import {
+  checkVersionLabel,
+  dequantize,
+  parseManifest,
+  verifyManifestSignature,
+  type ModelManifest,
+  type PinnedKey,
+} from '@vitrine/core/artifact';
 import { toHex } from '@vitrine/core/bytes';
 
 /** One Cache API bucket for model files and the remembered backend race (nothing personal). */
 export const MODEL_CACHE = 'vitrine-models-v1';
 const LAST_GOOD_PREFIX = 'https://vitrine.invalid/last-good?manifest=';
+/** The highest signed `sequence` accepted for a manifest URL (kept apart from last-good, so losing that record does not reset it). */
+const HIGHEST_PREFIX = 'https://vitrine.invalid/highest-sequence?manifest=';
 
 export interface LoadedModel {
   manifest: ModelManifest;
@@ -16,6 +25,8 @@ export interface LoadedModel {
   fromCache: number;
   /** Set when the requested version was refused and an earlier good version is used instead. */
   warning?: string;
+  /** What was checked about this manifest (signature, version label, sequence). */
+  integrity?: ModelIntegrity;
 }
 
 export interface LoaderEnv {
@@ -23,6 +34,19 @@ export interface LoaderEnv {
   caches?: CacheStorage;
   subtle?: SubtleCrypto;
   onProgress?: (p: Progress) => void;
+  /**
+   * The pinned public key (`modelKey`). With it, a manifest must carry a valid signature by this
+   * key, a version label matching its weights and a `sequence` no lower than the last one accepted
+   * from the same URL; otherwise it is refused like a tampered file. A promise: an unusable key
+   * rejects and the load fails with `model_integrity`.
+   */
+  modelKey?: Promise<PinnedKey>;
+}
+
+/** A manifest as parsed, with the JSON it came from (what the signature covers). */
+interface Received {
+  manifest: ModelManifest;
+  raw: unknown;
 }
 
 export function defaultLoaderEnv(onProgress?: (p: Progress) => void): LoaderEnv {
@@ -50,35 +74,58 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
       'cannot verify model files: crypto.subtle is unavailable (the page must be a secure context)',
     );
   }
+  let pinned: PinnedKey | undefined;
+  if (env.modelKey) {
+    try {
+      pinned = await env.modelKey;
+    } catch (err) {
+      throw new VitrineError('model_integrity', `the pinned modelKey cannot be used: ${(err as Error).message}`, {
+        field: 'modelKey',
+        cause: err,
+      });
+    }
+  }
   const cache = await openCache(env);
-  let manifest: ModelManifest | undefined;
+  let received: Received | undefined;
   let manifestError: unknown;
   try {
     env.onProgress?.({ stage: 'manifest', progress: 0.02, detail: manifestUrl });
     const res = await env.fetch(manifestUrl, { cache: 'no-cache', credentials: 'omit' });
     if (!res.ok) throw new Error(`HTTP ${res.status} for ${manifestUrl}`);
-    manifest = parseManifest(await res.json());
+    const raw: unknown = await res.json();
+    received = { manifest: parseManifest(raw), raw };
   } catch (err) {
     manifestError = err;
   }
-  const lastGood = cache ? await readLastGood(cache, manifestUrl) : undefined;
-  if (manifest) {
+  const lastGood = cache ? await readLastGood(cache, manifestUrl, env.subtle, pinned) : undefined;
+  const cachedGood = async (why: string): Promise<LoadedModel> => {
+    const fallback = await loadFiles(lastGood!.manifest, manifestUrl, env, cache, { cacheOnly: true });
+    fallback.integrity = { ...lastGood!.integrity, source: 'last-good' };
+    fallback.warning = `${why}; using cached ${lastGood!.manifest.version}`;
+    return fallback;
+  };
+  if (received) {
+    const { manifest } = received;
+    let integrity: ModelIntegrity;
+    try {
+      const highest = pinned && cache ? await readHighest(cache, manifestUrl) : undefined;
+      integrity = await checkTrust(received, env.subtle, pinned, [highest, lastGood?.manifest.sequence]);
+    } catch (err) {
+      // Refused before any weight is fetched: a signed older model beats an unverifiable newer one.
+      if (!lastGood) throw err;
+      return cachedGood(`model ${manifest.version} refused (${(err as Error).message})`);
+    }
     try {
       const model = await loadFiles(manifest, manifestUrl, env, cache);
-      if (cache) await rememberGood(cache, manifestUrl, manifest, lastGood);
+      model.integrity = integrity;
+      if (cache) await rememberGood(cache, manifestUrl, received, lastGood?.manifest, pinned !== undefined);
       return model;
     } catch (err) {
-      if (!lastGood || lastGood.version === manifest.version) throw err;
-      const fallback = await loadFiles(lastGood, manifestUrl, env, cache, { cacheOnly: true });
-      fallback.warning = `model ${manifest.version} refused (${(err as Error).message}); using cached ${lastGood.version}`;
-      return fallback;
+      if (!lastGood || lastGood.manifest.version === manifest.version) throw err;
+      return cachedGood(`model ${manifest.version} refused (${(err as Error).message})`);
     }
   }
-  if (lastGood) {
-    const fallback = await loadFiles(lastGood, manifestUrl, env, cache, { cacheOnly: true });
-    fallback.warning = `manifest unavailable (${(manifestError as Error)?.message}); using cached ${lastGood.version}`;
-    return fallback;
-  }
+  if (lastGood) return cachedGood(`manifest unavailable (${(manifestError as Error)?.message})`);
   const detail = manifestError instanceof Error ? manifestError.message : String(manifestError);
   const code = /^manifest\./.test(detail) ? 'model_invalid' : 'model_unavailable';
   throw new VitrineError(code, `model manifest could not be loaded from ${manifestUrl}: ${detail}`, {
@@ -168,7 +215,13 @@ async function loadFiles(
     throw new VitrineError('model_invalid', `model ${manifest.version}: ${(err as Error).message}`, { field: 'model', cause: err });
   }
   env.onProgress?.({ stage: 'cache', progress: 0.7, loadedBytes: loaded, totalBytes: total });
-  return { manifest, weights, bytes: total, fromCache };
+  return {
+    manifest,
+    weights,
+    bytes: total,
+    fromCache,
+    integrity: { signature: 'unchecked', versionLabel: 'unchecked', source: 'network' },
+  };
 }
 
 async function download(url: string, env: LoaderEnv, onBytes: (n: number) => void): Promise<ArrayBuffer> {
@@ -199,27 +252,95 @@ async function download(url: string, env: LoaderEnv, onBytes: (n: number) => voi
   return out.buffer;
 }
 
-async function readLastGood(cache: Cache, manifestUrl: string): Promise<ModelManifest | undefined> {
+/**
+ * What the manifest proves about itself. Without a pinned key nothing is refused here (today's
+ * behaviour) and the result says so. With one: a valid signature by that key, a version label
+ * matching the weights, and a `sequence` no lower than any accepted before from this URL (an equal
+ * one only for the same version); a model_integrity VitrineError otherwise.
+ */
+async function checkTrust(
+  { manifest, raw }: Received,
+  subtle: SubtleCrypto | undefined,
+  pinned: PinnedKey | undefined,
+  accepted: (number | undefined)[],
+): Promise<ModelIntegrity> {
+  const started = performance.now();
+  const labelProblem = await checkVersionLabel(subtle!, manifest);
+  const base = {
+    versionLabel: labelProblem ? ('mismatch' as const) : ('matches' as const),
+    source: 'network' as const,
+    ...(manifest.sequence !== undefined ? { sequence: manifest.sequence } : {}),
+    ...(manifest.rollbackOf ? { rollbackOf: manifest.rollbackOf } : {}),
+  };
+  if (!pinned) return { signature: 'unchecked', ...base };
+  const refuse = (message: string) => new VitrineError('model_integrity', message, { field: 'model' });
+  const check = await verifyManifestSignature(subtle!, raw, pinned);
+  if (!check.ok) throw refuse(check.message);
+  if (labelProblem) throw refuse(labelProblem);
+  if (manifest.sequence === undefined) throw refuse('a signed manifest must carry a sequence');
+  const highest = Math.max(0, ...accepted.map((a) => a ?? 0));
+  if (manifest.sequence < highest) {
+    throw refuse(`stale manifest: sequence ${manifest.sequence} is below ${highest}, accepted before from this URL`);
+  }
+  return { signature: 'verified', keyId: check.keyId, ...base, verifyMs: Math.round((performance.now() - started) * 100) / 100 };
+}
+
+async function readHighest(cache: Cache, manifestUrl: string): Promise<number | undefined> {
   try {
-    const res = await cache.match(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl));
-    return res ? parseManifest(await res.json()) : undefined;
+    const res = await cache.match(HIGHEST_PREFIX + encodeURIComponent(manifestUrl));
+    const n = res ? ((await res.json()) as { sequence?: unknown }).sequence : undefined;
+    return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Records the verified manifest and drops cached files that belong to neither it nor anything else current. */
+/** The last manifest that verified here, checked again (storage can be edited): with a pinned key, its signature too. */
+async function readLastGood(
+  cache: Cache,
+  manifestUrl: string,
+  subtle: SubtleCrypto | undefined,
+  pinned: PinnedKey | undefined,
+): Promise<{ manifest: ModelManifest; integrity: ModelIntegrity } | undefined> {
+  try {
+    const res = await cache.match(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl));
+    if (!res) return undefined;
+    const raw: unknown = await res.json();
+    const manifest = parseManifest(raw);
+    return { manifest, integrity: await checkTrust({ manifest, raw }, subtle, pinned, []) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Records the verified manifest as received (signature included) and, when it was checked
+ * against a pinned key, its sequence as the highest accepted; drops cached files that belong to
+ * neither it nor anything else current.
+ */
 async function rememberGood(
   cache: Cache,
   manifestUrl: string,
-  manifest: ModelManifest,
+  { manifest, raw }: Received,
   previous: ModelManifest | undefined,
+  verified: boolean,
 ): Promise<void> {
   try {
     await cache.put(
       LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl),
-      new Response(JSON.stringify(manifest), { headers: { 'content-type': 'application/json' } }),
+      new Response(JSON.stringify(raw), { headers: { 'content-type': 'application/json' } }),
     );
+    if (verified && manifest.sequence !== undefined) {
+      const highest = (await readHighest(cache, manifestUrl)) ?? 0;
+      if (manifest.sequence > highest) {
+        await cache.put(
+          HIGHEST_PREFIX + encodeURIComponent(manifestUrl),
+          new Response(JSON.stringify({ sequence: manifest.sequence, version: manifest.version }), {
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
+      }
+    }
     if (!previous || previous.version === manifest.version) return;
     const keep = new Set(manifest.files.map((f) => cacheKey(new URL(f.path, manifestUrl).href, f.sha256)));
     for (const f of previous.files) {

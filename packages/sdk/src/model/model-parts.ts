@@ -1,8 +1,30 @@
 /** Owns getting a model ready to rank: download and verify it, then start a warmed-up backend for it. */
 import { FeatureEncoder } from '@vitrine/core/features';
+import { importPublicKey, type PinnedKey } from '@vitrine/core/artifact';
 import type { SelectedScorer } from '../scoring/select';
 import { BACKENDS, type Progress, type VitrineOptions } from '../types';
-import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel } from './loader';
+import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel, type LoaderEnv } from './loader';
+
+/** The imported `modelKey` of each options object: imported once, shared by the first load, retries and the shadow. */
+const pinnedKeys = new WeakMap<VitrineOptions, Promise<PinnedKey>>();
+
+/** The loader environment for `opts`: the browser's fetch, Cache API and WebCrypto, and the pinned key when one is set. */
+export function loaderEnvFor(opts: VitrineOptions, progress?: (p: Progress) => void): LoaderEnv {
+  const env = defaultLoaderEnv(progress);
+  if (opts.modelKey === undefined) return env;
+  let key = pinnedKeys.get(opts);
+  if (!key) {
+    key = env.subtle ? importPublicKey(env.subtle, opts.modelKey) : Promise.reject(new Error('crypto.subtle is unavailable'));
+    key.catch(() => undefined);
+    pinnedKeys.set(opts, key);
+  }
+  return { ...env, modelKey: key };
+}
+
+/** A shadow model (the signals stage), held to the same pinned key as the current one. */
+export function loadShadowModel(manifestUrl: string, opts: VitrineOptions): Promise<LoadedModel> {
+  return loadModel(manifestUrl, loaderEnvFor(opts));
+}
 
 /** A verified model with its encoder. */
 export interface VerifiedModel {
@@ -45,6 +67,6 @@ export async function loadModelParts(
 
 async function loadVerifiedModel(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<VerifiedModel> {
   const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
-  const model = await loadModel(manifestUrl, defaultLoaderEnv(progress));
+  const model = await loadModel(manifestUrl, loaderEnvFor(opts, progress));
   return { model, encoder: new FeatureEncoder(model.manifest.featureSpec) };
 }

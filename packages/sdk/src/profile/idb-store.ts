@@ -1,106 +1,117 @@
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
-import { applyEvent, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
+import type { DBSchema, IDBPObjectStore, IDBPTransaction } from 'idb';
+import { applyEvent, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
+import { IdbConnection } from '../idb-connection';
+import { parseAggregates, parseEvent, rebuildAggregates } from './records';
 import { DEFAULT_RETENTION, type ProfileStore, type RetentionPolicy } from './store';
 
 export const DB_NAME = 'vitrine';
 export const DB_VERSION = 1;
 const DAY_MS = 86_400_000;
-const OPEN_TIMEOUT_MS = 3_000;
+const AGGREGATES_KEY = 'aggregates';
 
 interface VitrineDB extends DBSchema {
-  events: { key: number; value: ProfileEvent; indexes: { hour: number } };
-  state: { key: string; value: ProfileAggregates };
+  // Typed as unknown on read: whatever is stored is validated before use (records.ts).
+  events: { key: number; value: ProfileEvent | unknown; indexes: { hour: number } };
+  state: { key: string; value: ProfileAggregates | unknown };
 }
 
+type ProfileTx = IDBPTransaction<VitrineDB, ('events' | 'state')[], 'readwrite'>;
+
 /**
- * Behaviour profile in IndexedDB. Bounded (retention policy), closes itself when another
- * tab wants to upgrade the schema, and reopens once when the browser drops the connection.
+ * Behaviour profile in IndexedDB. Bounded (retention policy); the connection steps aside for
+ * another tab's upgrade and reopens when lost (IdbConnection). Every record is validated on
+ * read: a corrupt aggregate record is rebuilt from the event log, corrupt events are deleted,
+ * and `onRepair` is told what was repaired.
  */
 export class IdbProfileStore implements ProfileStore {
   readonly kind = 'indexeddb' as const;
-  private db: IDBPDatabase<VitrineDB> | null = null;
+  private readonly connection = new IdbConnection<VitrineDB>(DB_NAME, DB_VERSION, (database, oldVersion) => {
+    if (oldVersion < 1) {
+      const events = database.createObjectStore('events', { autoIncrement: true });
+      events.createIndex('hour', 'hour');
+      database.createObjectStore('state');
+    }
+  });
 
   private constructor(
     private readonly retention: RetentionPolicy,
     private readonly now: () => number,
+    private readonly onRepair: (reason: string) => void,
   ) {}
 
   /** Opens (and upgrades) the database; rejects when IndexedDB is missing, blocked or broken. */
-  static async open(retention: RetentionPolicy = DEFAULT_RETENTION, now: () => number = Date.now): Promise<IdbProfileStore> {
-    const store = new IdbProfileStore(retention, now);
-    store.db = await store.connect();
+  static async open(
+    retention: RetentionPolicy = DEFAULT_RETENTION,
+    now: () => number = Date.now,
+    onRepair: (reason: string) => void = () => undefined,
+  ): Promise<IdbProfileStore> {
+    const store = new IdbProfileStore(retention, now, onRepair);
+    const db = await store.connection.connection();
     // Quota/permission problems often only show on the first write: probe with a read-write tx.
-    const tx = store.db.transaction('state', 'readwrite');
-    await tx.store.get('aggregates');
-    await tx.done;
+    const tx = db.transaction('state', 'readwrite');
+    await Promise.all([tx.store.get(AGGREGATES_KEY), tx.done]);
     return store;
   }
 
-  private async connect(): Promise<IDBPDatabase<VitrineDB>> {
-    // Accessing `indexedDB` itself throws a SecurityError in some sandboxed iframes.
-    if (typeof indexedDB === 'undefined' || !indexedDB) throw new Error('IndexedDB is not available');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('IndexedDB open timed out (blocked by another tab?)')), OPEN_TIMEOUT_MS);
-    });
-    try {
-      const db = await Promise.race([
-        openDB<VitrineDB>(DB_NAME, DB_VERSION, {
-          upgrade(database, oldVersion) {
-            if (oldVersion < 1) {
-              const events = database.createObjectStore('events', { autoIncrement: true });
-              events.createIndex('hour', 'hour');
-              database.createObjectStore('state');
-            }
-          },
-          // Another tab wants a newer schema: step aside so it is not blocked forever.
-          blocking: () => this.dropConnection(),
-          // The browser closed the connection abnormally (Safari "connection lost").
-          terminated: () => {
-            this.db = null;
-          },
-        }),
-        timeout,
-      ]);
-      return db;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private dropConnection(): void {
-    this.db?.close();
-    this.db = null;
-  }
-
-  /** Runs `fn`, reopening the connection once if it was lost or closed under us. */
-  private async withDb<T>(fn: (db: IDBPDatabase<VitrineDB>) => Promise<T>): Promise<T> {
-    if (!this.db) this.db = await this.connect();
-    try {
-      return await fn(this.db);
-    } catch (err) {
-      if (!isConnectionError(err)) throw err;
-      this.db = await this.connect();
-      return fn(this.db);
-    }
-  }
-
   load(): Promise<ProfileAggregates> {
-    return this.withDb(async (db) => (await db.get('state', 'aggregates')) ?? emptyAggregates());
+    return this.connection.run(async (db) => {
+      const tx = db.transaction(['events', 'state'], 'readwrite');
+      return settle(tx, this.readAggregates(tx));
+    });
   }
 
   append(event: ProfileEvent): Promise<ProfileAggregates> {
-    return this.withDb(async (db) => {
+    return this.connection.run(async (db) => {
       const tx = db.transaction(['events', 'state'], 'readwrite');
-      const state = tx.objectStore('state');
-      const events = tx.objectStore('events');
-      const next = applyEvent((await state.get('aggregates')) ?? emptyAggregates(), event);
-      await state.put(next, 'aggregates');
-      await events.add(event);
-      await this.pruneIn(events);
-      await tx.done;
-      return next;
+      return settle(
+        tx,
+        (async () => {
+          const next = applyEvent(await this.readAggregates(tx), event);
+          await tx.objectStore('state').put(next, AGGREGATES_KEY);
+          await tx.objectStore('events').add(event);
+          await this.pruneIn(tx.objectStore('events'));
+          return next;
+        })(),
+      );
     });
+  }
+
+  /**
+   * The stored aggregates, validated; a missing record is an empty profile, a corrupt one is
+   * rebuilt from the valid events of the log (and written back in the same transaction).
+   */
+  private async readAggregates(tx: ProfileTx): Promise<ProfileAggregates> {
+    const raw = await tx.objectStore('state').get(AGGREGATES_KEY);
+    const parsed = raw === undefined ? null : parseAggregates(raw);
+    if (parsed) return parsed;
+    const events = await this.validEventsIn(tx.objectStore('events'));
+    const rebuilt = rebuildAggregates(events);
+    if (raw !== undefined) {
+      await tx.objectStore('state').put(rebuilt, AGGREGATES_KEY);
+      this.onRepair(`the stored profile was corrupt; rebuilt from the ${events.length} events kept`);
+    } else if (events.length) {
+      await tx.objectStore('state').put(rebuilt, AGGREGATES_KEY);
+      this.onRepair(`the stored profile was missing; rebuilt from the ${events.length} events kept`);
+    }
+    return rebuilt;
+  }
+
+  /** The log's valid events, oldest first; invalid ones are deleted and reported. */
+  private async validEventsIn(events: IDBPObjectStore<VitrineDB, ('events' | 'state')[], 'events', 'readwrite'>): Promise<ProfileEvent[]> {
+    const valid: ProfileEvent[] = [];
+    let dropped = 0;
+    let cursor = await events.openCursor();
+    while (cursor) {
+      const event = parseEvent(cursor.value);
+      if (event) valid.push(event);
+      else {
+        dropped += 1;
+        await cursor.delete();
+      }
+      cursor = await cursor.continue();
+    }
+    if (dropped) this.onRepair(`${dropped} corrupt profile event${dropped === 1 ? '' : 's'} deleted`);
+    return valid;
   }
 
   private async pruneIn(events: IDBPObjectStore<VitrineDB, ('events' | 'state')[], 'events', 'readwrite'>): Promise<void> {
@@ -121,23 +132,30 @@ export class IdbProfileStore implements ProfileStore {
   }
 
   events(): Promise<ProfileEvent[]> {
-    return this.withDb((db) => db.getAll('events'));
+    return this.connection.run(async (db) => {
+      const tx = db.transaction(['events', 'state'], 'readwrite');
+      return settle(tx, this.validEventsIn(tx.objectStore('events')));
+    });
   }
 
   clear(): Promise<void> {
-    return this.withDb(async (db) => {
+    return this.connection.run(async (db) => {
       const tx = db.transaction(['events', 'state'], 'readwrite');
       await Promise.all([tx.objectStore('events').clear(), tx.objectStore('state').clear(), tx.done]);
     });
   }
 
   close(): void {
-    this.dropConnection();
+    this.connection.close();
   }
 }
 
-function isConnectionError(err: unknown): boolean {
-  const name = (err as { name?: string } | null)?.name;
-  const message = String((err as { message?: string } | null)?.message ?? '');
-  return name === 'InvalidStateError' || /connection.*(lost|closed)|database.*closing/i.test(message);
+/**
+ * The result of `work` once `tx` has committed. Both are awaited together: a failed request
+ * aborts the transaction, and a `tx.done` nobody awaits would reach the page as an unhandled
+ * rejection (QuotaExceededError on a full disk).
+ */
+async function settle<T>(tx: { done: Promise<void> }, work: Promise<T>): Promise<T> {
+  const [result] = await Promise.all([work, tx.done]);
+  return result;
 }

@@ -30,6 +30,9 @@ export class PrivacyAccountant {
 
   /** Why the device may not contribute now, or null when it may. */
   refusal(ledger: Ledger): string | null {
+    if (ledger.blockedSince !== undefined && this.now() - ledger.blockedSince < this.params.budget.windowDays * DAY_MS) {
+      return ledger.blockedReason ?? 'the privacy ledger was reset: no update for this window';
+    }
     const recent = this.window(ledger);
     const last = recent.reduce((m, c) => Math.max(m, c.at), -Infinity);
     if (this.now() - last < this.params.update.minHoursBetween * 3_600_000) return `one update per ${this.params.update.minHoursBetween} h`;

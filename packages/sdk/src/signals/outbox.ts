@@ -1,4 +1,6 @@
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { DBSchema, IDBPTransaction } from 'idb';
+import { IdbConnection } from '../idb-connection';
+import { parseLedger, parseStoredItem } from './outbox-records';
 import type { HeadExample } from '@vitrine/core/privacy';
 import { eventFromWire, type SignalEvent, type WireBatch, type WireEvent } from '@vitrine/core/protocol';
 import type { StorageKind } from '../types';
@@ -84,6 +86,9 @@ export interface Ledger {
   contributions: { at: number; rho: number }[];
   sent: { batches: number; events: number; updates: number; lastAt: number | null };
   dropped: { batches: number; lastReason: string | null };
+  /** Set when a corrupt ledger was replaced: no update for a whole window from then (its budget use is unknown). */
+  blockedSince?: number;
+  blockedReason?: string;
 }
 
 export const emptyLedger = (): Ledger => ({
@@ -166,70 +171,126 @@ export const SIGNALS_DB = 'vitrine-signals';
 const LEDGER_KEY = 'ledger';
 
 interface SignalsDB extends DBSchema {
-  outbox: { key: string; value: StoredOutboxItem };
-  ledger: { key: string; value: Ledger };
+  // Typed as unknown on read: whatever is stored is checked before use (outbox-records.ts).
+  outbox: { key: string; value: StoredOutboxItem | unknown };
+  ledger: { key: string; value: Ledger | unknown };
 }
 
+export interface IdbOutboxEnv {
+  now: () => number;
+  /** Told what was repaired on read (a corrupt batch dropped, a corrupt ledger replaced). */
+  onRepair: (reason: string) => void;
+}
+
+type OutboxTx = IDBPTransaction<SignalsDB, ('outbox' | 'ledger')[], 'readwrite'>;
+
+/**
+ * The signal queue and the ledger in IndexedDB, shared by the shopper's tabs. The connection
+ * reopens when lost and steps aside for another tab's upgrade (IdbConnection); every record is
+ * checked on read.
+ */
 export class IdbOutbox implements SignalOutbox {
   readonly kind = 'indexeddb' as const;
-  private constructor(private db: IDBPDatabase<SignalsDB>) {}
+  private readonly connection = new IdbConnection<SignalsDB>(SIGNALS_DB, 1, (database) => {
+    database.createObjectStore('outbox', { keyPath: 'id' });
+    database.createObjectStore('ledger');
+  });
 
-  static async open(): Promise<IdbOutbox> {
-    if (typeof indexedDB === 'undefined' || !indexedDB) throw new Error('IndexedDB is not available');
-    // Assigned once the database is open; the `blocking` callback below reads it later.
-    // eslint-disable-next-line prefer-const
-    let box: IdbOutbox | undefined;
-    const db = await openDB<SignalsDB>(SIGNALS_DB, 1, {
-      upgrade(database) {
-        database.createObjectStore('outbox', { keyPath: 'id' });
-        database.createObjectStore('ledger');
-      },
-      blocking: () => box?.close(),
-    });
-    box = new IdbOutbox(db);
+  private constructor(private readonly env: IdbOutboxEnv) {}
+
+  static async open(env: IdbOutboxEnv = { now: Date.now, onRepair: () => undefined }): Promise<IdbOutbox> {
+    const box = new IdbOutbox(env);
+    await box.connection.connection();
     return box;
   }
 
-  async list() {
-    return (await this.db.getAll('outbox')).map(upgradeStoredItem);
+  private transact<T>(work: (tx: OutboxTx) => Promise<T>): Promise<T> {
+    return this.connection.run(async (db) => {
+      const tx = db.transaction(['outbox', 'ledger'], 'readwrite');
+      // Awaited together: a failed request aborts the transaction, and an unawaited tx.done would reach the page.
+      const [result] = await Promise.all([work(tx), tx.done]);
+      return result;
+    });
+  }
+
+  /** The stored ledger, checked; a corrupt one is replaced in this transaction (see parseLedger). */
+  private async readLedger(tx: OutboxTx): Promise<Ledger> {
+    const { ledger, repaired } = parseLedger(await tx.objectStore('ledger').get(LEDGER_KEY), this.env.now());
+    if (repaired) {
+      await tx.objectStore('ledger').put(ledger, LEDGER_KEY);
+      this.env.onRepair(repaired);
+    }
+    return ledger;
+  }
+
+  list(): Promise<OutboxItem[]> {
+    return this.transact(async (tx) => {
+      const items: OutboxItem[] = [];
+      const reasons: string[] = [];
+      let cursor = await tx.objectStore('outbox').openCursor();
+      while (cursor) {
+        const parsed = parseStoredItem(cursor.value);
+        if (!parsed.item) {
+          reasons.push(parsed.reason);
+          await cursor.delete();
+        } else {
+          items.push(parsed.item);
+          if (parsed.droppedEvents) {
+            await cursor.update(parsed.item);
+            this.env.onRepair(`${parsed.droppedEvents} corrupt event(s) dropped from unsent batch ${parsed.item.id}`);
+          }
+        }
+        cursor = await cursor.continue();
+      }
+      if (reasons.length) {
+        const ledger = await this.readLedger(tx);
+        const dropped = { batches: ledger.dropped.batches + reasons.length, lastReason: reasons[reasons.length - 1] };
+        await tx.objectStore('ledger').put({ ...ledger, dropped }, LEDGER_KEY);
+        for (const reason of reasons) this.env.onRepair(`${reason}: dropped`);
+      }
+      return items;
+    });
   }
   async put(item: OutboxItem) {
-    await this.db.put('outbox', item);
+    await this.connection.run((db) => db.put('outbox', item));
   }
-  async openWithCharge(item: OutboxItem, decide: ChargeDecision) {
+  openWithCharge(item: OutboxItem, decide: ChargeDecision) {
     // Everything between reading the ledger and the two writes is synchronous: an IndexedDB
     // transaction commits once no request is pending, and readwrite transactions over the same
     // stores run one after another, so another tab's charge is either seen here or waits for it.
-    const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');
-    const stored = (await tx.objectStore('ledger').get(LEDGER_KEY)) ?? emptyLedger();
-    const charged = decide(stored);
-    const opened = charged ? item : { ...item, withUpdate: false };
-    const writes: Promise<unknown>[] = [tx.objectStore('outbox').put(opened), tx.done];
-    if (charged) writes.push(tx.objectStore('ledger').put(charged, LEDGER_KEY));
-    await Promise.all(writes);
-    return { item: opened, ledger: charged ?? stored };
+    return this.transact(async (tx) => {
+      const stored = await this.readLedger(tx);
+      const charged = decide(stored);
+      const opened = charged ? item : { ...item, withUpdate: false };
+      await Promise.all([tx.objectStore('outbox').put(opened), charged && tx.objectStore('ledger').put(charged, LEDGER_KEY)]);
+      return { item: opened, ledger: charged ?? stored };
+    });
   }
-  async putIf(item: OutboxItem, condition: WriteCondition) {
+  putIf(item: OutboxItem, condition: WriteCondition) {
     const copy = structuredClone(item); // written after the read below: the caller may add events meanwhile
-    const tx = this.db.transaction('outbox', 'readwrite');
-    const stored = await tx.store.get(item.id);
-    const allowed = condition(stored && upgradeStoredItem(stored));
-    await Promise.all([allowed && tx.store.put(copy), tx.done]);
-    return allowed;
+    return this.transact(async (tx) => {
+      const raw = await tx.objectStore('outbox').get(item.id);
+      const stored = raw === undefined ? undefined : parseStoredItem(raw).item;
+      // A corrupt stored copy is neither this tab's open batch nor another tab's sealed one: refused (the events move on).
+      const allowed = stored === null ? false : condition(stored);
+      if (allowed) await tx.objectStore('outbox').put(copy);
+      return allowed;
+    });
   }
-  async removeWithLedger(id: string, change: (stored: Ledger) => Ledger) {
-    const tx = this.db.transaction(['outbox', 'ledger'], 'readwrite');
-    const ledger = change((await tx.objectStore('ledger').get(LEDGER_KEY)) ?? emptyLedger());
-    await Promise.all([tx.objectStore('outbox').delete(id), tx.objectStore('ledger').put(ledger, LEDGER_KEY), tx.done]);
-    return ledger;
+  removeWithLedger(id: string, change: (stored: Ledger) => Ledger) {
+    return this.transact(async (tx) => {
+      const ledger = change(await this.readLedger(tx));
+      await Promise.all([tx.objectStore('outbox').delete(id), tx.objectStore('ledger').put(ledger, LEDGER_KEY)]);
+      return ledger;
+    });
   }
   async clear() {
-    await this.db.clear('outbox');
+    await this.connection.run((db) => db.clear('outbox'));
   }
-  async ledger() {
-    return (await this.db.get('ledger', LEDGER_KEY)) ?? emptyLedger();
+  ledger() {
+    return this.transact((tx) => this.readLedger(tx));
   }
   close() {
-    this.db.close();
+    this.connection.close();
   }
 }

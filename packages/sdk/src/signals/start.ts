@@ -26,7 +26,10 @@ export async function startSignalsStage(
   const given = outbox;
   if (!outbox) {
     try {
-      outbox = storage === 'memory' ? new MemoryOutbox() : await IdbOutbox.open();
+      outbox =
+        storage === 'memory'
+          ? new MemoryOutbox()
+          : await IdbOutbox.open({ now: env.now, onRepair: (reason) => env.onError(`signals: ${reason}`) });
     } catch (err) {
       outbox = new MemoryOutbox();
       warning = `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`;
