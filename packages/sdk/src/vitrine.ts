@@ -516,20 +516,21 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
       }
     };
     // The store reports repairs and failures from its first read on; the client takes them once it exists.
-    let client: VitrineClient | undefined;
+    const attached: { client?: VitrineClient } = {};
     const early: string[] = [];
     const storeP = internals.profileStore
       ? Promise.resolve({ store: internals.profileStore, warning: undefined })
       : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now, {
-          onRepair: (reason) => (client ? client.storageRepaired(reason) : early.push(reason)),
-          onChange: (failure, cause) => client?.storageChanged(failure, cause),
+          onRepair: (reason) => (attached.client ? attached.client.storageRepaired(reason) : early.push(reason)),
+          onChange: (failure, cause) => attached.client?.storageChanged(failure, cause),
         });
     // The model loads while the profile store opens; its failure is handled by useModel.
     const loading = loadModelParts(opts, progress);
     loading.catch(() => undefined);
     const { store, warning } = await storeP;
     const status: VitrineStatus = { ready: true, backend: 'rules', profile: store.kind, warnings: [] };
-    client = new VitrineClient({ options: opts, progress, store, internals, status });
+    const client = new VitrineClient({ options: opts, progress, store, internals, status });
+    attached.client = client;
     for (const reason of early) client.storageRepaired(reason);
     await client.useModel(loading);
     if (warning) client.status.warnings.push(warning);
