@@ -325,7 +325,7 @@ describe.each([
     expect(await outbox.putIf(item, (stored) => stored !== undefined)).toBe(false);
     expect(await outbox.list()).toEqual([]);
     expect(await outbox.putIf(item, (stored) => stored === undefined)).toBe(true);
-    const body = { format: SIGNALS_FORMAT, id: item.id, model: item.model, events: [{ a: 'x', s: 0, p: 0.5, r: 1, t: 0 }] };
+    const body: WireBatch = { format: SIGNALS_FORMAT, id: item.id, model: item.model, events: [{ a: 'x', s: 0, p: 0.5, r: 1, t: 0 }] };
     const sealed = { ...item, state: 'sealed' as const, body };
     expect(await outbox.putIf(sealed, (stored) => stored?.state === 'open')).toBe(true);
     expect(await outbox.putIf({ ...item, touchedAt: now + 1 }, (stored) => stored?.state === 'open')).toBe(false);
