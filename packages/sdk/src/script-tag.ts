@@ -57,6 +57,8 @@ interface Global {
       backend: (data.backend as VitrineOptions['backend']) || 'auto',
       // Only an explicit data-consent="signals" turns signals on.
       consent: data.consent === 'signals' ? 'signals' : 'none',
+      // data-model-key: the pinned model signing key (SPKI base64); only signed models are used then.
+      ...(data.modelKey ? { modelKey: data.modelKey } : {}),
     }).catch(() => undefined);
   }
 })();

@@ -4,3 +4,20 @@ export { quantizeMlp, type QuantizationScheme, type QuantizedTensor } from './qu
 export { pack } from './pack';
 export { referenceScores } from './reference';
 export type { MlpWeights } from './mlp-weights';
+export {
+  SIGNATURE_ALG,
+  canonicalJson,
+  signingBytes,
+  importPublicKey,
+  importSigningKey,
+  generateSigningKeyPair,
+  signManifest,
+  verifyManifestSignature,
+  weightsDigest,
+  contentLabel,
+  checkVersionLabel,
+  type ManifestSignature,
+  type PinnedKey,
+  type SigningKey,
+  type SignatureCheck,
+} from './signature';

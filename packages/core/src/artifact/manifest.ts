@@ -68,6 +68,18 @@ export const ManifestSchema = v.object({
   head: v.optional(v.object({ base: v.pipe(v.string(), v.minLength(1)), frozenUnits: PositiveInt })),
   training: v.optional(v.record(v.string(), v.unknown())),
   metrics: v.optional(v.record(v.string(), v.unknown())),
+  /** Raised by the server at every publish; a client refuses a lower one than it accepted before (signature.ts). */
+  sequence: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER))),
+  /** Set when an older version is republished as current: the version it replaces. */
+  rollbackOf: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** ECDSA P-256 signature of everything else (signature.ts); checked by clients that pin the key. */
+  signature: v.optional(
+    v.object({
+      alg: v.literal('ES256'),
+      keyId: v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits')),
+      value: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, 'must be base64url')),
+    }),
+  ),
 });
 
 export type ModelManifest = v.InferOutput<typeof ManifestSchema> & { featureSpec: FeatureSpec };
