@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { test, expect } from './fixtures';
 import { BatchSchema } from '@vitrine/core/protocol';
-import { SERVER_PORT } from './playwright.config';
+import { ADMIN_TOKEN, SERVER_PORT } from './playwright.config';
 
 const DEMO = 'http://127.0.0.1:5174/';
 const SERVER = `http://127.0.0.1:${SERVER_PORT}`;
@@ -45,7 +45,8 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
     );
   });
   const stats = async () => (await request.get(`${SERVER}/v1/stats`)).json();
-  const aggregate = async () => (await request.post(`${SERVER}/v1/admin/rounds`)).json();
+  const aggregate = async () =>
+    (await request.post(`${SERVER}/v1/admin/rounds`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
   const seedVersion = (await stats()).models.current as string;
 
   // A shop cookie exists on the page; it must never reach the Vitrine endpoint.

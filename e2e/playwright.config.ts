@@ -4,6 +4,8 @@ import { chromiumPath } from '../scripts/ensure-chromium';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_PORT = 8790;
+/** The e2e server's admin token (admin routes always need one); a fixed test value, loopback only. */
+export const ADMIN_TOKEN = 'e2e-admin-token-not-a-secret';
 
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu', // WebGPU adapter in headless Chromium (SwiftShader here, isFallbackAdapter: true)
@@ -61,6 +63,7 @@ export default defineConfig({
         VITRINE_ROUND_INTERVAL_MS: '0',
         VITRINE_RATE_LIMIT: '100000',
         VITRINE_LOG: '0',
+        VITRINE_ADMIN_TOKEN: ADMIN_TOKEN,
       },
     },
     {

@@ -9,9 +9,11 @@
  * whole loop (a round from a single device, negligible noise, a small step, promotion after a
  * few events) in its own data directory `.vitrine-qa/`. It offers no privacy: QA only.
  *
- * PORT (server, default 8787) and DEMO_PORT (demo, default 5173) choose the ports.
+ * PORT (server, default 8787) and DEMO_PORT (demo, default 5173) choose the ports. The admin routes
+ * (`npm run aggregate`) always need a token: VITRINE_ADMIN_TOKEN, or one generated here and printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
 const HOST = '127.0.0.1';
@@ -134,7 +136,18 @@ const qaEnv: Record<string, string> = qaLoop
   : {};
 if (qaLoop) console.log('QA loop: cohort 1, negligible noise, a round every minute (no privacy; never for production)');
 console.log(`npm start: starting the Vitrine server (${serverUrl}) and the demo shop (${demoUrl}); waiting until both answer…`);
-run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], { PORT: serverPort, ...qaEnv });
+// Admin routes always need a token: a random one for this run unless one is set.
+const adminToken = process.env.VITRINE_ADMIN_TOKEN || randomBytes(32).toString('base64url');
+if (!process.env.VITRINE_ADMIN_TOKEN) {
+  console.log(
+    `npm start: generated a dev admin token for this run; run a round with\n  VITRINE_ADMIN_TOKEN=${adminToken} npm run aggregate`,
+  );
+}
+run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
+  PORT: serverPort,
+  VITRINE_ADMIN_TOKEN: adminToken,
+  ...qaEnv,
+});
 run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], { VITRINE_SERVER: serverUrl, DEMO_PORT: demoPort });
 
 const deadline = Date.now() + timeoutS * 1000;

@@ -1,7 +1,8 @@
 /**
  * Owns `npm run aggregate`: runs one aggregation round. When a server is listening on PORT it asks
  * that server (an embedded data directory must have one writer); otherwise it opens the store
- * (VITRINE_DATA_DIR or DATABASE_URL) itself. Prints the round report as JSON.
+ * (VITRINE_DATA_DIR or DATABASE_URL) itself. Asking a server needs its VITRINE_ADMIN_TOKEN (`npm start`
+ * prints the one it generated). Prints the round report as JSON.
  */
 import { configFromEnv } from './config';
 import { createServer } from './http/server';
@@ -14,7 +15,10 @@ try {
   const headers: Record<string, string> = config.adminToken ? { authorization: `Bearer ${config.adminToken}` } : {};
   const res = await fetch(url, { method: 'POST', headers });
   report = await res.json();
-  if (!res.ok) throw Object.assign(new Error(`server answered ${res.status}: ${JSON.stringify(report)}`), { fatal: true });
+  if (!res.ok) {
+    const hint = config.adminToken ? '' : ' (set VITRINE_ADMIN_TOKEN to the token the server was started with; npm start prints it)';
+    throw Object.assign(new Error(`server answered ${res.status}: ${JSON.stringify(report)}${hint}`), { fatal: true });
+  }
   console.error(`aggregate: ran on the server at ${url}`);
 } catch (err) {
   if ((err as { fatal?: boolean }).fatal) {

@@ -1,6 +1,7 @@
 /** Owns the server's configuration: its shape, defaults, reading it from the environment, and the derived DP mechanism. */
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
 import { DEFAULT_CONTRIBUTIONS_PER_WINDOW } from '@vitrine/core/privacy';
 
 /** The published model the server starts from on an empty store: the one @vitrine/models ships. */
@@ -47,12 +48,23 @@ export interface ServerConfig {
   rateLimit: { max: number; windowMs: number };
   bodyLimit: number;
   /**
-   * Take the client address from X-Forwarded-For (only behind a proxy you run: otherwise any
-   * client could claim any network). The simulation sets it to give each shopper a network.
+   * Which proxies' X-Forwarded-For is believed for the client address (rate-limit buckets and
+   * network keys): false (default) ignores the header; a list of proxy addresses, CIDRs or
+   * proxy-addr names (`loopback`, `uniquelocal`, `linklocal`) trusts only those peers; a number
+   * trusts that many hops in front of the server (only when nothing else can reach it); true trusts
+   * everyone (any client can then claim any address). See `parseTrustProxy`.
    */
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
+  /** Bearer token for `/v1/admin/*`. Without one the admin routes are disabled (403). */
   adminToken?: string;
+  /**
+   * GET /v1/stats: computed at most once per `cacheMs` (concurrent callers share one computation)
+   * and limited per client address. Default `DEFAULT_STATS`.
+   */
+  stats?: StatsConfig;
   logger: boolean;
+  /** Where warnings and errors are logged when `logger` is on (default: stdout); tests capture it here. */
+  logStream?: { write(line: string): void };
   /** The server's clock for checking events' time buckets (simulations run days ahead). */
   now?: () => number;
   /**
@@ -75,6 +87,48 @@ export const DEFAULT_PRIVACY: PrivacyConfig = {
   noiseRidge: 0.8,
   noise: 'gaussian',
 };
+
+export type TrustProxy = boolean | number | string[];
+
+export interface StatsConfig {
+  cacheMs: number;
+  rateLimit: { max: number; windowMs: number };
+}
+
+export const DEFAULT_STATS: StatsConfig = { cacheMs: 2000, rateLimit: { max: 120, windowMs: 60_000 } };
+
+/** Shortest admin token accepted (a generated one is 32 random bytes, 43 characters of base64url). */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * VITRINE_TRUST_PROXY: unset, '', '0' or 'false': no proxy (X-Forwarded-For ignored). 'true':
+ * trust every hop (the old '1' behaviour: only when every path to the server adds the header
+ * itself). A positive integer: that many proxy hops ('1' = one reverse proxy in front; the
+ * server must not be reachable around it). Otherwise a comma list of proxy addresses or CIDRs
+ * (`127.0.0.1,10.0.0.0/8,::1`) or proxy-addr names (`loopback`, `uniquelocal`, `linklocal`):
+ * only a peer in the list is believed, which is the setting to prefer.
+ */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = (raw ?? '').trim();
+  if (value === '' || value === '0' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!(PROXY_NAMES.has(entry) || (family !== 0 && okBits && rest.length === 0))) {
+      throw new Error(
+        `VITRINE_TRUST_PROXY: "${entry}" is not an address, CIDR or one of loopback, linklocal, uniquelocal ` +
+          `(use a comma list, a hop count, or 'true')`,
+      );
+    }
+  }
+  return entries;
+}
 
 const num = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -106,8 +160,12 @@ export function configFromEnv(): ServerConfig {
     roundIntervalMs: num('VITRINE_ROUND_INTERVAL_MS', 3_600_000),
     rateLimit: { max: num('VITRINE_RATE_LIMIT', 600), windowMs: 60_000 },
     bodyLimit: 64 * 1024,
-    trustProxy: process.env.VITRINE_TRUST_PROXY === '1',
+    trustProxy: parseTrustProxy(process.env.VITRINE_TRUST_PROXY),
     adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
+    stats: {
+      cacheMs: num('VITRINE_STATS_CACHE_MS', DEFAULT_STATS.cacheMs),
+      rateLimit: { max: num('VITRINE_STATS_RATE_LIMIT', DEFAULT_STATS.rateLimit.max), windowMs: DEFAULT_STATS.rateLimit.windowMs },
+    },
     logger: process.env.VITRINE_LOG !== '0',
     allowNoiseOff: false,
   };

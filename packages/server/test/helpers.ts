@@ -27,6 +27,22 @@ export async function resetPostgres(): Promise<void> {
   await c.end();
 }
 
+/**
+ * A schema of its own in the test database, emptied, for a test file that runs beside others
+ * (files run in parallel; `resetPostgres` empties `public`, which server.test.ts uses). Returns
+ * the URL whose connections use it (`search_path`).
+ */
+export async function resetPostgresSchema(schema: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  const c = new pg.Client({ connectionString: TEST_PG_URL });
+  await c.connect();
+  await c.query(`drop schema if exists ${schema} cascade; create schema ${schema};`);
+  await c.end();
+  const url = new URL(TEST_PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
 export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
   return {
     port: 0,
@@ -40,6 +56,8 @@ export function testConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     rateLimit: { max: 10_000, windowMs: 60_000 },
     bodyLimit: 64 * 1024,
     trustProxy: false,
+    // Tests read stats right after writing; the cache has its own test (hardening.test.ts).
+    stats: { cacheMs: 0, rateLimit: { max: 10_000, windowMs: 60_000 } },
     logger: false,
     // Tests may run the no-noise baseline, as the simulation does; a deployed server never can.
     allowNoiseOff: true,

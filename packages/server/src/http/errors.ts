@@ -1,4 +1,4 @@
-/** Owns HTTP errors: `HttpError` (status, message, optional field) and the one handler that answers every failed request. */
+/** Owns HTTP errors: `HttpError` (status, message, optional field), the one handler that answers every failed request, and 404. */
 import type { FastifyInstance } from 'fastify';
 
 /** What a route throws to answer with `status` and `{ error: message, field? }`. */
@@ -34,4 +34,6 @@ export function installErrorHandler(app: FastifyInstance, bodyLimit: number): vo
     if (httpError.status >= 500) app.log.error(err);
     return reply.code(httpError.status).send(httpError.body());
   });
+  // Fastify's default 404 quotes the method and path back; ours says nothing about the request.
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
 }

@@ -4,6 +4,8 @@ import type { ModelRegistry } from '../registry/registry';
 import { HttpError } from './errors';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** What a version label or file name can be; anything else (control characters, NUL, slashes, spaces) is not a model. */
+const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 export function registerModelRoutes(app: FastifyInstance, registry: ModelRegistry): void {
   app.get('/v1/models/current', async (req, reply) => {
@@ -15,11 +17,16 @@ export function registerModelRoutes(app: FastifyInstance, registry: ModelRegistr
   });
 
   app.get<{ Params: { version: string; file: string } }>('/v1/models/:version/:file', async (req, reply) => {
-    const model = await registry.get(req.params.version);
-    if (!model) throw new HttpError(404, `version: no model ${req.params.version}`);
-    reply.header('cache-control', IMMUTABLE).header('etag', `"${model.version}/${req.params.file}"`);
-    if (req.params.file === 'manifest.json') return model.manifest;
-    if (req.params.file === model.manifest.files[0].path) return reply.type('application/octet-stream').send(Buffer.from(model.weights));
-    throw new HttpError(404, `file: ${model.version} has no ${req.params.file}`);
+    const { version, file } = req.params;
+    // Checked before anything uses them: never echoed, never put in a header (a NUL in an ETag was a 500).
+    if (!SAFE_SEGMENT.test(version)) throw new HttpError(404, 'version: no such model', 'version');
+    if (!SAFE_SEGMENT.test(file)) throw new HttpError(404, 'file: no such file', 'file');
+    const model = await registry.get(version);
+    if (!model) throw new HttpError(404, 'version: no such model', 'version');
+    const isManifest = file === 'manifest.json';
+    if (!isManifest && file !== model.manifest.files[0].path) throw new HttpError(404, 'file: no such file', 'file');
+    reply.header('cache-control', IMMUTABLE).header('etag', `"${model.version}/${file}"`);
+    if (isManifest) return model.manifest;
+    return reply.type('application/octet-stream').send(Buffer.from(model.weights));
   });
 }

@@ -1,10 +1,10 @@
 /** Owns assembling the server: Fastify and its plugins, the stages wired together, the round timer, start and close. */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { serverSecret } from '../store/learning';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import type { ServerConfig } from '../config';
+import { DEFAULT_STATS, MIN_ADMIN_TOKEN_LENGTH, type ServerConfig, type TrustProxy } from '../config';
 import { mechanism } from '../mechanism';
 import { SignalWriter } from '../ingest/writer';
 import { ModelRegistry } from '../registry/registry';
@@ -47,18 +47,34 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
         return await runRound(db, registry, config.privacy, config.promotion);
       } finally {
         running = null;
+        stats.invalidate(); // the next GET /v1/stats shows this round
       }
     })();
     return running;
   };
 
+  if (config.adminToken !== undefined && config.adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new Error(`VITRINE_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)`);
+  }
   const app = Fastify({
     // Request logs (info level) would hold IP addresses and user agents: only warnings and errors are logged.
-    logger: config.logger ? { level: 'warn' } : false,
+    logger: config.logger ? { level: 'warn', ...(config.logStream ? { stream: config.logStream } : {}) } : false,
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    trustProxy: fastifyTrustProxy(config.trustProxy),
+    // Malformed URLs (bad percent-encoding, over-long parameters) get a generic 400: no echo of the path, no log line.
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      (reply as FastifyReply).code(status >= 400 && status < 500 ? status : 400).send({ error: 'bad request' });
+    },
   });
-  await app.register(cors, { origin: '*', methods: ['GET', 'POST'], credentials: false, maxAge: 86_400 });
+  // Retry-After must be readable cross-origin, or browsers' clients retry blind exactly when the server is overloaded.
+  await app.register(cors, {
+    origin: '*',
+    methods: ['GET', 'POST'],
+    credentials: false,
+    maxAge: 86_400,
+    exposedHeaders: ['Retry-After'],
+  });
   await app.register(rateLimit, { global: false });
   // Signals arrive as text/plain (a "simple" request: no CORS preflight) holding JSON.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
@@ -74,7 +90,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   registerPrivacyRoutes(app, { db, registry, privacy: config.privacy, mech, expectedGain: readExpectedGain(config.seedModel) });
   const networkSecret = await serverSecret(db, 'network-key', () => randomBytes(32).toString('hex'));
   registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit, networkSecret, now: config.now ?? Date.now });
-  registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech });
+  const stats = registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech, ...(config.stats ?? DEFAULT_STATS) });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
 
   let timer: ReturnType<typeof setInterval> | undefined;
@@ -100,4 +116,14 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     timer.unref();
   }
   return server;
+}
+
+/**
+ * Fastify's trustProxy from ours. A hop count becomes proxy-addr's own hop rule (Fastify 5 maps a
+ * bare number to "trust nothing", because hops alone cannot tell a proxy from a client that
+ * reached the server directly: the documentation says to use a count only when nothing can).
+ */
+function fastifyTrustProxy(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return trust > 0 ? (_address, hop) => hop < trust : false;
+  return trust;
 }

@@ -1,4 +1,8 @@
-/** Owns the stats resource: GET /v1/stats (signal totals, models, rounds, promotions, budget, storage). */
+/**
+ * Owns the stats resource: GET /v1/stats (signal totals, models, rounds, promotions, budget,
+ * storage). The answer is computed at most once per `cacheMs` (callers during a computation share
+ * it) and each client address is rate-limited, so stats loops cannot starve ingest of the database.
+ */
 import type { FastifyInstance } from 'fastify';
 import { epsilonFromRho } from '@vitrine/core/privacy';
 import type { PrivacyConfig } from '../config';
@@ -10,12 +14,52 @@ import type { Db } from '../store/db';
 import { selectRecentPromotions } from '../store/promotions';
 import { selectRecentRounds } from '../store/rounds';
 
+export interface StatsRoutes {
+  /** Drops the cached answer (after a round, so the next read shows it). */
+  invalidate(): void;
+}
+
 export function registerStatsRoutes(
   app: FastifyInstance,
-  deps: { db: Db; registry: ModelRegistry; privacy: PrivacyConfig; mech: Mechanism },
-): void {
-  const { db, registry, privacy, mech } = deps;
-  app.get('/v1/stats', async () => {
+  deps: {
+    db: Db;
+    registry: ModelRegistry;
+    privacy: PrivacyConfig;
+    mech: Mechanism;
+    cacheMs: number;
+    rateLimit: { max: number; windowMs: number };
+  },
+): StatsRoutes {
+  const { db, registry, privacy, mech, cacheMs } = deps;
+  let cached: { at: number; value: ReturnType<typeof compute> } | null = null;
+  let generation = 0;
+  const read = (): ReturnType<typeof compute> => {
+    // While a computation runs (`at` = Infinity) every caller shares it; after, it is reused for `cacheMs`.
+    if (cached && Date.now() - cached.at < cacheMs) return cached.value;
+    const mine = ++generation;
+    const value = compute();
+    const entry = { at: Number.POSITIVE_INFINITY, value };
+    cached = entry;
+    value.then(
+      () => {
+        entry.at = Date.now();
+      },
+      // A failed computation is not kept: the next caller tries again.
+      () => {
+        if (generation === mine) cached = null;
+      },
+    );
+    return value;
+  };
+  app.get('/v1/stats', { config: { rateLimit: { max: deps.rateLimit.max, timeWindow: deps.rateLimit.windowMs } } }, () => read());
+  return {
+    invalidate() {
+      generation += 1;
+      cached = null;
+    },
+  };
+
+  async function compute() {
     const totals = await selectBatchTotals(db);
     const counters = await selectCounters(db);
     const rounds = await selectRecentRounds(db, 20);
@@ -36,5 +80,5 @@ export function registerStatsRoutes(
       },
       storage: db.kind,
     };
-  });
+  }
 }
