@@ -26,7 +26,15 @@ test('two tabs of one shopper: one update between them, no batch sealed under a 
   const fromA = signalBodies(a);
   const fromB = signalBodies(b);
   // The server's current model (another test may have promoted one): updates are asked for that version only.
-  const options = { consent: 'signals', endpoint: ENDPOINT, model: `${ENDPOINT}/models/current`, backend: 'wasm', user: { age: '26' } };
+  const options = {
+    consent: 'signals',
+    endpoint: ENDPOINT,
+    model: `${ENDPOINT}/models/current`,
+    backend: 'wasm',
+    user: { age: '26' },
+    // The e2e server runs QA privacy (rounds of one network, a huge epsilon): floors loosened as the QA shop does.
+    privacyFloors: { maxEpsilon: 1e9, minCohort: 1, minKThreshold: 1 },
+  };
   await init(a, options);
   await clickFirst(a); // A opens a batch and charges the device's one update for this interval
   await init(b, options); // B starts while A's batch is open: it must leave it alone

@@ -21,6 +21,8 @@ const proxy = { '/v1': process.env.VITRINE_SERVER ?? 'http://127.0.0.1:8787' };
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [vitrineAssets()],
+  // QA loop servers publish privacy below the SDK's floors; the page then loosens them (main.ts).
+  define: { __VITRINE_QA_LOOP__: JSON.stringify(process.env.VITRINE_QA_LOOP === '1') },
   server: { host: '127.0.0.1', port: Number(process.env.DEMO_PORT ?? 5173), strictPort: true, proxy },
   preview: { host: '127.0.0.1', port: Number(process.env.DEMO_PORT ?? 5173), proxy },
 });

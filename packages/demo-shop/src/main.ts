@@ -56,6 +56,8 @@ select($('#user'), USER_FIELDS, {
   RestaurantLessThan20: '4~8',
 });
 
+/** Set by the dev server (VITRINE_QA_LOOP=1, from `npm run start:qa-loop` and the e2e loop). */
+declare const __VITRINE_QA_LOOP__: boolean;
 const CONSENT_KEY = 'vitrine-demo-consent';
 const consent = () => (localStorage.getItem(CONSENT_KEY) === 'signals' ? 'signals' : 'none');
 ($('#consent') as HTMLInputElement).checked = consent() === 'signals';
@@ -70,6 +72,9 @@ async function start() {
     model: '/v1/models/current',
     endpoint: '/v1',
     consent: consent(),
+    // `npm run start:qa-loop` runs a server with QA privacy (one network per round, a huge
+    // epsilon); devices refuse such parameters unless the shop loosens its floors, as here.
+    ...(__VITRINE_QA_LOOP__ ? { privacyFloors: { maxEpsilon: Infinity, minCohort: 1, minKThreshold: 1 } } : {}),
     backend,
     user: read($('#user')),
     onProgress: (p: Progress) => {

@@ -1,3 +1,4 @@
+import type { PrivacyFloors } from './signals/privacy-parameters';
 import type { VitrineError } from './errors';
 
 export type { Activity, FeatureRecord, FeatureValue, Outcome } from '@vitrine/core/domain';
@@ -50,6 +51,13 @@ export interface VitrineOptions {
   wasmPaths?: string;
   /** 'auto' (IndexedDB, else memory) or 'memory'. */
   storage?: StorageOption;
+  /**
+   * The weakest privacy parameters under which this device attaches model updates (defaults:
+   * epsilon ≤ 10, delta ≤ 1e-5, window ≥ 7 days, rounds of ≥ 10 networks, k ≥ 5; see
+   * docs/privacy.md). Parameters below them are refused: reward events are still sent, updates
+   * are not. Loosen only for a QA loop.
+   */
+  privacyFloors?: Partial<PrivacyFloors>;
   /** Random source in [0,1); injectable for reproducible tests. */
   random?: () => number;
   /** Clock; injectable for tests. */

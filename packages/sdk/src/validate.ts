@@ -98,6 +98,15 @@ const OptionsSchema = v.object({
   epsilon: v.optional(v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
   wasmPaths: v.optional(v.string()),
   storage: v.optional(oneOf(STORAGE_OPTIONS)),
+  privacyFloors: v.optional(
+    v.strictObject({
+      maxEpsilon: v.optional(v.pipe(v.number(), v.gtValue(0))),
+      maxDelta: v.optional(v.pipe(v.number(), v.gtValue(0), v.maxValue(1))),
+      minWindowDays: v.optional(v.pipe(v.number(), v.minValue(0))),
+      minCohort: v.optional(v.pipe(v.number(), v.minValue(0))),
+      minKThreshold: v.optional(v.pipe(v.number(), v.minValue(0))),
+    }),
+  ),
   random: v.optional(v.function()),
   now: v.optional(v.function()),
   modelKey: v.optional(ModelKeySchema),

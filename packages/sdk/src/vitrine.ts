@@ -262,6 +262,8 @@ class VitrineClient implements Vitrine {
     try {
       const batch = encoder.encodeFactored(activities, context, this.user, this.profile);
       const scores = await scorer.score(batch);
+      // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
+      if (!Array.from(scores).every(Number.isFinite)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const placements = this.signals?.placements({
@@ -398,6 +400,7 @@ class VitrineClient implements Vitrine {
       loadShadow: (url) => loadShadowModel(url, options),
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
       flushDelayMs: internals.flushDelayMs ?? 30_000,
+      privacyFloors: options.privacyFloors,
     });
     if (!stage) return;
     if (warning) this.status = { ...this.status, warnings: [...this.status.warnings, warning] };

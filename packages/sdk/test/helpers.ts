@@ -55,8 +55,9 @@ export function privacyParametersJson(model: string, update: Record<string, unkn
       dimension: 618,
       clipGradient: 1,
       clipCurvature: 0.5,
-      noiseMultiplierGradient: 1.2,
-      noiseMultiplierCurvature: 1.2,
+      // Consistent with the cost: (1/4.5² + 1/4.5²)/2 = 0.0494 ≤ 0.05 (the device checks it).
+      noiseMultiplierGradient: 4.5,
+      noiseMultiplierCurvature: 4.5,
       rhoPerContribution: 0.05,
       minHoursBetween: 240,
       ...update,

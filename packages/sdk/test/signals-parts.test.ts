@@ -5,7 +5,14 @@ import { openDB } from 'idb';
 import { referenceScores } from '@vitrine/core/artifact';
 import { FeatureEncoder, emptyAggregates } from '@vitrine/core/features';
 import { l2Norm, sufficientStatistics, updateDimension, type HeadExample } from '@vitrine/core/privacy';
-import { BATCH_FIELD_DESCRIPTIONS, parseWireBatch, timeBucket, type PrivacyParameters, type WireBatch } from '@vitrine/core/protocol';
+import {
+  BATCH_FIELD_DESCRIPTIONS,
+  MAX_BODY_BYTES,
+  parseWireBatch,
+  timeBucket,
+  type PrivacyParameters,
+  type WireBatch,
+} from '@vitrine/core/protocol';
 import { COUPON_CATALOG } from '@vitrine/models/datasets/coupons';
 import { loadModel, type LoadedModel } from '../src/model/loader';
 import { chooseSlate } from '../src/policy/epsilon-greedy';
@@ -519,17 +526,27 @@ describe('sender', () => {
     expect(queue.items.map((i) => i.attempts)).toEqual([MAX_ATTEMPTS_PER_PAGE]); // waits in the outbox
   });
 
-  it('at page exit sends with keepalive what fits in 64 KiB, and never a batch still in flight', async () => {
+  it('at page exit sends with keepalive what fits in one 64 KiB budget per page, never a batch still in flight', async () => {
     const { queue, sender, requests } = setup([], { hang: true }); // the page is going away: no answer arrives
-    // ~27 KB each: two fit in one keepalive pass, the third waits.
+    // ~27 KB each: two fit in the page's keepalive budget, the third waits in the outbox.
     for (const id of ['a', 'b', 'c']) await queue.add(sealedItem(id, 600));
     await sender.sendDue(true);
     expect(requests.map((r) => JSON.parse(r.body as string).id)).toEqual(['a', 'b']);
-    await sender.sendDue(true); // pagehide after visibilitychange: a and b are still in flight
-    expect(requests.map((r) => JSON.parse(r.body as string).id)).toEqual(['a', 'b', 'c']);
-    expect(requests.every((r) => r.keepalive)).toBe(true);
+    // pagehide after visibilitychange: a and b are still in flight and hold the budget, so c still waits.
     await sender.sendDue(true);
-    expect(requests).toHaveLength(3);
+    expect(requests.map((r) => JSON.parse(r.body as string).id)).toEqual(['a', 'b']);
+    const bytes = requests.reduce((sum, r) => sum + new TextEncoder().encode(r.body as string).length, 0);
+    expect(bytes).toBeLessThanOrEqual(MAX_BODY_BYTES);
+    expect(requests.every((r) => r.keepalive)).toBe(true);
+  });
+
+  it('a keepalive budget is free again once its requests have finished', async () => {
+    const { queue, sender, requests } = setup([]); // answered at once (the page stayed: hidden, then visible)
+    for (const id of ['a', 'b', 'c']) await queue.add(sealedItem(id, 600));
+    await sender.sendDue(true);
+    await new Promise((r) => setTimeout(r, 0));
+    await sender.sendDue(true);
+    expect(requests.map((r) => JSON.parse(r.body as string).id)).toEqual(['a', 'b', 'c']);
   });
 
   it('pauses while offline and resumes when the browser is back online', async () => {

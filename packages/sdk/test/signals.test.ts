@@ -27,6 +27,8 @@ interface Captured {
 let server: VitrineServer;
 let base: string;
 let failNext: { status: number; headers?: Record<string, string> }[] = [];
+/** Floors loose enough for the QA-style test server; the default floors have their own tests. */
+const QA_FLOORS = { maxEpsilon: Infinity, minCohort: 1, minKThreshold: 1 };
 let hangPrivacy = false;
 /** Answer the privacy request only after this long (a slow server). */
 let delayPrivacyMs = 0;
@@ -89,6 +91,8 @@ function client(options: ClientOptions = {}) {
       consent: options.consent,
       now: options.now,
       onError: (e) => options.errors?.push(e),
+      // This test server runs rounds of one network with a huge epsilon (QA settings).
+      privacyFloors: QA_FLOORS,
     },
     { outbox: options.outbox ?? new MemoryOutbox(), flushDelayMs: 3_600_000 },
   );

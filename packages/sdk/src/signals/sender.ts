@@ -41,6 +41,12 @@ export class SignalSender {
   private attempts = 0;
   /** Batches sent with keepalive and not answered yet (hidden + pagehide must not send them twice). */
   private readonly inFlight = new Set<string>();
+  /**
+   * Body bytes of keepalive requests not finished yet. The browser's 64 KiB limit is on exactly
+   * these (all of a page's in-flight keepalive requests together), so hidden then pagehide share
+   * one budget instead of each getting a fresh one.
+   */
+  private keepaliveBytes = 0;
 
   constructor(
     private readonly env: SenderEnv,
@@ -55,15 +61,13 @@ export class SignalSender {
       globalThis.addEventListener?.('online', () => this.env.wake(0), { once: true });
       return;
     }
-    let budget = MAX_BODY_BYTES;
     for (const item of this.queue.items) {
       if (!keepalive && item.nextAt > this.env.now()) continue;
       const body = JSON.stringify(item.body);
       if (keepalive) {
         if (this.inFlight.has(item.id)) continue;
         // All keepalive requests of a page share 64 KiB: send what fits, the rest waits in the outbox.
-        if (body.length > budget) continue;
-        budget -= body.length;
+        if (this.keepaliveBytes + byteLength(body) > MAX_BODY_BYTES) continue;
       }
       await this.send(item, body, keepalive);
       if (!keepalive && this.attempts >= MAX_ATTEMPTS_PER_PAGE) break;
@@ -87,13 +91,18 @@ export class SignalSender {
       });
       if (keepalive) {
         // The page is going away: the browser finishes the request; the outbox keeps the batch until a later page sees the ack.
+        const bytes = byteLength(body);
         this.inFlight.add(item.id);
+        this.keepaliveBytes += bytes;
         request
           .then(
             (res) => (res.ok ? this.outcomes.acknowledged(item) : undefined),
             () => undefined,
           )
-          .finally(() => this.inFlight.delete(item.id));
+          .finally(() => {
+            this.inFlight.delete(item.id);
+            this.keepaliveBytes -= bytes;
+          });
         return;
       }
       const res = await request;
@@ -110,4 +119,9 @@ export class SignalSender {
     const delayMs = retryDelayMs(item.attempts, retryAfter, this.env.random);
     await this.queue.add({ ...item, attempts: item.attempts + 1, nextAt: this.env.now() + delayMs });
   }
+}
+
+/** UTF-8 size of a body: the browser's keepalive limit counts bytes, not UTF-16 characters. */
+function byteLength(body: string): number {
+  return new TextEncoder().encode(body).length;
 }

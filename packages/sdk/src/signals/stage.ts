@@ -9,7 +9,15 @@ import { PrivacyAccountant } from './accountant';
 import { addEvent, openBatch, outcomeEvent, sealBatch, type BatchEnv } from './batch';
 import { emptyLedger, type Ledger, type OpenEvent, type OutboxItem, type SignalOutbox } from './outbox';
 import { fillPlacements, type Placement, type RankedSlate } from './placement';
-import { fetchPrivacyParameters, updatesWanted } from './privacy-parameters';
+import { backoffDelay } from '../backoff';
+import {
+  DEFAULT_PRIVACY_FLOORS,
+  fetchPrivacyParameters,
+  privacyRefusal,
+  shadowUrl,
+  updatesWanted,
+  type PrivacyFloors,
+} from './privacy-parameters';
 import { BatchQueue } from './queue';
 import { SignalSender } from './sender';
 import { ShadowScorer } from './shadow';
@@ -26,6 +34,8 @@ export interface SignalsEnv {
   onError: (message: string, cause?: unknown) => void;
   /** Idle time before an open batch is sealed and sent. */
   flushDelayMs?: number;
+  /** The weakest privacy parameters under which an update is attached (each default from DEFAULT_PRIVACY_FLOORS). */
+  privacyFloors?: Partial<PrivacyFloors>;
 }
 
 type AccountantReport = ReturnType<PrivacyAccountant['report']>;
@@ -49,6 +59,13 @@ export interface PrivacyReport {
 
 /** track() and privacyReport() never wait longer than this for the privacy parameters. */
 const READY_WAIT_MS = 2_000;
+/**
+ * Privacy parameters that could not be fetched (server down at page load) are fetched again:
+ * 2 s, 4 s … (jittered) up to 5 minutes, and when the browser comes back online; until then
+ * batches wait in the outbox.
+ */
+const PARAMS_RETRY_BASE_MS = 2_000;
+const PARAMS_RETRY_CAP_MS = 5 * 60_000;
 
 /**
  * An open batch untouched for this long belongs to no live tab, and another tab may seal it.
@@ -77,7 +94,14 @@ interface OwnBatch {
  */
 export class SignalsStage {
   private params: PrivacyParameters | null = null;
+  /** Why the published parameters are below this device's floors (then no update is attached). */
+  private paramsRefusal: string | null = null;
   private accountant: PrivacyAccountant | null = null;
+  /** Open batches of closed tabs, found at start: sealed once the parameters are known. */
+  private abandoned: OutboxItem[] = [];
+  private paramsAttempts = 0;
+  private cancelParams?: () => void;
+  private readonly onOnline = () => void this.loadParameters();
   private shadow: ShadowScorer | null = null;
   private ledger: Ledger = emptyLedger();
   private open: OwnBatch | null = null;
@@ -132,35 +156,59 @@ export class SignalsStage {
   private async start(): Promise<void> {
     this.ledger = await this.env.outbox.ledger();
     const stored = await this.env.outbox.list();
-    const abandoned: OutboxItem[] = [];
-    try {
-      this.params = await fetchPrivacyParameters(this.env.fetch, this.url('privacy'));
-    } finally {
-      // Sealed batches wait for their acknowledgement. An open one is another tab's (this
-      // stage's owner is new, and its own batches come later), being filled, unless that tab is
-      // gone: then it is sealed below (same id and bytes whichever tab seals it, so the server
-      // keeps one copy).
-      const live = await liveOwners();
-      for (const item of stored) {
-        if (item.state === 'sealed') this.queue.restore(item);
-        else if ((live && !live.has(item.owner)) || this.env.now() - item.touchedAt >= ABANDONED_AFTER_MS) abandoned.push(item);
-      }
+    // Sealed batches wait for their acknowledgement. An open one is another tab's (this stage's
+    // owner is new, and its own batches come later), being filled, unless that tab is gone: then
+    // it is sealed once the parameters are known (same id and bytes whichever tab seals it, so
+    // the server keeps one copy).
+    const live = await liveOwners();
+    for (const item of stored) {
+      if (item.state === 'sealed') this.queue.restore(item);
+      else if ((live && !live.has(item.owner)) || this.env.now() - item.touchedAt >= ABANDONED_AFTER_MS) this.abandoned.push(item);
     }
-    this.accountant = new PrivacyAccountant(this.params, this.env.now);
-    for (const item of abandoned) {
+    globalThis.addEventListener?.('online', this.onOnline);
+    await this.loadParameters();
+  }
+
+  /** Fetches the privacy parameters; on failure reports it and tries again later (backoff, or when back online). */
+  private async loadParameters(): Promise<void> {
+    if (this.params || this.stopped) return;
+    this.cancelParams?.();
+    let params: PrivacyParameters;
+    try {
+      params = await fetchPrivacyParameters(this.env.fetch, this.url('privacy'));
+    } catch (err) {
+      if (this.params || this.stopped) return;
+      const delay = backoffDelay(this.paramsAttempts++, this.env.random, PARAMS_RETRY_BASE_MS, PARAMS_RETRY_CAP_MS);
+      this.cancelParams = setTimer(() => void this.loadParameters(), delay);
+      this.env.onError(`signals: privacy parameters unavailable (${(err as Error).message}); retry in ${Math.ceil(delay / 1000)} s`, err);
+      return;
+    }
+    if (this.params || this.stopped) return;
+    this.params = params;
+    this.paramsRefusal = privacyRefusal(params, { ...DEFAULT_PRIVACY_FLOORS, ...this.env.privacyFloors });
+    if (this.paramsRefusal) this.env.onError(`signals: no model updates: ${this.paramsRefusal}`);
+    this.accountant = new PrivacyAccountant(params, this.env.now);
+    for (const item of this.abandoned.splice(0)) {
       const sealed = this.seal(item);
       // Only the copy read above: if its tab woke up and wrote it since, the batch is still that tab's.
       const unchanged = (current: OutboxItem | undefined) => current?.state === 'open' && current.touchedAt === item.touchedAt;
       if ((await this.queue.saveIf(sealed, unchanged)) !== 'refused') this.queue.restore(sealed);
     }
-    if (this.params.shadowModel && supportsUpdates(this.model.manifest)) {
-      try {
-        this.shadow = new ShadowScorer(await this.env.loadShadow(this.url(this.params.shadowModel)));
-      } catch (err) {
-        this.env.onError(`signals: shadow model ${this.params.shadowModel} not loaded (${(err as Error).message})`, err);
-      }
-    }
+    if (params.shadowModel && supportsUpdates(this.model.manifest)) await this.loadShadowModel(params.shadowModel);
     this.scheduleSend(0);
+  }
+
+  private async loadShadowModel(shadowModel: string): Promise<void> {
+    const target = shadowUrl(shadowModel, this.url(''));
+    if ('refused' in target) {
+      this.env.onError(`signals: ${target.refused}`);
+      return;
+    }
+    try {
+      this.shadow = new ShadowScorer(await this.env.loadShadow(target.url));
+    } catch (err) {
+      this.env.onError(`signals: shadow model ${shadowModel} not loaded (${(err as Error).message})`, err);
+    }
   }
 
   /**
@@ -199,7 +247,7 @@ export class SignalsStage {
    * arrive (first rank of a page) they are kept anyway: one forward pass per placed item.
    */
   private wantsHeadExamples(): boolean {
-    if (!supportsUpdates(this.model.manifest)) return false;
+    if (!supportsUpdates(this.model.manifest) || this.paramsRefusal) return false;
     if (!this.params || this.open?.item.withUpdate) return true;
     return this.params.update.model === this.model.manifest.version && this.accountant!.refusal(this.ledger) === null;
   }
@@ -254,7 +302,7 @@ export class SignalsStage {
 
   private async openBatch(): Promise<OwnBatch> {
     const { params, accountant } = this;
-    const charging = params && accountant && updatesWanted(params, this.model.manifest) ? accountant : null;
+    const charging = params && accountant && !this.paramsRefusal && updatesWanted(params, this.model.manifest) ? accountant : null;
     const item = openBatch(
       { model: this.model.manifest.version, shadow: this.shadow?.version, withUpdate: charging !== null, owner: this.owner },
       this.batchEnv,
@@ -378,7 +426,11 @@ export class SignalsStage {
   }
 
   private async sendAll(keepalive: boolean): Promise<void> {
-    if (!this.params || this.stopped) return;
+    if (!this.params || this.stopped) {
+      // A flush while the parameters are missing (server down at page load) is a good moment to ask again.
+      if (!keepalive) void this.loadParameters();
+      return;
+    }
     await this.sender.sendDue(keepalive);
   }
 
@@ -427,7 +479,11 @@ export class SignalsStage {
       dropped: this.ledger.dropped,
       pending: { batches: pending.length, events: pending.reduce((s, i) => s + (i.body?.events.length ?? i.events.length), 0) },
       storage: this.env.outbox.kind,
-      updates: !this.params ? 'privacy parameters not loaded' : (this.accountant!.refusal(this.ledger) ?? 'next batch carries an update'),
+      updates: !this.params
+        ? 'privacy parameters not loaded'
+        : this.paramsRefusal
+          ? `refused: ${this.paramsRefusal}`
+          : (this.accountant!.refusal(this.ledger) ?? 'next batch carries an update'),
     };
   }
 
@@ -453,6 +509,8 @@ export class SignalsStage {
     this.stopped = true;
     this.cancelSeal?.();
     this.cancelSend?.();
+    this.cancelParams?.();
+    globalThis.removeEventListener?.('online', this.onOnline);
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
     globalThis.document?.removeEventListener?.('visibilitychange', this.onHidden);
     this.env.outbox.close();
