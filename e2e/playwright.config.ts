@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
 import { chromiumPath } from '../scripts/ensure-chromium';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVER_PORT = 8790;
+/** Public half (SPKI base64) of the TEST-ONLY key the e2e server signs models with (e2e/keys/README.md). */
+export const TEST_MODEL_KEY = readFileSync(new URL('keys/TEST-ONLY-model-signing-key.pub', import.meta.url), 'utf8').trim();
 /** The e2e server's admin token (admin routes always need one); a fixed test value, loopback only. */
 export const ADMIN_TOKEN = 'e2e-admin-token-not-a-secret';
 
@@ -64,6 +67,8 @@ export default defineConfig({
         VITRINE_RATE_LIMIT: '100000',
         VITRINE_LOG: '0',
         VITRINE_ADMIN_TOKEN: ADMIN_TOKEN,
+        // Signs every publication with the TEST-ONLY key in e2e/keys (model-signing.spec.ts pins its public half).
+        VITRINE_SIGNING_KEY_FILE: 'e2e/keys/TEST-ONLY-model-signing-key.pem',
       },
     },
     {
@@ -71,7 +76,8 @@ export default defineConfig({
       cwd: ROOT,
       url: 'http://127.0.0.1:5174/',
       reuseExistingServer: false,
-      env: { DEMO_PORT: '5174', VITRINE_SERVER: `http://127.0.0.1:${SERVER_PORT}` },
+      // The demo pins the e2e server's TEST-ONLY signing key, as `npm start` pins its dev key.
+      env: { DEMO_PORT: '5174', VITRINE_SERVER: `http://127.0.0.1:${SERVER_PORT}`, VITRINE_MODEL_KEY: TEST_MODEL_KEY },
     },
   ],
 });

@@ -13,7 +13,9 @@
  * (`npm run aggregate`) always need a token: VITRINE_ADMIN_TOKEN, or one generated here and printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 
 const HOST = '127.0.0.1';
@@ -84,6 +86,27 @@ process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 process.on('SIGHUP', () => stop(0));
 
+/** The signing key for the server's environment and its public key (SPKI base64) for the demo shop. */
+function devSigningKey(dataDir: string): { signingEnv: Record<string, string>; modelKey: string } {
+  const spki = (pem: string) => {
+    const text = pem.trim();
+    const key = text.startsWith('{') ? createPrivateKey({ key: JSON.parse(text), format: 'jwk' }) : createPrivateKey(text);
+    return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64');
+  };
+  if (process.env.VITRINE_SIGNING_KEY) return { signingEnv: {}, modelKey: spki(process.env.VITRINE_SIGNING_KEY) };
+  if (process.env.VITRINE_SIGNING_KEY_FILE) {
+    return { signingEnv: {}, modelKey: spki(readFileSync(process.env.VITRINE_SIGNING_KEY_FILE, 'utf8')) };
+  }
+  const path = join(dataDir, 'signing-key.pem');
+  if (!existsSync(path)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    console.log(`npm start: generated a dev model signing key in ${path} (development only; set VITRINE_SIGNING_KEY in production)`);
+  }
+  return { signingEnv: { VITRINE_SIGNING_KEY_FILE: path }, modelKey: spki(readFileSync(path, 'utf8')) };
+}
+
 /** Something already listening on the port (another `npm start`?) would answer our readiness checks. */
 function portInUse(port: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -138,17 +161,25 @@ if (qaLoop) console.log('QA loop: cohort 1, negligible noise, a round every minu
 console.log(`npm start: starting the Vitrine server (${serverUrl}) and the demo shop (${demoUrl}); waiting until both answer…`);
 // Admin routes always need a token: a random one for this run unless one is set.
 const adminToken = process.env.VITRINE_ADMIN_TOKEN || randomBytes(32).toString('base64url');
+// Models are signed: VITRINE_SIGNING_KEY(_FILE) when set, else a dev key pair kept in the data directory
+// (so it survives restarts); the demo shop pins its public half.
+const { signingEnv, modelKey } = devSigningKey(process.env.VITRINE_DATA_DIR ?? (qaLoop ? '.vitrine-qa' : '.vitrine'));
 if (!process.env.VITRINE_ADMIN_TOKEN) {
   console.log(
     `npm start: generated a dev admin token for this run; run a round with\n  VITRINE_ADMIN_TOKEN=${adminToken} npm run aggregate`,
   );
 }
 run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
+  ...signingEnv,
   PORT: serverPort,
   VITRINE_ADMIN_TOKEN: adminToken,
   ...qaEnv,
 });
-run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], { VITRINE_SERVER: serverUrl, DEMO_PORT: demoPort });
+run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], {
+  VITRINE_SERVER: serverUrl,
+  DEMO_PORT: demoPort,
+  VITRINE_MODEL_KEY: modelKey,
+});
 
 const deadline = Date.now() + timeoutS * 1000;
 try {

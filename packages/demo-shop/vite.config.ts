@@ -22,7 +22,11 @@ export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [vitrineAssets()],
   // QA loop servers publish privacy below the SDK's floors; the page then loosens them (main.ts).
-  define: { __VITRINE_QA_LOOP__: JSON.stringify(process.env.VITRINE_QA_LOOP === '1') },
+  // VITRINE_MODEL_KEY: the server's model signing public key (SPKI base64), pinned by the page (`npm start` sets it).
+  define: {
+    __VITRINE_QA_LOOP__: JSON.stringify(process.env.VITRINE_QA_LOOP === '1'),
+    __VITRINE_MODEL_KEY__: JSON.stringify(process.env.VITRINE_MODEL_KEY ?? ''),
+  },
   server: { host: '127.0.0.1', port: Number(process.env.DEMO_PORT ?? 5173), strictPort: true, proxy },
   preview: { host: '127.0.0.1', port: Number(process.env.DEMO_PORT ?? 5173), proxy },
 });

@@ -58,6 +58,8 @@ select($('#user'), USER_FIELDS, {
 
 /** Set by the dev server (VITRINE_QA_LOOP=1, from `npm run start:qa-loop` and the e2e loop). */
 declare const __VITRINE_QA_LOOP__: boolean;
+/** The server's model signing public key (VITRINE_MODEL_KEY, set by `npm start`): only models it signed are used. */
+declare const __VITRINE_MODEL_KEY__: string;
 const CONSENT_KEY = 'vitrine-demo-consent';
 const consent = () => (localStorage.getItem(CONSENT_KEY) === 'signals' ? 'signals' : 'none');
 ($('#consent') as HTMLInputElement).checked = consent() === 'signals';
@@ -75,6 +77,7 @@ async function start() {
     // `npm run start:qa-loop` runs a server with QA privacy (one network per round, a huge
     // epsilon); devices refuse such parameters unless the shop loosens its floors, as here.
     ...(__VITRINE_QA_LOOP__ ? { privacyFloors: { maxEpsilon: Infinity, minCohort: 1, minKThreshold: 1 } } : {}),
+    ...(__VITRINE_MODEL_KEY__ ? { modelKey: __VITRINE_MODEL_KEY__ } : {}),
     backend,
     user: read($('#user')),
     onProgress: (p: Progress) => {
@@ -144,6 +147,16 @@ function renderCards(decision: Decision) {
   }
 }
 
+/** What the SDK verified about the model in use, for the QA panel. */
+function modelSignature(i: Vitrine['status']['integrity']): string {
+  if (!i) return '–';
+  if (i.signature !== 'verified') return 'unchecked (no model key pinned)';
+  const notes = [`key ${i.keyId}`, `sequence ${i.sequence}`];
+  if (i.rollbackOf) notes.push(`rollback of ${i.rollbackOf}`);
+  if (i.source === 'last-good') notes.push('cached last good');
+  return `verified (${notes.join(', ')})`;
+}
+
 async function renderQa(decision: Decision) {
   const s = client!.status;
   const rows: [string, string][] = [
@@ -153,6 +166,7 @@ async function renderQa(decision: Decision) {
     ['selection', s.selection?.reason ?? '–'],
     ['warm-up timings', s.selection?.timingsMs ? JSON.stringify(s.selection.timingsMs) : '–'],
     ['model version', s.modelVersion ?? 'none'],
+    ['model signature', modelSignature(s.integrity)],
     ['profile storage', s.profile],
     ['degraded', s.degraded ?? 'no'],
     ['warnings', s.warnings?.length ? s.warnings.join('; ') : 'none'],

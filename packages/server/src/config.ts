@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { DEFAULT_CONTRIBUTIONS_PER_WINDOW } from '@vitrine/core/privacy';
+import { signingFromEnv, type SigningConfig } from './registry/signing';
 
 /** The published model the server starts from on an empty store: the one @vitrine/models ships. */
 export const DEFAULT_SEED_MODEL = createRequire(import.meta.url).resolve('@vitrine/models/coupons/manifest.json');
@@ -57,6 +58,8 @@ export interface ServerConfig {
   trustProxy: TrustProxy;
   /** Bearer token for `/v1/admin/*`. Without one the admin routes are disabled (403). */
   adminToken?: string;
+  /** Model signing key (registry/signing.ts). Without a key manifests are served unsigned, which `required` refuses. */
+  signing?: SigningConfig;
   /**
    * GET /v1/stats: computed at most once per `cacheMs` (concurrent callers share one computation)
    * and limited per client address. Default `DEFAULT_STATS`.
@@ -162,6 +165,7 @@ export function configFromEnv(): ServerConfig {
     bodyLimit: 64 * 1024,
     trustProxy: parseTrustProxy(process.env.VITRINE_TRUST_PROXY),
     adminToken: process.env.VITRINE_ADMIN_TOKEN || undefined,
+    signing: signingFromEnv(process.env),
     stats: {
       cacheMs: num('VITRINE_STATS_CACHE_MS', DEFAULT_STATS.cacheMs),
       rateLimit: { max: num('VITRINE_STATS_RATE_LIMIT', DEFAULT_STATS.rateLimit.max), windowMs: DEFAULT_STATS.rateLimit.windowMs },

@@ -16,6 +16,12 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const current = server.registry.getCurrent()!;
   const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
   console.log(`vitrine server on ${address} (${store}); current model ${current.version}`);
+  const key = server.registry.signingKey();
+  console.log(
+    key
+      ? `model signing key ${key.keyId}; pin it in the SDK as modelKey / data-model-key="${key.publicKeySpki}"`
+      : 'models are served UNSIGNED (VITRINE_UNSIGNED_MODELS=1): development only',
+  );
   const stop = async () => {
     await server.close();
     process.exit(0);

@@ -12,6 +12,7 @@ import { readExpectedGain } from '../registry/seed';
 import { runRound, type RoundReport } from '../rounds/round';
 import type { Db } from '../store/db';
 import { registerAdminRoundRoutes } from './admin-rounds';
+import { registerAdminModelRoutes } from './admin-models';
 import { HttpError, installErrorHandler } from './errors';
 import { registerModelRoutes } from './models';
 import { registerPrivacyRoutes } from './privacy';
@@ -33,7 +34,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   if (config.privacy.noise === 'none' && !config.allowNoiseOff) {
     throw new Error('privacy.noise "none" is for simulations only (it needs allowNoiseOff in the server config)');
   }
-  const registry = new ModelRegistry(db);
+  const registry = new ModelRegistry(db, config.signing);
   await registry.bootstrap(config.seedModel);
   const writer = new SignalWriter(db);
   const mech = mechanism(config.privacy);
@@ -92,6 +93,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit, networkSecret, now: config.now ?? Date.now });
   const stats = registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech, ...(config.stats ?? DEFAULT_STATS) });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
+  registerAdminModelRoutes(app, { adminToken: config.adminToken, registry });
 
   let timer: ReturnType<typeof setInterval> | undefined;
   const server: VitrineServer = {

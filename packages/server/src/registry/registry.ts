@@ -17,6 +17,25 @@ import type { Candidate } from './candidate';
 import { readSeedArtifact, readSeedPrior } from './seed';
 import type { UpdatePrior } from '@vitrine/core/privacy';
 import { insertUpdatePrior, selectUpdatePrior } from '../store/learning';
+import type { ModelManifest, SigningKey } from '@vitrine/core/artifact';
+import {
+  insertPublication,
+  nextSequence,
+  selectLatestPublications,
+  selectPublicationHistory,
+  type Publication,
+} from '../store/publications';
+import { loadSigningKey, signPublication, type SigningConfig } from './signing';
+
+/** Why a rollback was refused; the admin route answers with `status`. */
+export class RollbackError extends Error {
+  constructor(
+    readonly status: 404 | 409,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Models by status and version, with a small cache: versions are immutable.
@@ -30,17 +49,39 @@ export class ModelRegistry {
   private current: StoredModel | null = null;
   private shadow: StoredModel | null = null;
   private priors = new Map<string, UpdatePrior | null>();
+  /** The key every publish is signed with; null: manifests are served unsigned (tests, VITRINE_UNSIGNED_MODELS=1). */
+  private key: SigningKey | null = null;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly signing?: SigningConfig,
+  ) {}
 
-  /** First start: publish the trained artifact (verified by its sha256) as the current model. */
+  /**
+   * First start: publish the trained artifact (verified by its sha256) as the current model. With
+   * a signing key, the live models get a signed publication when they have none by this key (first
+   * start, a store from before signing, a new key): the seed is signed here, never in git.
+   */
   async bootstrap(seedManifestPath: string): Promise<void> {
+    this.key = await loadSigningKey(this.signing);
     await this.refresh();
     if (!this.current) await insertSeedModel(this.db, readSeedArtifact(seedManifestPath));
     // Also on a store made before priors existed: the seed's prior is added once.
     const prior = readSeedPrior(seedManifestPath);
     if (prior) await insertUpdatePrior(this.db, prior);
     await this.refresh();
+    const key = this.key;
+    const unsigned = [this.current, this.shadow].filter((m): m is StoredModel => !!m && !!key && m.published?.keyId !== key.keyId);
+    if (unsigned.length) {
+      await this.write(undefined, async (q) => {
+        for (const m of unsigned) await this.publish(q, m.manifest, m.status === 'shadow' ? 'shadow' : 'current');
+      });
+    }
+  }
+
+  /** Id and public key (SPKI base64) of the signing key, or null when unsigned. */
+  signingKey(): { keyId: string; publicKeySpki: string } | null {
+    return this.key ? { keyId: this.key.keyId, publicKeySpki: this.key.publicKeySpki } : null;
   }
 
   /** The update prior of a base (seed) version, or null when it was published without one. */
@@ -59,6 +100,7 @@ export class ModelRegistry {
     await this.write(tx, async (q) => {
       await rejectCurrentShadow(q);
       await insertModel(q, candidate, 'shadow', candidate.parent, round);
+      await this.publish(q, candidate.manifest, 'shadow');
     });
   }
 
@@ -67,7 +109,60 @@ export class ModelRegistry {
     await this.write(tx, async (q) => {
       await retireCurrent(q);
       await makeCurrent(q, shadow.version);
+      await this.publish(q, shadow.manifest, 'current');
     });
+  }
+
+  /**
+   * A signed rollback: the retired `version` (a former current model) becomes current again under
+   * a new, higher sequence with `rollbackOf` naming the version it replaces, which is retired; the
+   * shadow (learned on the replaced model) is rejected. Needs a signing key: an unsigned rollback
+   * would look to a pinning client like any stale manifest.
+   */
+  async rollback(version: string): Promise<{ version: string; sequence: number; rollbackOf: string }> {
+    if (!this.key) throw new RollbackError(409, 'rollback: the server has no signing key (a rollback must be a signed publication)');
+    // From the store, not the cache: a cached row keeps the status it had when it was read.
+    const target = await selectModel(this.db, version);
+    if (!target) throw new RollbackError(404, `version: no model ${version}`);
+    const current = this.current!;
+    if (target.version === current.version) throw new RollbackError(409, `version: ${version} is already current`);
+    if (target.status !== 'retired') {
+      throw new RollbackError(
+        409,
+        `version: ${version} is ${target.status}; only a retired (formerly current) version can be rolled back to`,
+      );
+    }
+    let sequence = 0;
+    await this.write(undefined, async (q) => {
+      await rejectCurrentShadow(q);
+      await retireCurrent(q);
+      await makeCurrent(q, target.version);
+      sequence = await this.publish(q, target.manifest, 'current', current.version);
+    });
+    return { version: target.version, sequence, rollbackOf: current.version };
+  }
+
+  /** The newest publications (sequence, version, role, key id, rollbackOf), newest first. */
+  async publications(limit = 20): Promise<Omit<Publication, 'manifest'>[]> {
+    return selectPublicationHistory(this.db, limit);
+  }
+
+  /** Signs `manifest` under the next sequence and records it; returns the sequence (0 when unsigned). */
+  private async publish(q: Queryable, manifest: ModelManifest, role: 'current' | 'shadow', rollbackOf?: string): Promise<number> {
+    if (!this.key) return 0;
+    // Two servers on one PostgreSQL must not hand out one sequence twice (the primary key would refuse it anyway).
+    if (this.db.kind === 'postgres') await q.query('select pg_advisory_xact_lock(7463730)');
+    const sequence = await nextSequence(q);
+    const signed = await signPublication(this.key, manifest, { sequence, ...(rollbackOf ? { rollbackOf } : {}) });
+    await insertPublication(q, {
+      sequence,
+      version: manifest.version,
+      role,
+      manifest: JSON.stringify(signed),
+      keyId: this.key.keyId,
+      rollbackOf: rollbackOf ?? null,
+    });
+    return sequence;
   }
 
   /** The shadow is rejected: devices stop reporting on it. */
@@ -76,7 +171,7 @@ export class ModelRegistry {
   }
 
   async refresh(): Promise<void> {
-    const live = await selectLiveModels(this.db);
+    const live = await this.withPublications(await selectLiveModels(this.db));
     this.current = null;
     this.shadow = null;
     for (const m of live) {
@@ -97,9 +192,26 @@ export class ModelRegistry {
   async get(version: string): Promise<StoredModel | null> {
     const hit = this.byVersion.get(version);
     if (hit) return hit;
-    const m = await selectModel(this.db, version);
-    if (m) this.byVersion.set(version, m);
+    const found = await selectModel(this.db, version);
+    if (!found) return null;
+    const [m] = await this.withPublications([found]);
+    this.byVersion.set(version, m);
     return m;
+  }
+
+  private async withPublications(models: StoredModel[]): Promise<StoredModel[]> {
+    const pubs = new Map(
+      (
+        await selectLatestPublications(
+          this.db,
+          models.map((m) => m.version),
+        )
+      ).map((p) => [p.version, p]),
+    );
+    return models.map((m) => {
+      const p = pubs.get(m.version);
+      return p ? { ...m, published: { sequence: p.sequence, json: p.manifest, keyId: p.keyId, rollbackOf: p.rollbackOf } } : m;
+    });
   }
 
   /** The 50 newest versions, newest first. */

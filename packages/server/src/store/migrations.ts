@@ -73,6 +73,19 @@ export const MIGRATIONS: string[] = [
      sigma_curvature double precision not null
    );
    create table server_secrets (name text primary key, value text not null);`,
+  // Signed publications (registry/signing.ts): every publish of a version (seed, shadow, promotion,
+  // rollback, re-signing under a new key) gets the next sequence and its signed manifest, kept as
+  // the exact JSON text that was signed and is served.
+  `create table model_publications (
+     sequence bigint primary key,
+     version text not null references models(version),
+     role text not null,
+     manifest text not null,
+     key_id text not null,
+     rollback_of text,
+     created_at timestamptz not null default now()
+   );
+   create index model_publications_version on model_publications (version, sequence);`,
 ];
 
 export async function migrate(db: Db): Promise<void> {

@@ -13,6 +13,11 @@ export interface StoredModel {
   parent: string | null;
   /** Float32 master weights, tensors in manifest order; null means "use the dequantized ones". */
   master: Uint8Array | null;
+  /**
+   * The newest signed publication of this version, when the server signs (registry/signing.ts):
+   * what GET /v1/models/* serves instead of `manifest`. `json` is the manifest exactly as signed.
+   */
+  published?: { sequence: number; json: string; keyId: string; rollbackOf: string | null };
 }
 
 /** A new version's bytes: manifest, published weights and float32 master. */
