@@ -84,10 +84,13 @@ export class BatchQueue {
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.writes = this.writes.then(
-      () => p,
-      () => p,
+    // The chain only waits: a failed write is the caller's to handle, and a rejected chain that
+    // nobody awaits yet would reach the page as an unhandled rejection.
+    const finished = p.then(
+      () => undefined,
+      () => undefined,
     );
+    this.writes = this.writes.then(() => finished);
     return p;
   }
 }

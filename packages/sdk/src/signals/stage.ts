@@ -154,8 +154,9 @@ export class SignalsStage {
   }
 
   private async start(): Promise<void> {
-    this.ledger = await this.env.outbox.ledger();
+    // Listed first: dropping a corrupt record counts it in the stored ledger.
     const stored = await this.env.outbox.list();
+    this.ledger = await this.env.outbox.ledger();
     // Sealed batches wait for their acknowledgement. An open one is another tab's (this stage's
     // owner is new, and its own batches come later), being filled, unless that tab is gone: then
     // it is sealed once the parameters are known (same id and bytes whichever tab seals it, so
