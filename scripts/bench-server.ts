@@ -6,6 +6,11 @@
  * update (gradient and curvature sums, 618 numbers each, within the clip norms), each with a fresh
  * random batch id (no duplicates). Then one aggregation round over BENCH_ROUND_CONTRIBUTORS
  * (30,000) contributors, each from its own network, is timed in process.
+ *
+ * Stats contention: after the measured run (tens of thousands of stored batches), ingest is
+ * measured again with BENCH_STATS_LOOPS (4) concurrent GET /v1/stats loops, each sending its next
+ * request as soon as the last one answers. /v1/stats is cached (VITRINE_STATS_CACHE_MS) and its
+ * rate limit is lifted here, so the figure shows what the cache alone protects.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -20,6 +25,7 @@ import { configFromEnv, createServer, openDb } from '@vitrine/server';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const STATS_LOOPS = Number(process.env.BENCH_STATS_LOOPS ?? 4);
 const PG_URL =
   process.env.VITRINE_BENCH_DATABASE_URL ??
   process.env.VITRINE_TEST_DATABASE_URL ??
@@ -66,14 +72,13 @@ function body(): string {
 
 async function startServer(env: Record<string, string>, port: number): Promise<() => void> {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
-    // Throughput only: manifests unsigned (a deployed server refuses to start without VITRINE_SIGNING_KEY).
     env: {
       ...process.env,
       PORT: String(port),
       VITRINE_RATE_LIMIT: '100000000',
+      VITRINE_STATS_RATE_LIMIT: '100000000',
       VITRINE_ROUND_INTERVAL_MS: '0',
       VITRINE_LOG: '0',
-      VITRINE_UNSIGNED_MODELS: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -109,6 +114,7 @@ async function run(label: string, env: Record<string, string>, port: number) {
       requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
     });
     const ok = result['2xx'];
+    const contended = await withStatsLoops(port, url);
     const stats = await (await fetch(`http://127.0.0.1:${port}/v1/stats`)).json();
     return {
       store: label,
@@ -120,10 +126,45 @@ async function run(label: string, env: Record<string, string>, port: number) {
       non_2xx: result.non2xx,
       errors: result.errors,
       stored_events: stats.signals.events,
+      with_stats_loops: contended,
     };
   } finally {
     stop();
   }
+}
+
+/** Ingest for DURATION seconds while STATS_LOOPS clients read /v1/stats back to back. */
+async function withStatsLoops(port: number, url: string) {
+  const state = { running: true };
+  const answers = { ok: 0, limited: 0, other: 0 };
+  const loop = async () => {
+    while (state.running) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/stats`);
+      await res.arrayBuffer();
+      if (res.status === 200) answers.ok += 1;
+      else if (res.status === 429) answers.limited += 1;
+      else answers.other += 1;
+    }
+  };
+  const loops = Array.from({ length: STATS_LOOPS }, loop);
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: DURATION,
+    headers: { 'content-type': 'text/plain;charset=UTF-8' },
+    requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
+  });
+  state.running = false;
+  await Promise.all(loops);
+  return {
+    stats_loops: STATS_LOOPS,
+    requests_per_s: result['2xx'] / DURATION,
+    signals_per_s: (result['2xx'] * EVENTS) / DURATION,
+    latency_ms: { p50: result.latency.p50, p99: result.latency.p99 },
+    stats_answers_per_s: answers.ok / DURATION,
+    stats_non_200: answers.limited + answers.other,
+  };
 }
 
 const results = [];
@@ -149,6 +190,18 @@ for (const r of results)
       String(r.latency_ms.p50).padStart(6),
       String(r.latency_ms.p99).padStart(6),
       r.non_2xx,
+    ].join(' | '),
+  );
+console.error(`\ningest with ${STATS_LOOPS} concurrent /v1/stats loops (cached; rate limit lifted)`);
+console.error('store            | requests/s alone | requests/s with loops | p99 ms with loops | stats answers/s');
+for (const r of results)
+  console.error(
+    [
+      r.store.padEnd(16),
+      Math.round(r.requests_per_s).toString().padStart(16),
+      Math.round(r.with_stats_loops.requests_per_s).toString().padStart(21),
+      String(r.with_stats_loops.latency_ms.p99).padStart(17),
+      Math.round(r.with_stats_loops.stats_answers_per_s),
     ].join(' | '),
   );
 

@@ -31,13 +31,14 @@ export function registerStatsRoutes(
   },
 ): StatsRoutes {
   const { db, registry, privacy, mech, cacheMs } = deps;
-  let cached: { at: number; value: ReturnType<typeof compute> } | null = null;
+  // The answer is kept serialized: a cached read costs no database query and no JSON.stringify.
+  let cached: { at: number; value: Promise<string> } | null = null;
   let generation = 0;
-  const read = (): ReturnType<typeof compute> => {
+  const read = (): Promise<string> => {
     // While a computation runs (`at` = Infinity) every caller shares it; after, it is reused for `cacheMs`.
     if (cached && Date.now() - cached.at < cacheMs) return cached.value;
     const mine = ++generation;
-    const value = compute();
+    const value = compute().then((stats) => JSON.stringify(stats));
     const entry = { at: Number.POSITIVE_INFINITY, value };
     cached = entry;
     value.then(
@@ -51,7 +52,8 @@ export function registerStatsRoutes(
     );
     return value;
   };
-  app.get('/v1/stats', { config: { rateLimit: { max: deps.rateLimit.max, timeWindow: deps.rateLimit.windowMs } } }, () => read());
+  const config = { rateLimit: { max: deps.rateLimit.max, timeWindow: deps.rateLimit.windowMs } };
+  app.get('/v1/stats', { config }, async (_req, reply) => reply.type('application/json; charset=utf-8').send(await read()));
   return {
     invalidate() {
       generation += 1;
