@@ -165,7 +165,7 @@ describe('IndexedDB connection', () => {
   });
 
   it('reopens once when the connection was closed under it', async () => {
-    const connection = new IdbConnection<never>('reopen-db', 1, (d) => void d.createObjectStore('s'));
+    const connection = new IdbConnection<{ s: { key: string; value: number } }>('reopen-db', 1, (d) => void d.createObjectStore('s'));
     const first = await connection.connection();
     first.close(); // what the browser does on "connection lost"
     await expect(connection.run(async (db) => db.objectStoreNames.length)).resolves.toBe(1);
