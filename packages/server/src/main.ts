@@ -12,7 +12,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/server/src/main.ts')) {
-  const { server, address, config } = await startServer();
+  // A configuration error (no signing key, a bad variable) is one line, not a stack trace.
+  const { server, address, config } = await startServer().catch((err: Error) => {
+    console.error(`vitrine server: ${err.message}`);
+    process.exit(1);
+  });
   const current = server.registry.getCurrent()!;
   const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
   console.log(`vitrine server on ${address} (${store}); current model ${current.version}`);
