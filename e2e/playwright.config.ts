@@ -76,8 +76,14 @@ export default defineConfig({
       cwd: ROOT,
       url: 'http://127.0.0.1:5174/',
       reuseExistingServer: false,
-      // The demo pins the e2e server's TEST-ONLY signing key, as `npm start` pins its dev key.
-      env: { DEMO_PORT: '5174', VITRINE_SERVER: `http://127.0.0.1:${SERVER_PORT}`, VITRINE_MODEL_KEY: TEST_MODEL_KEY },
+      // The e2e server runs QA privacy: the demo loosens the SDK's privacy floors as `npm run start:qa-loop` does.
+      env: {
+        DEMO_PORT: '5174',
+        VITRINE_SERVER: `http://127.0.0.1:${SERVER_PORT}`,
+        VITRINE_QA_LOOP: '1',
+        // The demo pins the e2e server's TEST-ONLY signing key, as `npm start` pins its dev key.
+        VITRINE_MODEL_KEY: TEST_MODEL_KEY,
+      },
     },
   ],
 });

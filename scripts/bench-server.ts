@@ -72,6 +72,7 @@ function body(): string {
 
 async function startServer(env: Record<string, string>, port: number): Promise<() => void> {
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
+    // Throughput only: manifests unsigned (a deployed server refuses to start without VITRINE_SIGNING_KEY).
     env: {
       ...process.env,
       PORT: String(port),
@@ -79,6 +80,7 @@ async function startServer(env: Record<string, string>, port: number): Promise<(
       VITRINE_STATS_RATE_LIMIT: '100000000',
       VITRINE_ROUND_INTERVAL_MS: '0',
       VITRINE_LOG: '0',
+      VITRINE_UNSIGNED_MODELS: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -178,6 +178,7 @@ run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'pack
 run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], {
   VITRINE_SERVER: serverUrl,
   DEMO_PORT: demoPort,
+  VITRINE_QA_LOOP: qaLoop ? '1' : '',
   VITRINE_MODEL_KEY: modelKey,
 });
 

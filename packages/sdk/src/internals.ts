@@ -8,3 +8,9 @@ export { DEFAULT_RETENTION } from './profile/store';
 export { MemoryOutbox } from './signals/outbox';
 export { PrivacyAccountant } from './signals/accountant';
 export { BACKENDS } from './types';
+
+/**
+ * Device privacy floors lifted entirely: for simulations that sweep budgets, tiny cohorts and a
+ * no-noise baseline on purpose. The check that the published cost matches the noise still runs.
+ */
+export const SIMULATION_PRIVACY_FLOORS = { maxEpsilon: Infinity, maxDelta: 1, minWindowDays: 0, minCohort: 0, minKThreshold: 0 };

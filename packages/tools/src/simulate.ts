@@ -38,7 +38,7 @@ import {
   type CouponRow,
   type MlpWeights,
 } from '@vitrine/models/training';
-import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, createVitrine } from '@vitrine/sdk/internals';
+import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, SIMULATION_PRIVACY_FLOORS, createVitrine } from '@vitrine/sdk/internals';
 import {
   DEFAULT_PRIVACY,
   createServer,
@@ -255,6 +255,8 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
                 user: chunk[0]?.user,
                 now: () => clock,
                 random: seededRandom(s.index + 1000 * round),
+                // Budgets and small cohorts are swept on purpose: the device floors are lifted.
+                privacyFloors: SIMULATION_PRIVACY_FLOORS,
               },
               { profileStore: s.profile, outbox: s.outbox, flushDelayMs: 3_600_000 },
             );

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBatch } from '@vitrine/core/protocol';
 import { loadCoupons } from '@vitrine/models/training';
-import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, createVitrine } from '@vitrine/sdk/internals';
+import { DEFAULT_RETENTION, MemoryOutbox, MemoryProfileStore, SIMULATION_PRIVACY_FLOORS, createVitrine } from '@vitrine/sdk/internals';
 import { createServer, openDb, type VitrineServer } from '@vitrine/server';
 import { randomBatchId, testConfig } from '@vitrine/server/testing';
 
@@ -39,6 +39,7 @@ async function device(server: VitrineServer, address: string): Promise<string[]>
         storage: 'memory',
         user: shopperRows[0].user,
         now,
+        privacyFloors: SIMULATION_PRIVACY_FLOORS, // a noiseless test server with a cohort of 3
       },
       { profileStore: new MemoryProfileStore(DEFAULT_RETENTION, now), outbox: new MemoryOutbox(), flushDelayMs: 3_600_000 },
     );
