@@ -6,7 +6,7 @@
  */
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bearerMatches } from '../src/http/admin-rounds';
+import { bearerMatches } from '../src/http/admin-auth';
 import { parseTrustProxy, type ServerConfig } from '../src/config';
 import { createServer, type VitrineServer } from '../src/http/server';
 import { openDb, type Db } from '../src/store/db';

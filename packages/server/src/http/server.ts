@@ -11,6 +11,7 @@ import { ModelRegistry } from '../registry/registry';
 import { readExpectedGain } from '../registry/seed';
 import { runRound, type RoundReport } from '../rounds/round';
 import type { Db } from '../store/db';
+import { refuseAdminPreflights } from './admin-auth';
 import { registerAdminRoundRoutes } from './admin-rounds';
 import { registerAdminModelRoutes } from './admin-models';
 import { HttpError, installErrorHandler } from './errors';
@@ -94,6 +95,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   const stats = registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech, ...(config.stats ?? DEFAULT_STATS) });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
   registerAdminModelRoutes(app, { adminToken: config.adminToken, registry });
+  refuseAdminPreflights(app);
 
   let timer: ReturnType<typeof setInterval> | undefined;
   const server: VitrineServer = {
