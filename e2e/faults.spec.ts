@@ -105,6 +105,25 @@ test('quota exceeded on write: every event kept, written once there is space, no
   await expectNoRejections(page);
 });
 
+test('forget() while writes fail still deletes the stored profile; the next event starts a fresh one', async ({ page }) => {
+  await faultHooks(page);
+  await init(page, { model: MODEL, backend: 'wasm' });
+  expect((await rankAndTrack(page)).error).toBeNull();
+  await page.evaluate(() => ((window as unknown as FaultWindow).__quotaFull = true));
+  expect((await rankAndTrack(page)).error).toBeNull();
+  const left = await page.evaluate(async () => {
+    const v = (window as unknown as TestWindow).__v;
+    await v.forget();
+    return (await indexedDB.databases()).map((d) => d.name);
+  });
+  expect(left).not.toContain('vitrine');
+  await page.evaluate(() => ((window as unknown as FaultWindow).__quotaFull = false));
+  await page.waitForTimeout(5_500);
+  expect((await rankAndTrack(page)).error).toBeNull();
+  expect(await profileEvents(page)).toBe(3);
+  await expectNoRejections(page);
+});
+
 test('lost connection: the profile and the signal outbox both reopen; nothing is lost', async ({ page }) => {
   await faultHooks(page);
   await init(page, SIGNALS);

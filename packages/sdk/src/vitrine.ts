@@ -9,7 +9,7 @@ import { explain } from './policy/explain';
 import { activityAttributes, coarseHour, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
 import { DB_NAME } from './profile/idb-store';
 import { MemoryProfileStore } from './profile/memory-store';
-import { openProfileStore } from './profile/index';
+import { openProfileStore, ResilientProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
 import { loadModelParts, loadShadowModel, type ModelParts } from './model/model-parts';
@@ -485,11 +485,15 @@ class VitrineClient implements Vitrine {
     this.decisions.clear();
     this.user = {};
     this.profile = emptyAggregates();
-    await this.store.clear();
-    if (this.store.kind === 'indexeddb') {
-      this.store.close();
-      await deleteDatabase(DB_NAME);
+    // Backed by IndexedDB even while its writes fail (the store then says 'memory'): the database goes whatever clear() did.
+    const backedByIdb = (this.store instanceof ResilientProfileStore ? this.store.persistentKind : this.store.kind) === 'indexeddb';
+    try {
+      await this.store.clear();
+    } catch (err) {
+      if (!backedByIdb) throw err;
     }
+    // Our own connection steps aside on the delete's versionchange; the next event opens a fresh database.
+    if (backedByIdb) await deleteDatabase(DB_NAME);
     // The model cache holds nothing personal, but "forget" promises an empty origin.
     if (typeof caches !== 'undefined') await caches.delete(MODEL_CACHE).catch(() => false);
   }

@@ -39,7 +39,7 @@ beforeAll(async () => {
 let now = Date.UTC(2026, 5, 1, 13, 30);
 
 /** A Vitrine server stand-in: publishes the privacy parameters, validates batches and, like the real one, keeps one copy per id. */
-function mockServer() {
+function mockServer(privacy: unknown = PRIVACY) {
   const stored = new Map<string, WireBatch>();
   const duplicates: string[] = [];
   let privacyRequests = 0;
@@ -50,7 +50,7 @@ function mockServer() {
     if (url === `${ENDPOINT}/privacy`) {
       privacyRequests += 1;
       await privacyHeld;
-      return Response.json(PRIVACY);
+      return Response.json(privacy);
     }
     if (url === `${ENDPOINT}/signals`) {
       const batch = parseWireBatch(JSON.parse(init.body as string));
@@ -202,6 +202,21 @@ describe('no tab seals a batch another live tab is filling', () => {
     expect(server.batches[0].events).toHaveLength(2);
     expect(server.batches[0].update!.n).toBe(2); // the crashed tab's charge and head examples
     expect(await late.outbox.list()).toEqual([]);
+  });
+
+  it('a charged batch left by a crashed tab carries no update when the parameters now in force are below the floors', async () => {
+    const crashed = await openTab(mockServer());
+    await crashed.stage.settle();
+    await track(crashed, 'decision-1', [0, 1]);
+    crashed.stage.close();
+    now += ABANDONED_AFTER_MS + 60_000;
+    // The server now publishes a budget above the device's floor: no update leaves, even one charged before.
+    const weakened = mockServer({ ...PRIVACY, budget: { ...PRIVACY.budget, epsilon: 1000 } });
+    const next = await openTab(weakened);
+    await next.stage.settle();
+    await next.stage.flush();
+    expect(weakened.batches.map((b) => [b.events.length, b.update])).toEqual([[2, undefined]]);
+    expect(next.errors.join(' ')).toMatch(/epsilon 1000 is above this device's limit/);
   });
 
   it('a tab whose batch another tab sealed (its machine slept) sends its later events in a fresh batch: 6 of 6, none twice', async () => {

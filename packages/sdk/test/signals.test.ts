@@ -412,6 +412,29 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it("with storage: 'memory' and no outbox of its own, events are sent but never an update (no ledger across pages)", async () => {
+    const v = await createVitrine(
+      {
+        model: `${base}/v1/models/current`,
+        endpoint: `${base}/v1`,
+        backend: 'cpu',
+        storage: 'memory',
+        consent: 'signals',
+        privacyFloors: QA_FLOORS,
+      },
+      { flushDelayMs: 3_600_000 },
+    );
+    const d = await v.rank(activities, { context, slots: 2 });
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.flush();
+    const report = await v.privacyReport();
+    v.close();
+    expect(report.consent === 'signals' && report.updates).toMatch(/no model updates: storage: 'memory' keeps no privacy ledger/);
+    const posted = signalPosts().map((r) => r.body as { update?: unknown });
+    expect(posted).toHaveLength(1);
+    expect(posted[0].update).toBeUndefined();
+  });
+
   it('refuses a bad consent value and a bad endpoint with a VitrineError', async () => {
     const v = await client();
     await expect(v.setConsent('yes' as never)).rejects.toMatchObject({ name: 'VitrineError', code: 'invalid_input', field: 'consent' });

@@ -147,6 +147,36 @@ describe('a profile store that keeps working when storage fails', () => {
     expect(changes).toEqual([changes[0], null]);
     expect((await resilient.load()).total.positives).toBe(5);
   });
+
+  it('concurrent appends write each event once, in order', async () => {
+    const { store, inner } = flaky();
+    const resilient = new ResilientProfileStore(
+      store,
+      () => undefined,
+      () => 0,
+    );
+    await Promise.all(['a', 'b', 'c', 'd'].map((id) => resilient.append(event(id, 'view'))));
+    expect((await inner.events()).map((e) => e.activityId)).toEqual(['a', 'b', 'c', 'd']);
+    expect((await inner.load()).total.views).toBe(4);
+  });
+
+  it('after recovering, the profile is the stored one (with what other tabs wrote meanwhile)', async () => {
+    let now = 0;
+    const { store, state, inner } = flaky();
+    const resilient = new ResilientProfileStore(
+      store,
+      () => undefined,
+      () => now,
+    );
+    state.full = true;
+    await resilient.append(event('mine'));
+    await inner.append(event('other-tab')); // another tab wrote while this one could not
+    state.full = false;
+    now += 5_000;
+    const agg = await resilient.append(event('mine-2'));
+    expect(agg.total.positives).toBe(3);
+    expect(Object.keys(agg.byActivity).sort()).toEqual(['mine', 'mine-2', 'other-tab']);
+  });
 });
 
 describe('IndexedDB connection', () => {

@@ -24,6 +24,8 @@ export class ResilientProfileStore implements ProfileStore {
   private failure: string | null = null;
   private failures = 0;
   private retryAt = 0;
+  /** The write pass under way: concurrent appends share it, so no event is written twice. */
+  private writing: Promise<void> | null = null;
 
   constructor(
     private readonly persistent: ProfileStore,
@@ -53,18 +55,37 @@ export class ResilientProfileStore implements ProfileStore {
     return this.current;
   }
 
-  /** Writes the unsaved events in order; stops at the first failure (they stay, in order, for the next try). */
+  /** One write pass at a time; an append during a pass waits for it and then runs its own (its event may be after the pass's last). */
   private async writeUnsaved(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (!this.unsaved.length) return;
+    this.writing = this.writePass().finally(() => {
+      this.writing = null;
+    });
+    await this.writing;
+  }
+
+  /**
+   * Writes the unsaved events in order; stops at the first failure (they stay, in order, for the
+   * next try). After a recovery the profile is the store's (it may hold other tabs' events too)
+   * plus whatever was appended during the pass.
+   */
+  private async writePass(): Promise<void> {
+    const recovering = this.failure !== null;
+    let stored: ProfileAggregates | undefined;
     while (this.unsaved.length) {
+      const event = this.unsaved[0];
       try {
-        await this.persistent.append(this.unsaved[0]);
+        stored = await this.persistent.append(event);
       } catch (err) {
         this.fail(err);
         return;
       }
-      this.unsaved.shift();
+      // Removed by identity: only this pass writes, and appends only push at the end.
+      if (this.unsaved[0] === event) this.unsaved.shift();
     }
-    if (this.failure) {
+    if (recovering) {
+      if (stored) this.current = stored;
       this.failure = null;
       this.failures = 0;
       this.onChange(null);
@@ -89,10 +110,16 @@ export class ResilientProfileStore implements ProfileStore {
     return prune([...stored, ...this.unsaved], this.retention, this.now());
   }
 
+  /** Empties memory, then the persistent store (whose failure is the caller's: forget() deletes the database anyway). */
   async clear(): Promise<void> {
     this.unsaved = [];
     this.current = emptyAggregates();
     await this.persistent.clear();
+  }
+
+  /** Whether a persistent store backs this one (even while it fails): what forget() must delete. */
+  get persistentKind(): StorageKind {
+    return this.persistent.kind;
   }
 
   close(): void {

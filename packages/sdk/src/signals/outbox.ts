@@ -98,6 +98,16 @@ export const emptyLedger = (): Ledger => ({
 });
 
 /**
+ * A ledger that refuses updates for a whole window from `now`: for a queue kept in memory, which
+ * forgets what earlier pages spent (a fresh empty ledger on every page would hand the budget back).
+ */
+export const memoryOnlyLedger = (now: number, why: string): Ledger => ({
+  ...emptyLedger(),
+  blockedSince: now,
+  blockedReason: `no model updates: ${why}, so the spent budget is unknown`,
+});
+
+/**
  * Decides a privacy charge from the ledger as stored: the charged ledger, or null to open the
  * batch without an update. Runs inside the outbox's transaction, so it must be synchronous.
  */
@@ -133,7 +143,12 @@ export interface SignalOutbox {
 export class MemoryOutbox implements SignalOutbox {
   readonly kind = 'memory' as const;
   private items = new Map<string, OutboxItem>();
-  private led = emptyLedger();
+  private led: Ledger;
+
+  /** `ledger`: where to start (Node tools carry one across a simulated shopper's visits; the SDK's own fallback starts blocked). */
+  constructor(ledger: Ledger = emptyLedger()) {
+    this.led = structuredClone(ledger);
+  }
   async list() {
     return [...this.items.values()].map((i) => structuredClone(i));
   }

@@ -382,8 +382,15 @@ export class SignalsStage {
     for (const event of unsent) await this.add(event);
   }
 
+  /**
+   * Seals a batch with the parameters in force: none (no update attached) when they are below
+   * this device's floors or ask for no update of this model, even for a batch charged on an
+   * earlier page under other parameters (its charge stays: an overcount, never an undercount).
+   */
   private seal(item: OutboxItem): OutboxItem {
-    return sealBatch(item, { modelVersion: this.model.manifest.version, params: this.params });
+    const { params } = this;
+    const inForce = params && !this.paramsRefusal && updatesWanted(params, this.model.manifest) ? params : null;
+    return sealBatch(item, { modelVersion: this.model.manifest.version, params: inForce });
   }
 
   /** The open batch is sealed and sent after `delayMs` without a new event. */

@@ -1,6 +1,6 @@
 import type { LoadedModel } from '../model/loader';
 import type { StorageOption } from '../types';
-import { IdbOutbox, MemoryOutbox, type SignalOutbox } from './outbox';
+import { IdbOutbox, MemoryOutbox, memoryOnlyLedger, type SignalOutbox } from './outbox';
 import { SignalsStage, type SignalsEnv } from './stage';
 
 export interface StartSignalsOptions extends Omit<SignalsEnv, 'outbox' | 'fetch'> {
@@ -24,14 +24,15 @@ export async function startSignalsStage(
   const url = new URL(endpoint, globalThis.document?.baseURI ?? globalThis.location?.href).href;
   let warning: string | undefined;
   const given = outbox;
+  // A queue the SDK keeps in memory has no ledger of earlier pages: it sends events, never updates.
   if (!outbox) {
     try {
       outbox =
         storage === 'memory'
-          ? new MemoryOutbox()
+          ? new MemoryOutbox(memoryOnlyLedger(env.now(), "storage: 'memory' keeps no privacy ledger across pages"))
           : await IdbOutbox.open({ now: env.now, onRepair: (reason) => env.onError(`signals: ${reason}`) });
     } catch (err) {
-      outbox = new MemoryOutbox();
+      outbox = new MemoryOutbox(memoryOnlyLedger(env.now(), 'the privacy ledger in IndexedDB could not be read'));
       warning = `signal queue kept in memory (${(err as Error).message}): unsent signals are lost if the page closes`;
     }
   }
