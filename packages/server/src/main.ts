@@ -20,12 +20,14 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   const current = server.registry.getCurrent()!;
   const store = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite in ${config.dataDir}`;
   console.log(`vitrine server on ${address} (${store}); current model ${current.version}`);
-  // Said at every start: a proxy setting that does not fit the deployment merges every client into one network and rate-limit bucket.
+  // Said at every start: a proxy setting that does not fit the deployment merges all clients into one network and bucket.
   const proxy = config.trustProxy;
+  const trusted =
+    typeof proxy === 'number' ? `${proxy} proxy hop(s)` : proxy === true ? 'every hop (spoofable)' : `proxies ${String(proxy)}`;
   console.log(
     proxy === false
       ? 'client addresses: the socket peer (VITRINE_TRUST_PROXY unset: X-Forwarded-For ignored)'
-      : `client addresses: from X-Forwarded-For, trusting ${typeof proxy === 'number' ? `${proxy} proxy hop(s)` : proxy === true ? 'every hop (spoofable)' : `proxies ${String(proxy)}`}`,
+      : `client addresses: from X-Forwarded-For, trusting ${trusted}`,
   );
   const key = server.registry.signingKey();
   console.log(
