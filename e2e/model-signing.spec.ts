@@ -7,7 +7,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { generateSigningKeyPair, importSigningKey, signManifest, type ModelManifest, type SigningKey } from '@vitrine/core/artifact';
+import {
+  generateSigningKeyPair,
+  importSigningKey,
+  signManifest,
+  type ModelManifest,
+  type PublicationRole,
+  type SigningKey,
+} from '@vitrine/core/artifact';
 import { CATALOG, MODEL, expect, init, test, type TestWindow } from './fixtures';
 import { TEST_MODEL_KEY } from './playwright.config';
 
@@ -40,8 +47,8 @@ async function serve(page: Page, manifest: object, bin?: Buffer): Promise<string
   return weightRequests;
 }
 
-const sign = async (m: ModelManifest, publication: { sequence: number; rollbackOf?: string }, key?: SigningKey) =>
-  signManifest(subtle, m, key ?? (await testKey), publication);
+const sign = async (m: ModelManifest, publication: { sequence: number; rollbackOf?: string; role?: PublicationRole }, key?: SigningKey) =>
+  signManifest(subtle, m, key ?? (await testKey), { role: 'current', ...publication });
 
 type Status = Awaited<ReturnType<typeof init>>;
 const rank = (page: Page) => page.evaluate((c) => (window as unknown as TestWindow).__v.rank(c, { slots: 3 }), CATALOG);
@@ -143,6 +150,21 @@ test('a stale manifest (lower sequence) is refused with a warning and the cached
   const d = await rank(page);
   expect(d.backend).toBe('wasm');
   expect(d.modelVersion).toBe(newer.manifest.version);
+});
+
+test('a signed shadow served as the current model is refused though its sequence is higher; the floor is reported', async ({ page }) => {
+  await serve(page, await sign(seed, { sequence: 30 }));
+  const first = await init(page, { ...pinned, model: SIGNED });
+  expect(first.integrity).toMatchObject({ signature: 'verified', role: 'current', sequence: 30, rollbackFloor: 'none' });
+  // The next round's shadow (or a candidate the gate later rejected), validly signed, at the current URL.
+  const candidate = variant(3100);
+  const weights = await serve(page, await sign(candidate.manifest, { sequence: 31, role: 'shadow' }), candidate.bin);
+  const status = await init(page, { ...pinned, model: SIGNED });
+  expect(status.degraded).toBeUndefined();
+  expect(status.modelVersion).toBe(seed.version);
+  expect(status.warnings.join(' ')).toMatch(/was published as the shadow model, not the current one/);
+  expect(status.integrity).toMatchObject({ sequence: 30, source: 'last-good', rollbackFloor: 30 });
+  expect(weights.filter((p) => p.includes('variant-'))).toEqual([]);
 });
 
 test('a signed rollback (older version, higher sequence, rollbackOf) is accepted', async ({ page }) => {

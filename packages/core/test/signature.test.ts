@@ -57,8 +57,9 @@ describe('ECDSA P-256 manifest signatures', () => {
   it('verify what was signed, with the same key id on both halves', async () => {
     const { signer, pinned } = await keyPair();
     expect(signer.keyId).toBe(pinned.keyId);
-    const signed = await signManifest(subtle, seed, signer, { sequence: 3 });
+    const signed = await signManifest(subtle, seed, signer, { sequence: 3, role: 'current' });
     expect(signed.sequence).toBe(3);
+    expect(signed.role).toBe('current');
     expect(signed.signature).toMatchObject({ alg: 'ES256', keyId: pinned.keyId });
     // Through JSON (the wire) and the schema (which keeps the new fields).
     const wire = JSON.parse(JSON.stringify(signed));
@@ -69,7 +70,7 @@ describe('ECDSA P-256 manifest signatures', () => {
   it('refuse unsigned, altered, re-sequenced and other-key manifests, naming why', async () => {
     const { signer, pinned } = await keyPair();
     const other = await keyPair();
-    const signed = clone(await signManifest(subtle, seed, signer, { sequence: 5 }));
+    const signed = clone(await signManifest(subtle, seed, signer, { sequence: 5, role: 'current' }));
     const { signature: _, ...unsigned } = signed;
     expect(await verifyManifestSignature(subtle, unsigned, pinned)).toMatchObject({ ok: false, reason: 'unsigned' });
     const tampered = clone(signed);
@@ -77,7 +78,12 @@ describe('ECDSA P-256 manifest signatures', () => {
     expect(await verifyManifestSignature(subtle, tampered, pinned)).toMatchObject({ ok: false, reason: 'bad_signature' });
     expect(await verifyManifestSignature(subtle, { ...signed, sequence: 6 }, pinned)).toMatchObject({ reason: 'bad_signature' });
     expect(await verifyManifestSignature(subtle, { ...signed, rollbackOf: 'x' }, pinned)).toMatchObject({ reason: 'bad_signature' });
-    const otherSigned = await signManifest(subtle, seed, other.signer, { sequence: 5 });
+    // The role is signed: a shadow publication cannot be relabelled current, nor the role dropped.
+    expect(await verifyManifestSignature(subtle, { ...signed, role: 'shadow' }, pinned)).toMatchObject({ reason: 'bad_signature' });
+    const { role: _r, ...roleless } = signed;
+    expect(await verifyManifestSignature(subtle, roleless, pinned)).toMatchObject({ reason: 'bad_signature' });
+    expect(() => parseManifest({ ...signed, role: 'candidate' })).toThrow(/^manifest\.role/);
+    const otherSigned = await signManifest(subtle, seed, other.signer, { sequence: 5, role: 'current' });
     expect(await verifyManifestSignature(subtle, otherSigned, pinned)).toMatchObject({ ok: false, reason: 'wrong_key' });
     // A forged key id does not help: the signature still has to verify with the pinned key.
     const forged = { ...otherSigned, signature: { ...otherSigned.signature!, keyId: pinned.keyId } };
@@ -89,9 +95,10 @@ describe('ECDSA P-256 manifest signatures', () => {
 
   it('replace an earlier signature and rollback mark when re-signing', async () => {
     const { signer, pinned } = await keyPair();
-    const first = await signManifest(subtle, seed, signer, { sequence: 1, rollbackOf: 'coupons-aaaaaaaaaaaa' });
-    const again = await signManifest(subtle, first, signer, { sequence: 2 });
+    const first = await signManifest(subtle, seed, signer, { sequence: 1, role: 'shadow', rollbackOf: 'coupons-aaaaaaaaaaaa' });
+    const again = await signManifest(subtle, first, signer, { sequence: 2, role: 'current' });
     expect(again.rollbackOf).toBeUndefined();
+    expect(again.role).toBe('current');
     expect((await verifyManifestSignature(subtle, again, pinned)).ok).toBe(true);
   });
 

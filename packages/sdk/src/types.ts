@@ -82,6 +82,14 @@ export interface ModelIntegrity {
   sequence?: number;
   /** Set when the server republished this older version as a signed rollback: the version it replaced. */
   rollbackOf?: string;
+  /** The channel the manifest was signed for; with a pinned key always the one loaded ('current' for `options.model`). */
+  role?: 'current' | 'shadow';
+  /**
+   * The rollback floor this load was held to: the highest sequence accepted before from this
+   * manifest URL, or 'none' (first load, no pinned key, or the Cache API record is gone: `forget()`,
+   * storage eviction, no Cache API). With 'none' any validly signed sequence is accepted.
+   */
+  rollbackFloor: 'none' | number;
   /** 'last-good': the cached last verified manifest (the served one was refused or unavailable; see warnings). */
   source: 'network' | 'last-good';
   /** Time spent checking the signature and the label, ms. */

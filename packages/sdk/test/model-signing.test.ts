@@ -10,10 +10,13 @@ import {
   importPublicKey,
   importSigningKey,
   signManifest,
+  signingBytes,
   type ModelManifest,
+  type PublicationRole,
   type SigningKey,
 } from '@vitrine/core/artifact';
 import { loadModel, type LoaderEnv } from '../src/model/loader';
+import { loadShadowModel } from '../src/model/model-parts';
 import { createVitrine, VitrineError } from '../src/index';
 import { InMemoryCacheStorage, fakeFetch } from './helpers';
 
@@ -37,9 +40,21 @@ async function keys() {
   return { signer: await importSigningKey(subtle, privateKeyPem), spki: publicKeySpki };
 }
 
-async function served(v: ReturnType<typeof variant>, signer: SigningKey | null, publication: { sequence: number; rollbackOf?: string }) {
-  const manifest = signer ? await signManifest(subtle, v.manifest, signer, publication) : { ...v.manifest, sequence: publication.sequence };
-  return { [URL_]: JSON.stringify(manifest), [new URL(v.path, URL_).href]: v.bin };
+async function served(
+  v: ReturnType<typeof variant>,
+  signer: SigningKey | null,
+  publication: { sequence: number; rollbackOf?: string; role?: PublicationRole },
+  url = URL_,
+) {
+  const manifest = signer
+    ? await signManifest(subtle, v.manifest, signer, { role: 'current', ...publication })
+    : { ...v.manifest, sequence: publication.sequence };
+  return { [url]: JSON.stringify(manifest), [new URL(v.path, url).href]: v.bin };
+}
+
+/** The Cache API bucket's raw entries (the in-memory fake), to drop records as eviction would. */
+async function bucketOf(caches: InMemoryCacheStorage) {
+  return ((await caches.open('vitrine-models-v1')) as unknown as { entries: Map<string, Uint8Array> }).entries;
 }
 
 function env(files: Record<string, Uint8Array | string>, caches: InMemoryCacheStorage, spki?: string): LoaderEnv {
@@ -167,6 +182,105 @@ describe('loader with a pinned model key', () => {
     expect(err).toMatchObject({ code: 'model_unavailable' }); // not the edited cached model
   });
 
+  it('refuses a signed shadow (or rejected candidate) served as the current model, though its sequence is higher', async () => {
+    const { signer, spki } = await keys();
+    const caches = new InMemoryCacheStorage();
+    // What a server publishes: seed current (1), a round's shadow (2), promoted (3), the next round's shadow (4).
+    const promoted = variant(300);
+    const candidate = variant(600);
+    await loadModel(URL_, env(await served(promoted, signer, { sequence: 3 }), caches, spki));
+    // The model host serves the next shadow (or a candidate the gate later rejected) at /v1/models/current.
+    const asCurrent = await served(candidate, signer, { sequence: 4, role: 'shadow' });
+    const model = await loadModel(URL_, env(asCurrent, caches, spki));
+    expect(model.manifest.version).toBe(promoted.manifest.version);
+    expect(model.warning).toMatch(new RegExp(`${candidate.manifest.version} was published as the shadow model, not the current one`));
+    expect(model.integrity).toMatchObject({ role: 'current', sequence: 3, source: 'last-good' });
+    // With nothing cached it is refused outright, before any weight is fetched.
+    const requests = fakeFetch(asCurrent);
+    const err = await loadModel(URL_, { ...env(asCurrent, new InMemoryCacheStorage(), spki), fetch: requests.fetch }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'model_integrity', message: expect.stringMatching(/published as the shadow model/) });
+    expect(requests.requests.filter((u) => u.endsWith('.bin'))).toEqual([]);
+    // A manifest signed before roles were signed names none: refused too (old shadow publications stay unusable).
+    const unroled = { ...candidate.manifest, sequence: 5 };
+    const value = await subtle.sign(
+      { name: 'ECDSA', hash: 'SHA-256' },
+      signer.privateKey,
+      signingBytes(unroled) as Uint8Array<ArrayBuffer>,
+    );
+    const oldFormat = { ...unroled, signature: { alg: 'ES256', keyId: signer.keyId, value: Buffer.from(value).toString('base64url') } };
+    const err2 = await loadModel(URL_, env({ [URL_]: JSON.stringify(oldFormat) }, new InMemoryCacheStorage(), spki)).catch((e) => e);
+    expect(err2).toMatchObject({ code: 'model_integrity', message: 'a signed manifest must name its role (expected current)' });
+    // A previously current manifest re-served later is still refused by the sequence check.
+    const stale = await loadModel(URL_, env(await served(variant(), signer, { sequence: 1 }), caches, spki));
+    expect(stale.manifest.version).toBe(promoted.manifest.version);
+    expect(stale.warning).toMatch(/stale manifest: sequence 1 is below 3/);
+  });
+
+  it('loads the shadow only as a shadow publication (the signals stage), and the page model only as current', async () => {
+    const { signer, spki } = await keys();
+    const shadowUrl = 'https://vitrine.test/v1/models/coupons-x/manifest.json';
+    const shadow = variant(700);
+    const opts = { model: URL_, modelKey: spki };
+    const asShadow = await served(shadow, signer, { sequence: 6, role: 'shadow' }, shadowUrl);
+    vi.stubGlobal('fetch', fakeFetch(asShadow).fetch);
+    const loaded = await loadShadowModel(shadowUrl, opts);
+    expect(loaded.integrity).toMatchObject({ signature: 'verified', role: 'shadow', sequence: 6 });
+    // A current publication is not a shadow either.
+    vi.stubGlobal('fetch', fakeFetch(await served(shadow, signer, { sequence: 7, role: 'current' }, shadowUrl)).fetch);
+    await expect(loadShadowModel(shadowUrl, { ...opts })).rejects.toMatchObject({
+      code: 'model_integrity',
+      message: expect.stringMatching(/published as the current model, not the shadow one/),
+    });
+    // And the page's model refuses the shadow publication.
+    vi.stubGlobal('fetch', fakeFetch(await served(shadow, signer, { sequence: 8, role: 'shadow' })).fetch);
+    const v = await createVitrine({ model: URL_, backend: 'cpu', storage: 'memory', modelKey: spki }, { setTimer: () => () => undefined });
+    expect(v.status.degraded).toMatch(/^model_integrity: .* published as the shadow model, not the current one/);
+    v.close();
+    vi.unstubAllGlobals();
+  });
+
+  it('refuses the same sequence for another version or other weights; the same content again is fine', async () => {
+    const { signer, spki } = await keys();
+    const caches = new InMemoryCacheStorage();
+    const accepted = variant(1100);
+    await loadModel(URL_, env(await served(accepted, signer, { sequence: 7 }), caches, spki));
+    const other = variant(1200);
+    const model = await loadModel(URL_, env(await served(other, signer, { sequence: 7 }), caches, spki));
+    expect(model.manifest.version).toBe(accepted.manifest.version);
+    expect(model.warning).toMatch(
+      new RegExp(`sequence 7 was accepted before from this URL for other content \\(${accepted.manifest.version}\\)`),
+    );
+    // Also from the high-water record alone (the last-good record gone).
+    const bucket = await bucketOf(caches);
+    for (const key of [...bucket.keys()]) if (key.includes('last-good')) bucket.delete(key);
+    const err = await loadModel(URL_, env(await served(other, signer, { sequence: 7 }), caches, spki)).catch((e) => e);
+    expect(err).toMatchObject({ code: 'model_integrity', message: expect.stringMatching(/sequence 7 was accepted before/) });
+    // The same publication again (a reload) is accepted.
+    const again = await loadModel(URL_, env(await served(accepted, signer, { sequence: 7 }), caches, spki));
+    expect(again.warning).toBeUndefined();
+    expect(again.manifest.version).toBe(accepted.manifest.version);
+  });
+
+  it('reports the rollback floor each load was held to, and none once the Cache API record is gone', async () => {
+    const { signer, spki } = await keys();
+    const caches = new InMemoryCacheStorage();
+    const first = await loadModel(URL_, env(await served(variant(), signer, { sequence: 3 }), caches, spki));
+    expect(first.integrity).toMatchObject({ sequence: 3, rollbackFloor: 'none' });
+    const second = await loadModel(URL_, env(await served(variant(40), signer, { sequence: 5 }), caches, spki));
+    expect(second.integrity).toMatchObject({ sequence: 5, rollbackFloor: 3 });
+    const refused = await loadModel(URL_, env(await served(variant(), signer, { sequence: 4 }), caches, spki));
+    expect(refused.integrity).toMatchObject({ sequence: 5, source: 'last-good', rollbackFloor: 5 });
+    // forget() deletes the bucket (eviction does the same): the floor is gone and an older signed
+    // manifest is accepted again. Not hidden: the status says there was no floor.
+    await caches.delete('vitrine-models-v1');
+    const reset = await loadModel(URL_, env(await served(variant(), signer, { sequence: 4 }), caches, spki));
+    expect(reset.warning).toBeUndefined();
+    expect(reset.integrity).toMatchObject({ sequence: 4, rollbackFloor: 'none' });
+    // No Cache API at all: never a floor.
+    const noCache = await loadModel(URL_, { ...env(await served(variant(), signer, { sequence: 4 }), caches, spki), caches: undefined });
+    expect(noCache.integrity).toMatchObject({ signature: 'verified', rollbackFloor: 'none' });
+  });
+
   it('fails with model_integrity naming modelKey when the pinned key cannot be imported', async () => {
     const files = await served(variant(), null, { sequence: 1 });
     const err = await loadModel(URL_, {
@@ -183,7 +297,13 @@ describe('loader without a pinned key (today behaviour, said so)', () => {
     await loadModel(URL_, env(await served(variant(77), null, { sequence: 5 }), caches));
     const model = await loadModel(URL_, env(await served(variant(), null, { sequence: 1 }), caches));
     expect(model.warning).toBeUndefined();
-    expect(model.integrity).toEqual({ signature: 'unchecked', versionLabel: 'matches', sequence: 1, source: 'network' });
+    expect(model.integrity).toEqual({
+      signature: 'unchecked',
+      versionLabel: 'matches',
+      sequence: 1,
+      source: 'network',
+      rollbackFloor: 'none',
+    });
     const relabelled = { ...variant(77), manifest: { ...variant(77).manifest, version: 'coupons-anything' } };
     const other = await loadModel(URL_, env(await served(relabelled, null, { sequence: 1 }), new InMemoryCacheStorage()));
     expect(other.integrity?.versionLabel).toBe('mismatch');

@@ -17,6 +17,7 @@ import {
   type PinnedKey,
 } from '@vitrine/core/artifact';
 import { createServer, type VitrineServer } from '../src/http/server';
+import { ModelRegistry } from '../src/registry/registry';
 import { openDb, type DbOptions } from '../src/store/db';
 import { UNSIGNED_REFUSED, ensureDevSigningKey, signingFromEnv } from '../src/registry/signing';
 import {
@@ -93,7 +94,7 @@ describe.each(stores)('signed publications on %s', (name, options) => {
     const { res, manifest, check, label } = await current(server, key.pinned);
     expect(check).toEqual({ ok: true, keyId: key.pinned.keyId });
     expect(label).toBeUndefined();
-    expect(manifest).toMatchObject({ version: SEED_VERSION, sequence: 1 });
+    expect(manifest).toMatchObject({ version: SEED_VERSION, sequence: 1, role: 'current' });
     expect(manifest.files[0].path).toBe(`${SEED_VERSION}/weights.bin`);
     expect(res.headers.etag).toBe(`"${SEED_VERSION}.1"`);
     const notModified = await server.app.inject({ url: '/v1/models/current', headers: { 'if-none-match': `"${SEED_VERSION}.1"` } });
@@ -116,6 +117,8 @@ describe.each(stores)('signed publications on %s', (name, options) => {
     const shadowVersion = round.candidate!;
     const shadowRaw = (await server.app.inject({ url: `/v1/models/${shadowVersion}/manifest.json` })).json();
     expect(shadowRaw.sequence).toBe(2);
+    // The role is signed: this publication cannot pass for the current model (a pinned SDK requires 'current' there).
+    expect(shadowRaw.role).toBe('shadow');
     expect(await verifyManifestSignature(subtle, shadowRaw, key.pinned)).toMatchObject({ ok: true });
     expect(await checkVersionLabel(subtle, parseManifest(shadowRaw))).toBeUndefined();
     expect(shadowRaw.signature).toBeDefined();
@@ -126,7 +129,7 @@ describe.each(stores)('signed publications on %s', (name, options) => {
     expect((await server.aggregate()).promotion).toMatchObject({ decision: 'promoted', shadow: shadowVersion });
     const { res, manifest, check } = await current(server, key.pinned);
     expect(check.ok).toBe(true);
-    expect(manifest).toMatchObject({ version: shadowVersion, sequence: 3 });
+    expect(manifest).toMatchObject({ version: shadowVersion, sequence: 3, role: 'current' });
     expect(manifest.rollbackOf).toBeUndefined();
     expect(res.headers.etag).toBe(`"${shadowVersion}.3"`);
   });
@@ -159,7 +162,7 @@ describe.each(stores)('signed publications on %s', (name, options) => {
     const { res, manifest, check, label } = await current(server, key.pinned);
     expect(check.ok).toBe(true);
     expect(label).toBeUndefined();
-    expect(manifest).toMatchObject({ version: SEED_VERSION, sequence: 4, rollbackOf: bad });
+    expect(manifest).toMatchObject({ version: SEED_VERSION, sequence: 4, rollbackOf: bad, role: 'current' });
     // Same version as at sequence 1, another ETag: a client holding the old body must not get a 304.
     expect(res.headers.etag).toBe(`"${SEED_VERSION}.4"`);
     expect((await server.app.inject({ url: '/v1/models/current', headers: { 'if-none-match': `"${SEED_VERSION}.1"` } })).statusCode).toBe(
@@ -193,6 +196,65 @@ describe.each(stores)('signed publications on %s', (name, options) => {
     expect(after.manifest).toMatchObject({ version: SEED_VERSION, sequence: 5 });
     expect((await current(server, key.pinned)).check).toMatchObject({ ok: false, reason: 'wrong_key' });
     key = rotated;
+  });
+
+  /** A second server on the same store (what two replicas on one PostgreSQL are): its own cache. */
+  const otherServer = async () => {
+    const other = new ModelRegistry(server.db, { privateKey: key.privateKeyPem, source: 'test', required: true });
+    await other.bootstrap(server.config.seedModel);
+    return other;
+  };
+
+  it.skipIf(skip)('rolls back from the store, in the write transaction: a change another server made since is seen', async () => {
+    const bad = (await server.registry.history()).find((m) => m.status === 'retired')!.version;
+    expect(server.registry.getCurrent()!.version).toBe(SEED_VERSION);
+    const other = await otherServer();
+    const there = await other.rollback(bad);
+    expect(there).toMatchObject({ version: bad, rollbackOf: SEED_VERSION });
+    // This server's cache still says the seed is current; the store says it is retired and `bad` is current.
+    expect(server.registry.getCurrent()!.version).toBe(SEED_VERSION);
+    const back = await server.registry.rollback(SEED_VERSION);
+    expect(back).toEqual({ version: SEED_VERSION, sequence: there.sequence + 1, rollbackOf: bad });
+    const { manifest, check } = await current(server, key.pinned);
+    expect(check.ok).toBe(true);
+    expect(manifest).toMatchObject({ version: SEED_VERSION, sequence: there.sequence + 1, rollbackOf: bad, role: 'current' });
+    // And the checks run on what the store says: `bad` is retired again, the seed current.
+    await expect(other.rollback(SEED_VERSION)).rejects.toThrow(/already current/);
+  });
+
+  it.skipIf(skip)('a promotion that a rollback overtook is refused: the shadow it rejected never becomes current', async () => {
+    for (let i = 0; i < 6; i++) {
+      const update = deviceUpdate((j) => (j === D - 1 ? 2 : Math.cos(i + 10 * j)));
+      expect((await postFrom(server, batch({ events: [event()], update }), honestAddress(i + 40))).statusCode).toBe(202);
+    }
+    const round = await server.aggregate();
+    expect(round.status).toBe('published-shadow');
+    const shadow = server.registry.getShadow()!;
+    expect(shadow.version).toBe(round.candidate);
+    // Another server rolls back (rejecting the shadow) while this one decides to promote it.
+    const bad = (await server.registry.history()).find((m) => m.status === 'retired')!.version;
+    const other = await otherServer();
+    await other.rollback(bad);
+    await expect(server.registry.promote(shadow)).rejects.toThrow(/no longer the shadow/);
+    await server.registry.refresh();
+    expect(server.registry.getCurrent()!.version).toBe(bad);
+    expect(server.registry.getShadow()).toBeNull();
+    expect((await current(server, key.pinned)).manifest).toMatchObject({ version: bad, rollbackOf: SEED_VERSION, role: 'current' });
+  });
+
+  it.skipIf(skip)('re-signs at start a live publication signed before manifests named their role', async () => {
+    const before = (await current(server, key.pinned)).manifest;
+    // A store from before roles: the newest publication's signed JSON has none.
+    const [row] = await server.db.query<{ sequence: number; manifest: string }>(
+      'select sequence, manifest from model_publications order by sequence desc limit 1',
+    );
+    const { role: _r, ...old } = JSON.parse(row.manifest);
+    await server.db.query('update model_publications set manifest = $1 where sequence = $2', [JSON.stringify(old), row.sequence]);
+    await server.close();
+    server = await start(key.privateKeyPem);
+    const after = await current(server, key.pinned);
+    expect(after.check.ok).toBe(true);
+    expect(after.manifest).toMatchObject({ version: before.version, sequence: Number(row.sequence) + 1, role: 'current' });
   });
 });
 

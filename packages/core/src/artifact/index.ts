@@ -20,4 +20,6 @@ export {
   type PinnedKey,
   type SigningKey,
   type SignatureCheck,
+  type PublicationRole,
+  type SignedPublication,
 } from './signature';

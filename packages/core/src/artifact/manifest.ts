@@ -70,6 +70,8 @@ export const ManifestSchema = v.object({
   metrics: v.optional(v.record(v.string(), v.unknown())),
   /** Raised by the server at every publish; a client refuses a lower one than it accepted before (signature.ts). */
   sequence: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(Number.MAX_SAFE_INTEGER))),
+  /** The channel this publication was signed for (signature.ts): a verifier requires the one it loads. */
+  role: v.optional(v.picklist(['current', 'shadow'])),
   /** Set when an older version is republished as current: the version it replaces. */
   rollbackOf: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** ECDSA P-256 signature of everything else (signature.ts); checked by clients that pin the key. */

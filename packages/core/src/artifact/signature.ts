@@ -11,10 +11,17 @@
  *   can tell "signed with another key" from "bad signature".
  * - Version label: `<name>-<first 12 hex of the weights digest>` where the weights digest is the
  *   single weight file's sha256 (the registry's content address, also the shipped seed's), or for
- *   several files the sha256 of their hashes joined by newlines. New weights under an old label
- *   fail this check even without a signature.
- * - `sequence`: an integer the server raises at every publish; a verifier refuses a lower one
- *   than it accepted before for the same URL. `rollbackOf` marks a republished older version.
+ *   several files the sha256 of their hashes joined by newlines. `checkVersionLabel` computes the
+ *   mismatch; only a verifier with a pinned key refuses it. Without a key it is reported, not
+ *   refused: whoever can rewrite an unsigned manifest can rewrite its label too, so the check
+ *   proves nothing there, and legitimate manifests carry other labels (the evaluation twin
+ *   `manifest.float32.json` is `<version>-float32`, models published outside the registry).
+ * - `role`: `'current'` or `'shadow'`, the channel the publication was made for. A verifier
+ *   requires the one it loads (the page's model: current; the signals stage's: shadow), so a
+ *   signed shadow or a candidate later rejected cannot be served as the current model.
+ * - `sequence`: an integer the server raises at every publish (all roles share it); a verifier
+ *   refuses a lower one than it accepted before for the same URL, and the same one for other
+ *   content. `rollbackOf` marks a republished older version (a rollback's role is current).
  */
 import { toHex } from '../bytes';
 import type { ModelManifest } from './manifest';
@@ -142,15 +149,30 @@ export async function generateSigningKeyPair(subtle: SubtleCrypto): Promise<{ pr
   return { privateKeyPem: pem, publicKeySpki: btoa(String.fromCharCode(...spki)) };
 }
 
-/** The manifest with `sequence` (and `rollbackOf` when given) set and signed; any earlier signature or rollback mark is replaced. */
+/** The channel a publication is made for: the page's model, or the shadow the signals stage evaluates. */
+export type PublicationRole = 'current' | 'shadow';
+
+/** What one signed publication says besides the manifest: its sequence, role and, for a rollback, the version it replaces. */
+export interface SignedPublication {
+  sequence: number;
+  role: PublicationRole;
+  rollbackOf?: string;
+}
+
+/** The manifest with `sequence`, `role` and `rollbackOf` (when given) set and signed; an earlier signature, role or rollback mark goes. */
 export async function signManifest<M extends ModelManifest>(
   subtle: SubtleCrypto,
   manifest: M,
   key: SigningKey,
-  publication: { sequence: number; rollbackOf?: string },
+  publication: SignedPublication,
 ): Promise<M> {
-  const { signature: _s, rollbackOf: _r, sequence: _q, ...rest } = manifest;
-  const unsigned = { ...rest, sequence: publication.sequence, ...(publication.rollbackOf ? { rollbackOf: publication.rollbackOf } : {}) };
+  const { signature: _s, rollbackOf: _r, sequence: _q, role: _o, ...rest } = manifest;
+  const unsigned = {
+    ...rest,
+    sequence: publication.sequence,
+    role: publication.role,
+    ...(publication.rollbackOf ? { rollbackOf: publication.rollbackOf } : {}),
+  };
   const sig = await subtle.sign(SIGN, key.privateKey, signingBytes(unsigned) as Uint8Array<ArrayBuffer>);
   const signature: ManifestSignature = { alg: SIGNATURE_ALG, keyId: key.keyId, value: base64UrlEncode(new Uint8Array(sig)) };
   return { ...unsigned, signature } as M;

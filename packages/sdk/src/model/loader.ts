@@ -5,8 +5,10 @@ import {
   dequantize,
   parseManifest,
   verifyManifestSignature,
+  weightsDigest,
   type ModelManifest,
   type PinnedKey,
+  type PublicationRole,
 } from '@vitrine/core/artifact';
 import { toHex } from '@vitrine/core/bytes';
 
@@ -36,11 +38,22 @@ export interface LoaderEnv {
   onProgress?: (p: Progress) => void;
   /**
    * The pinned public key (`modelKey`). With it, a manifest must carry a valid signature by this
-   * key, a version label matching its weights and a `sequence` no lower than the last one accepted
-   * from the same URL; otherwise it is refused like a tampered file. A promise: an unusable key
-   * rejects and the load fails with `model_integrity`.
+   * key, the `role` being loaded, a version label matching its weights and a `sequence` above the
+   * last one accepted from the same URL (or equal to it for the same content); otherwise it is
+   * refused like a tampered file. A promise: an unusable key rejects and the load fails with
+   * `model_integrity`.
    */
   modelKey?: Promise<PinnedKey>;
+  /** The channel being loaded: 'current' (the default, the page's model) or 'shadow' (the signals stage's). */
+  role?: PublicationRole;
+}
+
+/** The highest sequence accepted before from a URL, and what it was accepted for. */
+interface Floor {
+  sequence: number;
+  version?: string;
+  /** The weights digest (signature.ts); absent in records written before it was kept. */
+  weights?: string;
 }
 
 /** A manifest as parsed, with the JSON it came from (what the signature covers). */
@@ -97,10 +110,22 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
   } catch (err) {
     manifestError = err;
   }
-  const lastGood = cache ? await readLastGood(cache, manifestUrl, env.subtle, pinned) : undefined;
+  const role = env.role ?? 'current';
+  const lastGood = cache ? await readLastGood(cache, manifestUrl, env.subtle, pinned, role) : undefined;
+  // Only with a pinned key: without one nothing is refused, so no floor applies.
+  const floors: Floor[] = [];
+  if (pinned && cache) {
+    const highest = await readHighest(cache, manifestUrl);
+    if (highest) floors.push(highest);
+  }
+  if (pinned && lastGood?.manifest.sequence !== undefined) {
+    const m = lastGood.manifest;
+    floors.push({ sequence: m.sequence!, version: m.version, weights: await weightsDigest(env.subtle, m) });
+  }
+  const rollbackFloor = floors.length ? Math.max(...floors.map((f) => f.sequence)) : ('none' as const);
   const cachedGood = async (why: string): Promise<LoadedModel> => {
     const fallback = await loadFiles(lastGood!.manifest, manifestUrl, env, cache, { cacheOnly: true });
-    fallback.integrity = { ...lastGood!.integrity, source: 'last-good' };
+    fallback.integrity = { ...lastGood!.integrity, source: 'last-good', rollbackFloor };
     fallback.warning = `${why}; using cached ${lastGood!.manifest.version}`;
     return fallback;
   };
@@ -108,8 +133,7 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
     const { manifest } = received;
     let integrity: ModelIntegrity;
     try {
-      const highest = pinned && cache ? await readHighest(cache, manifestUrl) : undefined;
-      integrity = await checkTrust(received, env.subtle, pinned, [highest, lastGood?.manifest.sequence]);
+      integrity = { ...(await checkTrust(received, env.subtle, pinned, role, floors)), rollbackFloor };
     } catch (err) {
       // Refused before any weight is fetched: a signed older model beats an unverifiable newer one.
       if (!lastGood) throw err;
@@ -118,7 +142,7 @@ export async function loadModel(manifestUrl: string, env: LoaderEnv): Promise<Lo
     try {
       const model = await loadFiles(manifest, manifestUrl, env, cache);
       model.integrity = integrity;
-      if (cache) await rememberGood(cache, manifestUrl, received, lastGood?.manifest, pinned !== undefined);
+      if (cache) await rememberGood(cache, manifestUrl, received, lastGood?.manifest, pinned ? env.subtle : undefined);
       return model;
     } catch (err) {
       if (!lastGood || lastGood.manifest.version === manifest.version) throw err;
@@ -220,7 +244,7 @@ async function loadFiles(
     weights,
     bytes: total,
     fromCache,
-    integrity: { signature: 'unchecked', versionLabel: 'unchecked', source: 'network' },
+    integrity: { signature: 'unchecked', versionLabel: 'unchecked', source: 'network', rollbackFloor: 'none' },
   };
 }
 
@@ -254,16 +278,19 @@ async function download(url: string, env: LoaderEnv, onBytes: (n: number) => voi
 
 /**
  * What the manifest proves about itself. Without a pinned key nothing is refused here (today's
- * behaviour) and the result says so. With one: a valid signature by that key, a version label
- * matching the weights, and a `sequence` no lower than any accepted before from this URL (an equal
- * one only for the same version); a model_integrity VitrineError otherwise.
+ * behaviour; a label mismatch is only reported, see signature.ts) and the result says so. With
+ * one: a valid signature by that key, the `role` being loaded (a signed shadow is not the current
+ * model), a version label matching the weights, and a `sequence` above every one accepted before
+ * from this URL, or equal to the highest for the same version and weights; a model_integrity
+ * VitrineError otherwise.
  */
 async function checkTrust(
   { manifest, raw }: Received,
   subtle: SubtleCrypto | undefined,
   pinned: PinnedKey | undefined,
-  accepted: (number | undefined)[],
-): Promise<ModelIntegrity> {
+  role: PublicationRole,
+  floors: Floor[],
+): Promise<Omit<ModelIntegrity, 'rollbackFloor'>> {
   const started = performance.now();
   const labelProblem = await checkVersionLabel(subtle!, manifest);
   const base = {
@@ -271,25 +298,50 @@ async function checkTrust(
     source: 'network' as const,
     ...(manifest.sequence !== undefined ? { sequence: manifest.sequence } : {}),
     ...(manifest.rollbackOf ? { rollbackOf: manifest.rollbackOf } : {}),
+    ...(manifest.role ? { role: manifest.role } : {}),
   };
   if (!pinned) return { signature: 'unchecked', ...base };
   const refuse = (message: string) => new VitrineError('model_integrity', message, { field: 'model' });
   const check = await verifyManifestSignature(subtle!, raw, pinned);
   if (!check.ok) throw refuse(check.message);
+  if (manifest.role !== role) {
+    throw refuse(
+      manifest.role === undefined
+        ? `a signed manifest must name its role (expected ${role})`
+        : `manifest ${manifest.version} was published as the ${manifest.role} model, not the ${role} one`,
+    );
+  }
   if (labelProblem) throw refuse(labelProblem);
   if (manifest.sequence === undefined) throw refuse('a signed manifest must carry a sequence');
-  const highest = Math.max(0, ...accepted.map((a) => a ?? 0));
+  const highest = Math.max(0, ...floors.map((f) => f.sequence));
   if (manifest.sequence < highest) {
     throw refuse(`stale manifest: sequence ${manifest.sequence} is below ${highest}, accepted before from this URL`);
+  }
+  if (manifest.sequence === highest) {
+    const weights = await weightsDigest(subtle!, manifest);
+    const other = floors.find(
+      (f) => f.sequence === highest && (f.version !== manifest.version || (f.weights !== undefined && f.weights !== weights)),
+    );
+    if (other) {
+      throw refuse(
+        `sequence ${highest} was accepted before from this URL for other content (${other.version ?? 'unknown'}), not ${manifest.version}`,
+      );
+    }
   }
   return { signature: 'verified', keyId: check.keyId, ...base, verifyMs: Math.round((performance.now() - started) * 100) / 100 };
 }
 
-async function readHighest(cache: Cache, manifestUrl: string): Promise<number | undefined> {
+async function readHighest(cache: Cache, manifestUrl: string): Promise<Floor | undefined> {
   try {
     const res = await cache.match(HIGHEST_PREFIX + encodeURIComponent(manifestUrl));
-    const n = res ? ((await res.json()) as { sequence?: unknown }).sequence : undefined;
-    return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
+    if (!res) return undefined;
+    const { sequence, version, weights } = (await res.json()) as { sequence?: unknown; version?: unknown; weights?: unknown };
+    if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence)) return undefined;
+    return {
+      sequence,
+      ...(typeof version === 'string' ? { version } : {}),
+      ...(typeof weights === 'string' ? { weights } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -301,13 +353,14 @@ async function readLastGood(
   manifestUrl: string,
   subtle: SubtleCrypto | undefined,
   pinned: PinnedKey | undefined,
-): Promise<{ manifest: ModelManifest; integrity: ModelIntegrity } | undefined> {
+  role: PublicationRole,
+): Promise<{ manifest: ModelManifest; integrity: Omit<ModelIntegrity, 'rollbackFloor'> } | undefined> {
   try {
     const res = await cache.match(LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl));
     if (!res) return undefined;
     const raw: unknown = await res.json();
     const manifest = parseManifest(raw);
-    return { manifest, integrity: await checkTrust({ manifest, raw }, subtle, pinned, []) };
+    return { manifest, integrity: await checkTrust({ manifest, raw }, subtle, pinned, role, []) };
   } catch {
     return undefined;
   }
@@ -315,27 +368,28 @@ async function readLastGood(
 
 /**
  * Records the verified manifest as received (signature included) and, when it was checked
- * against a pinned key, its sequence as the highest accepted; drops cached files that belong to
- * neither it nor anything else current.
+ * against a pinned key (`verifiedWith` set), its sequence, version and weights digest as the
+ * highest accepted; drops cached files that belong to neither it nor anything else current.
  */
 async function rememberGood(
   cache: Cache,
   manifestUrl: string,
   { manifest, raw }: Received,
   previous: ModelManifest | undefined,
-  verified: boolean,
+  verifiedWith: SubtleCrypto | undefined,
 ): Promise<void> {
   try {
     await cache.put(
       LAST_GOOD_PREFIX + encodeURIComponent(manifestUrl),
       new Response(JSON.stringify(raw), { headers: { 'content-type': 'application/json' } }),
     );
-    if (verified && manifest.sequence !== undefined) {
-      const highest = (await readHighest(cache, manifestUrl)) ?? 0;
+    if (verifiedWith && manifest.sequence !== undefined) {
+      const highest = (await readHighest(cache, manifestUrl))?.sequence ?? 0;
       if (manifest.sequence > highest) {
+        const weights = await weightsDigest(verifiedWith, manifest);
         await cache.put(
           HIGHEST_PREFIX + encodeURIComponent(manifestUrl),
-          new Response(JSON.stringify({ sequence: manifest.sequence, version: manifest.version }), {
+          new Response(JSON.stringify({ sequence: manifest.sequence, version: manifest.version, weights }), {
             headers: { 'content-type': 'application/json' },
           }),
         );

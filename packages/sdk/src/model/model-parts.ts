@@ -21,9 +21,9 @@ export function loaderEnvFor(opts: VitrineOptions, progress?: (p: Progress) => v
   return { ...env, modelKey: key };
 }
 
-/** A shadow model (the signals stage), held to the same pinned key as the current one. */
+/** A shadow model (the signals stage), held to the same pinned key as the current one; its signed role must be 'shadow'. */
 export function loadShadowModel(manifestUrl: string, opts: VitrineOptions): Promise<LoadedModel> {
-  return loadModel(manifestUrl, loaderEnvFor(opts));
+  return loadModel(manifestUrl, { ...loaderEnvFor(opts), role: 'shadow' });
 }
 
 /** A verified model with its encoder. */
@@ -67,6 +67,7 @@ export async function loadModelParts(
 
 async function loadVerifiedModel(opts: VitrineOptions, progress?: (p: Progress) => void): Promise<VerifiedModel> {
   const manifestUrl = new URL(opts.model, globalThis.document?.baseURI ?? globalThis.location?.href).href;
-  const model = await loadModel(manifestUrl, loaderEnvFor(opts, progress));
+  // The page's model: with a pinned key, only a manifest signed for the current role is accepted.
+  const model = await loadModel(manifestUrl, { ...loaderEnvFor(opts, progress), role: 'current' });
   return { model, encoder: new FeatureEncoder(model.manifest.featureSpec) };
 }

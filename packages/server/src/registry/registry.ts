@@ -17,7 +17,7 @@ import type { Candidate } from './candidate';
 import { readSeedArtifact, readSeedPrior } from './seed';
 import type { UpdatePrior } from '@vitrine/core/privacy';
 import { insertUpdatePrior, selectUpdatePrior } from '../store/learning';
-import type { ModelManifest, SigningKey } from '@vitrine/core/artifact';
+import type { ModelManifest, PublicationRole, SigningKey } from '@vitrine/core/artifact';
 import {
   insertPublication,
   nextSequence,
@@ -71,10 +71,13 @@ export class ModelRegistry {
     if (prior) await insertUpdatePrior(this.db, prior);
     await this.refresh();
     const key = this.key;
-    const unsigned = [this.current, this.shadow].filter((m): m is StoredModel => !!m && !!key && m.published?.keyId !== key.keyId);
+    // Also a publication signed before manifests named their role: a pinning SDK refuses those.
+    const unsigned = [this.current, this.shadow].filter(
+      (m): m is StoredModel => !!m && !!key && (m.published?.keyId !== key.keyId || publishedRole(m) !== roleOf(m)),
+    );
     if (unsigned.length) {
       await this.write(undefined, async (q) => {
-        for (const m of unsigned) await this.publish(q, m.manifest, m.status === 'shadow' ? 'shadow' : 'current');
+        for (const m of unsigned) await this.publish(q, m.manifest, roleOf(m));
       });
     }
   }
@@ -95,18 +98,30 @@ export class ModelRegistry {
     return model.manifest.head?.base ?? model.version;
   }
 
-  /** A round's candidate becomes the shadow model; the previous shadow, if any, is rejected. */
+  /**
+   * A round's candidate becomes the shadow model; the previous shadow, if any, is rejected.
+   * Refused (the round's transaction rolls back) when its parent is no longer current: a rollback
+   * committed while the round was computing.
+   */
   async publishShadow(candidate: Candidate, round: number, tx?: Queryable): Promise<void> {
     await this.write(tx, async (q) => {
+      await lockModels(this.db, q);
+      const current = await selectCurrent(q);
+      if (current?.version !== candidate.parent) {
+        throw new Error(`round: the current model is now ${current?.version ?? 'none'}, not ${candidate.parent} (a rollback?)`);
+      }
       await rejectCurrentShadow(q);
       await insertModel(q, candidate, 'shadow', candidate.parent, round);
       await this.publish(q, candidate.manifest, 'shadow');
     });
   }
 
-  /** The shadow becomes the current model; the current one is retired. */
+  /** The shadow becomes the current model; the current one is retired. Refused when it is no longer the shadow (a rollback rejected it). */
   async promote(shadow: StoredModel, tx?: Queryable): Promise<void> {
     await this.write(tx, async (q) => {
+      await lockModels(this.db, q);
+      const now = await selectModel(q, shadow.version);
+      if (now?.status !== 'shadow') throw new Error(`promotion: ${shadow.version} is ${now?.status ?? 'gone'}, no longer the shadow`);
       await retireCurrent(q);
       await makeCurrent(q, shadow.version);
       await this.publish(q, shadow.manifest, 'current');
@@ -121,25 +136,29 @@ export class ModelRegistry {
    */
   async rollback(version: string): Promise<{ version: string; sequence: number; rollbackOf: string }> {
     if (!this.key) throw new RollbackError(409, 'rollback: the server has no signing key (a rollback must be a signed publication)');
-    // From the store, not the cache: a cached row keeps the status it had when it was read.
-    const target = await selectModel(this.db, version);
-    if (!target) throw new RollbackError(404, `version: no model ${version}`);
-    const current = this.current!;
-    if (target.version === current.version) throw new RollbackError(409, `version: ${version} is already current`);
-    if (target.status !== 'retired') {
-      throw new RollbackError(
-        409,
-        `version: ${version} is ${target.status}; only a retired (formerly current) version can be rolled back to`,
-      );
-    }
-    let sequence = 0;
+    let result: { version: string; sequence: number; rollbackOf: string } | undefined;
     await this.write(undefined, async (q) => {
+      // Current and target are read under the lock every publish (rounds, promotions) takes, in
+      // this transaction: neither the cache nor a read before it can be stale by the time we write.
+      await lockModels(this.db, q);
+      const target = await selectModel(q, version);
+      if (!target) throw new RollbackError(404, `version: no model ${version}`);
+      const current = await selectCurrent(q);
+      if (!current) throw new RollbackError(409, 'rollback: there is no current model');
+      if (target.version === current.version) throw new RollbackError(409, `version: ${version} is already current`);
+      if (target.status !== 'retired') {
+        throw new RollbackError(
+          409,
+          `version: ${version} is ${target.status}; only a retired (formerly current) version can be rolled back to`,
+        );
+      }
       await rejectCurrentShadow(q);
       await retireCurrent(q);
       await makeCurrent(q, target.version);
-      sequence = await this.publish(q, target.manifest, 'current', current.version);
+      const sequence = await this.publish(q, target.manifest, 'current', current.version);
+      result = { version: target.version, sequence, rollbackOf: current.version };
     });
-    return { version: target.version, sequence, rollbackOf: current.version };
+    return result!;
   }
 
   /** The newest publications (sequence, version, role, key id, rollbackOf), newest first. */
@@ -147,13 +166,13 @@ export class ModelRegistry {
     return selectPublicationHistory(this.db, limit);
   }
 
-  /** Signs `manifest` under the next sequence and records it; returns the sequence (0 when unsigned). */
-  private async publish(q: Queryable, manifest: ModelManifest, role: 'current' | 'shadow', rollbackOf?: string): Promise<number> {
+  /** Signs `manifest` for `role` under the next sequence and records it; returns the sequence (0 when unsigned). */
+  private async publish(q: Queryable, manifest: ModelManifest, role: PublicationRole, rollbackOf?: string): Promise<number> {
     if (!this.key) return 0;
     // Two servers on one PostgreSQL must not hand out one sequence twice (the primary key would refuse it anyway).
-    if (this.db.kind === 'postgres') await q.query('select pg_advisory_xact_lock(7463730)');
+    await lockModels(this.db, q);
     const sequence = await nextSequence(q);
-    const signed = await signPublication(this.key, manifest, { sequence, ...(rollbackOf ? { rollbackOf } : {}) });
+    const signed = await signPublication(this.key, manifest, { sequence, role, ...(rollbackOf ? { rollbackOf } : {}) });
     await insertPublication(q, {
       sequence,
       version: manifest.version,
@@ -223,5 +242,34 @@ export class ModelRegistry {
     if (tx) return fn(tx);
     await this.db.transaction(fn);
     await this.refresh();
+  }
+}
+
+/**
+ * The lock every change of the live models and every publish takes, until its transaction ends:
+ * rounds, promotions, rollbacks and re-signing on two servers sharing one PostgreSQL run one at a
+ * time. Taking it again in the same transaction is a no-op. PGlite runs one transaction at a time.
+ */
+async function lockModels(db: Db, q: Queryable): Promise<void> {
+  if (db.kind === 'postgres') await q.query('select pg_advisory_xact_lock(7463730)');
+}
+
+/** The current model as this transaction sees it (not the cache). */
+async function selectCurrent(q: Queryable): Promise<StoredModel | null> {
+  return (await selectLiveModels(q)).find((m) => m.status === 'current') ?? null;
+}
+
+/** The role a live model is published for. */
+function roleOf(m: StoredModel): PublicationRole {
+  return m.status === 'shadow' ? 'shadow' : 'current';
+}
+
+/** The role its newest signed publication names, if any (publications from before roles name none). */
+function publishedRole(m: StoredModel): unknown {
+  if (!m.published) return undefined;
+  try {
+    return (JSON.parse(m.published.json) as { role?: unknown }).role;
+  } catch {
+    return undefined;
   }
 }

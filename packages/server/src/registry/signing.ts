@@ -5,7 +5,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { generateSigningKeyPair, importSigningKey, signManifest, type ModelManifest, type SigningKey } from '@vitrine/core/artifact';
+import {
+  generateSigningKeyPair,
+  importSigningKey,
+  signManifest,
+  type ModelManifest,
+  type SignedPublication,
+  type SigningKey,
+} from '@vitrine/core/artifact';
 import type { StoredModel } from '../store/models';
 
 /** The file name of the dev key in a data directory (what `npm start` generates). */
@@ -62,12 +69,8 @@ export async function loadSigningKey(config: SigningConfig | undefined): Promise
   }
 }
 
-/** Signs a publication of `manifest` (file paths relative to its version folder) with its sequence. */
-export function signPublication(
-  key: SigningKey,
-  manifest: ModelManifest,
-  publication: { sequence: number; rollbackOf?: string },
-): Promise<ModelManifest> {
+/** Signs a publication of `manifest` (file paths relative to its version folder) with its sequence and role. */
+export function signPublication(key: SigningKey, manifest: ModelManifest, publication: SignedPublication): Promise<ModelManifest> {
   return signManifest(globalThis.crypto.subtle, manifest, key, publication);
 }
 
