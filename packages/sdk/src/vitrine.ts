@@ -54,6 +54,16 @@ function settled<T>(p: Promise<T>, report: (e: VitrineError) => void): Promise<T
   return typed;
 }
 
+/**
+ * Without a pinned key a manifest whose version label does not match its weights is used (its
+ * label proves nothing unsigned), but the page is told: with `modelKey` it would be refused.
+ */
+function unpinnedMismatch(model: LoadedModel): string[] {
+  const integrity = model.integrity;
+  if (!integrity || integrity.signature !== 'unchecked' || integrity.versionLabel !== 'mismatch') return [];
+  return [`model ${model.manifest.version}: its version label does not match its weights (pin modelKey to refuse such manifests)`];
+}
+
 /** Seams for Node tools (simulation, evaluation): replace the stores the browser would open. */
 export interface VitrineInternals {
   profileStore?: ProfileStore;
@@ -163,7 +173,7 @@ class VitrineClient implements Vitrine {
         backend: selected.scorer.backend,
         adapter: selected.adapter,
         selection: selected.selection,
-        warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...selected.warnings],
+        warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...unpinnedMismatch(model), ...selected.warnings],
       };
     } catch (err) {
       const error = toVitrineError(

@@ -361,6 +361,17 @@ describe('createVitrine with modelKey', () => {
     vi.stubGlobal('fetch', fakeFetch(await served(variant(), null, { sequence: 1 })).fetch);
     const v = await createVitrine({ model: URL_, backend: 'cpu', storage: 'memory' });
     expect(v.status.integrity).toMatchObject({ signature: 'unchecked' });
+    expect(v.status.warnings).toEqual([]);
+    v.close();
+  });
+
+  it('without a key, new weights under the old label are used but the status warns', async () => {
+    const relabelled = variant(7);
+    relabelled.manifest = { ...relabelled.manifest, version: seed.version };
+    vi.stubGlobal('fetch', fakeFetch(await served(relabelled, null, { sequence: 1 })).fetch);
+    const v = await createVitrine({ model: URL_, backend: 'cpu', storage: 'memory' });
+    expect(v.status.integrity).toMatchObject({ signature: 'unchecked', versionLabel: 'mismatch' });
+    expect(v.status.warnings.join(' ')).toMatch(/version label does not match its weights \(pin modelKey/);
     v.close();
   });
 });
