@@ -107,14 +107,7 @@ async function run(label: string, env: Record<string, string>, port: number) {
       headers: { 'content-type': 'text/plain;charset=UTF-8' },
       requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
     });
-    const result = await autocannon({
-      url,
-      method: 'POST',
-      connections: CONNECTIONS,
-      duration: DURATION,
-      headers: { 'content-type': 'text/plain;charset=UTF-8' },
-      requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
-    });
+    const result = await ingest(url);
     const ok = result['2xx'];
     const contended = await withStatsLoops(port, url);
     const stats = await (await fetch(`http://127.0.0.1:${port}/v1/stats`)).json();
@@ -135,6 +128,18 @@ async function run(label: string, env: Record<string, string>, port: number) {
   }
 }
 
+/** POSTs signal batches for DURATION seconds over CONNECTIONS connections. */
+function ingest(url: string) {
+  return autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: DURATION,
+    headers: { 'content-type': 'text/plain;charset=UTF-8' },
+    requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
+  });
+}
+
 /** Ingest for DURATION seconds while STATS_LOOPS clients read /v1/stats back to back. */
 async function withStatsLoops(port: number, url: string) {
   const state = { running: true };
@@ -149,14 +154,7 @@ async function withStatsLoops(port: number, url: string) {
     }
   };
   const loops = Array.from({ length: STATS_LOOPS }, loop);
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: DURATION,
-    headers: { 'content-type': 'text/plain;charset=UTF-8' },
-    requests: [{ setupRequest: (r) => ({ ...r, body: body() }) }],
-  });
+  const result = await ingest(url);
   state.running = false;
   await Promise.all(loops);
   return {
