@@ -215,6 +215,8 @@ async function timeRound(contributors: number) {
       roundIntervalMs: 0,
       logger: false,
       privacy: { ...config.privacy, minCohort: 100, roundSpacingHours: 0 },
+      // Round time only: manifests unsigned (configFromEnv asks for a key, which a bench has none of).
+      signing: undefined,
     },
     await openDb({ dataDir: mkdtempSync(join(tmpdir(), 'vitrine-bench-round-')) }),
   );
