@@ -7,6 +7,7 @@ import commonjs from '@rollup/plugin-commonjs';
 import json from '@rollup/plugin-json';
 import esbuild, { minify } from 'rollup-plugin-esbuild';
 import dts from 'rollup-plugin-dts';
+import integrity from './scripts/rollup-integrity';
 
 const require = createRequire(import.meta.url);
 const SDK = 'packages/sdk';
@@ -55,6 +56,7 @@ const plugins = (): Plugin[] => [
   // The wasm backend's emscripten glue (wasm-out/*.js) is CommonJS.
   commonjs({ include: /node_modules/, ignore: ['fs', 'path', 'worker_threads', 'perf_hooks', 'os', 'crypto'] }),
   esbuild({ target: 'es2020', tsconfig: 'tsconfig.json' }),
+  integrity(), // wasm binary hashes baked into the wasm chunk; dist/integrity.json + import-map snippet
 ];
 
 const config: RollupOptions[] = [

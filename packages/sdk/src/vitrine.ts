@@ -176,10 +176,12 @@ class VitrineClient implements Vitrine {
         warnings: [...status.warnings, ...(model.warning ? [model.warning] : []), ...unpinnedMismatch(model), ...selected.warnings],
       };
     } catch (err) {
+      // With a verified model the status says so: modelVersion is set because the model is kept
+      // (decisions name it, a retry only starts a backend), not because it ranks.
       const error = toVitrineError(
         err,
         this.model ? 'scoring_failed' : 'model_unavailable',
-        this.model ? 'no backend could start' : 'model could not be loaded',
+        this.model ? `model ${this.model.manifest.version} verified, but no backend could start` : 'model could not be loaded',
       );
       this.report(error);
       this.loadFailure = `${error.code}: ${error.message}`;

@@ -113,7 +113,9 @@ describe('model load retry', () => {
     const v = await createVitrine(options(errors), { setTimer });
     const version = JSON.parse(manifest).version;
     expect(v.status).toMatchObject({ backend: 'rules', modelVersion: version });
-    expect(v.status.degraded).toMatch(/^scoring_failed: no backend could start: no backend could be initialised; retry 1 of 10/);
+    expect(v.status.degraded).toMatch(
+      /^scoring_failed: model \S+ verified, but no backend could start: no backend could be initialised; retry 1 of 10/,
+    );
     expect(errors.map((e) => e.code)).toEqual(['scoring_failed']);
     const shopOrder = await v.rank(catalog, { slots: 2 });
     expect(shopOrder).toMatchObject({ backend: 'rules', modelVersion: version });

@@ -50,7 +50,10 @@ export async function loadModelParts(
   const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
   try {
     progress?.({ stage: 'backend', progress: 0.75 });
-    const { selectScorer } = await selectP;
+    const { selectScorer } = await selectP.catch((err: unknown) => {
+      // A CDN without CORS headers, a CSP or a blocker stopping the chunk: Chromium names its URL.
+      throw new Error(`the scoring chunk could not be loaded (${(err as Error)?.message ?? err})`, { cause: err });
+    });
     // Warm up for the input width this model really has, plus a few cross signatures.
     const selected = await selectScorer(model, opts.backend ?? 'auto', {
       wasmPaths: opts.wasmPaths,

@@ -5,7 +5,7 @@ import { TfjsScorer } from './tfjs-scorer';
 import './backends/webgpu';
 
 /** Fallback backends are separate chunks, fetched only when needed. */
-const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ configure(wasmPaths?: string): void }>> = {
+const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ configure(wasmPaths?: string): void | Promise<void> }>> = {
   wasm: () => import('./backends/wasm'),
   webgl: () => import('./backends/webgl'),
   cpu: () => import('./backends/cpu'),
@@ -39,6 +39,10 @@ export async function describeAdapter(): Promise<AdapterInfo | undefined> {
   };
 }
 
+function messageOf(err: unknown): string {
+  return (err as Error)?.message ?? String(err);
+}
+
 /** Initialises one backend and returns a warmed-up scorer, or throws why it can't. */
 async function prepare(
   name: BackendName,
@@ -47,9 +51,19 @@ async function prepare(
   width: number,
   warm = WARM_BATCHES,
 ): Promise<TfjsScorer> {
-  if (name !== 'webgpu') (await lazyBackends[name]()).configure(wasmPaths);
-  // setBackend resolves false (or throws) when the backend can't start in this browser.
-  if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`${name} is not available in this browser`);
+  if (name !== 'webgpu') {
+    let backend: Awaited<ReturnType<(typeof lazyBackends)[typeof name]>>;
+    try {
+      backend = await lazyBackends[name]();
+    } catch (err) {
+      // Chromium names the chunk's URL ("Failed to fetch dynamically imported module: …/chunks/wasm-….js").
+      throw new Error(`its chunk could not be loaded (${messageOf(err)})`, { cause: err });
+    }
+    // Fetches and verifies what the backend needs (the wasm binary): throws with the real cause.
+    await backend.configure(wasmPaths);
+  }
+  // setBackend resolves false (or throws) when the backend can't start; tfjs logs its reason as a console warning.
+  if (!(await setBackend(name)) || engine().backendName !== name) throw new Error(`tfjs could not initialise the ${name} backend`);
   const scorer = new TfjsScorer(model, name);
   await scorer.warmUp(warm, width);
   return scorer;
@@ -65,10 +79,24 @@ async function timeBatch(scorer: TfjsScorer, width: number): Promise<number> {
   return Math.round(times.sort((a, b) => a - b)[1] * 100) / 100;
 }
 
+/** What selection needs from the browser; tests pass stand-ins. */
+export interface SelectionDeps {
+  describeAdapter(): Promise<AdapterInfo | undefined>;
+  /** A warmed-up scorer on `name` (warmed up for `warm` batch sizes, default all), or throws why not. */
+  prepare(name: BackendName, warm?: number[]): Promise<TfjsScorer>;
+  /** Median time of a race batch. */
+  time(scorer: TfjsScorer): Promise<number>;
+  readRace(key: string): Promise<RaceResult | undefined>;
+  writeRace(key: string, result: RaceResult): Promise<void>;
+  forgetRace(key: string): Promise<void>;
+}
+
 /**
  * `auto`: WebGPU on a hardware adapter; on a software (fallback) adapter, whichever of
  * WebGPU and WASM scores a batch faster after warm-up; without WebGPU, WASM, then WebGL, then CPU.
  * An explicit backend is used when it works; otherwise the chain continues and says why.
+ * Every backend that was tried and failed is in `warnings` with its cause; a race is remembered
+ * only when both contenders ran.
  */
 export async function selectScorer(
   model: LoadedModel,
@@ -80,32 +108,63 @@ export async function selectScorer(
     /** Every backend, best first (passed in: this lazy chunk must not import entry modules). */
     fallbackOrder: readonly BackendName[];
   },
+  overrides: Partial<SelectionDeps> = {},
 ): Promise<SelectedScorer> {
   const { wasmPaths, cacheName, inputWidth, fallbackOrder } = options;
+  const deps: SelectionDeps = {
+    describeAdapter,
+    prepare: (name, warm) => prepare(name, model, wasmPaths, inputWidth, warm),
+    time: (scorer) => timeBatch(scorer, inputWidth),
+    readRace: (key) => readRace(cacheName, key),
+    writeRace: (key, result) => writeRace(cacheName, key, result),
+    forgetRace: (key) => forgetRace(cacheName, key),
+    ...overrides,
+  };
   const warnings: string[] = [];
+  /** Why each backend could not be used (shown in the reason), in the order they were tried. */
   const errors: string[] = [];
+  const failed = new Map<BackendName, string>();
+  const fail = (name: BackendName, cause: string, isFailure = true) => {
+    failed.set(name, cause);
+    errors.push(`${name}: ${cause}`);
+    // "No adapter" is an absence, not a failure; anything that was tried and broke is a warning.
+    if (isFailure) warnings.push(`${name} failed: ${cause}`);
+  };
   let adapter: AdapterInfo | undefined;
   try {
-    adapter = await describeAdapter();
+    adapter = await deps.describeAdapter();
   } catch (err) {
-    warnings.push(`WebGPU adapter request failed: ${(err as Error).message}`);
+    warnings.push(`WebGPU adapter request failed: ${messageOf(err)}`);
   }
   const tryPrepare = async (name: BackendName, warm?: number[]): Promise<TfjsScorer | undefined> => {
+    if (failed.has(name)) return undefined; // tried once in this selection: its cause is already reported
     if (name === 'webgpu' && !adapter) {
-      errors.push('webgpu: no WebGPU adapter');
+      fail(name, 'no WebGPU adapter', option === 'webgpu');
       return undefined;
     }
     try {
-      return await prepare(name, model, wasmPaths, inputWidth, warm);
+      return await deps.prepare(name, warm);
     } catch (err) {
-      errors.push(`${name}: ${(err as Error).message}`);
+      fail(name, messageOf(err));
+      return undefined;
+    }
+  };
+  const timed = async (scorer: TfjsScorer | undefined, timingsMs: Partial<Record<BackendName, number>>) => {
+    if (!scorer) return undefined;
+    try {
+      timingsMs[scorer.backend] = await deps.time(scorer);
+      return scorer;
+    } catch (err) {
+      scorer.dispose();
+      fail(scorer.backend, `its race batch failed (${messageOf(err)})`);
       return undefined;
     }
   };
 
   if (option === 'auto' && adapter?.isFallbackAdapter) {
+    const software = 'software WebGPU adapter (isFallbackAdapter)';
     const raceKey = `${adapter.vendor}|${adapter.architecture}|${adapter.device}|${adapter.description}|${model.manifest.version}`;
-    const remembered = await readRace(cacheName, raceKey);
+    const remembered = await deps.readRace(raceKey);
     if (remembered) {
       const scorer = await tryPrepare(remembered.backend);
       if (scorer) {
@@ -114,32 +173,32 @@ export async function selectScorer(
           adapter,
           warnings,
           selection: {
-            reason: `software WebGPU adapter (isFallbackAdapter): ${remembered.backend} won the warm-up race on an earlier visit`,
+            reason: `${software}: ${remembered.backend} won the warm-up race on an earlier visit`,
             timingsMs: remembered.timingsMs,
           },
         };
       }
+      // The remembered winner no longer starts here: race again, and keep no stale result.
+      await deps.forgetRace(raceKey);
     }
     // A short race: each backend compiles and times only the race batch; the winner warms up fully.
-    const gpu = await tryPrepare('webgpu', [RACE_BATCH]);
-    const wasm = await tryPrepare('wasm', [RACE_BATCH]);
     const timingsMs: Partial<Record<BackendName, number>> = {};
-    if (gpu) timingsMs.webgpu = await timeBatch(gpu, inputWidth);
-    if (wasm) timingsMs.wasm = await timeBatch(wasm, inputWidth);
+    const gpu = await timed(await tryPrepare('webgpu', [RACE_BATCH]), timingsMs);
+    const wasm = await timed(await tryPrepare('wasm', [RACE_BATCH]), timingsMs);
     if (gpu || wasm) {
       const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
       (winner === gpu ? wasm : gpu)?.dispose();
       await winner.warmUp(WARM_BATCHES, inputWidth);
-      await writeRace(cacheName, raceKey, { backend: winner.backend, timingsMs });
-      return {
-        scorer: winner,
-        adapter,
-        selection: {
-          reason: `software WebGPU adapter (isFallbackAdapter): ${winner.backend} was faster on a ${RACE_BATCH}-candidate warm-up`,
-          timingsMs,
-        },
-        warnings,
-      };
+      let reason: string;
+      if (gpu && wasm) {
+        // Only a race both contenders entered is a result worth remembering.
+        await deps.writeRace(raceKey, { backend: winner.backend, timingsMs });
+        reason = `${software}: ${winner.backend} was faster on a ${RACE_BATCH}-candidate warm-up`;
+      } else {
+        const other = winner === gpu ? 'wasm' : 'webgpu';
+        reason = `${software}: no race, ${other} failed (${failed.get(other)}); ${winner.backend} is the only contender that ran`;
+      }
+      return { scorer: winner, adapter, selection: { reason, timingsMs }, warnings };
     }
   }
 
@@ -152,7 +211,6 @@ export async function selectScorer(
     else if (option !== 'auto') reason = `backend '${option}' requested but unavailable; fell back to ${name}`;
     else if (name === 'webgpu') reason = 'hardware WebGPU adapter';
     else reason = `fell back to ${name}`;
-    if (option !== 'auto' && option !== name) warnings.push(`${reason} (${errors.join('; ')})`);
     return { scorer, adapter, selection: { reason: errors.length ? `${reason} (${errors.join('; ')})` : reason }, warnings };
   }
   throw new Error(`no tfjs backend could run the model (${errors.join('; ')})`);
@@ -161,7 +219,7 @@ export async function selectScorer(
 // The race result depends only on the device and the model, so it is remembered (nothing personal:
 // adapter name and model version) and the next visit skips straight to the winner.
 const RACE_URL = 'https://vitrine.invalid/backend-race';
-interface RaceResult {
+export interface RaceResult {
   backend: BackendName;
   timingsMs: Partial<Record<BackendName, number>>;
 }
@@ -181,6 +239,15 @@ async function writeRace(cacheName: string, key: string, result: RaceResult): Pr
   try {
     if (typeof caches === 'undefined') return;
     await (await caches.open(cacheName)).put(`${RACE_URL}?k=${encodeURIComponent(key)}`, new Response(JSON.stringify(result)));
+  } catch {
+    /* only an optimisation */
+  }
+}
+
+async function forgetRace(cacheName: string, key: string): Promise<void> {
+  try {
+    if (typeof caches === 'undefined') return;
+    await (await caches.open(cacheName)).delete(`${RACE_URL}?k=${encodeURIComponent(key)}`);
   } catch {
     /* only an optimisation */
   }
