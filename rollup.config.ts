@@ -7,7 +7,7 @@ import commonjs from '@rollup/plugin-commonjs';
 import json from '@rollup/plugin-json';
 import esbuild, { minify } from 'rollup-plugin-esbuild';
 import dts from 'rollup-plugin-dts';
-import integrity from './scripts/rollup-integrity';
+import { thirdPartyNotices } from './scripts/rollup-third-party-notices';
 
 const require = createRequire(import.meta.url);
 const SDK = 'packages/sdk';
@@ -23,9 +23,32 @@ function privateTfjsGlobals(): Plugin {
     name: 'vitrine-private-tfjs-globals',
     transform(code, id) {
       if (!/tfjs-core[\\/]dist[\\/]global_util\.js$/.test(id)) return null;
-      const patched = code.replace('export function getGlobalNamespace()', 'function windowGlobalNamespace()');
+      // Same length, appended lines only: no code moves, so the file's own source map still holds.
+      const patched = code.replace('export function getGlobalNamespace()', 'function windowGlobalNamespace()    ');
       if (patched === code) this.error('tfjs-core global_util.js changed: update the private-globals patch');
-      return `${patched}\nconst vitrinePrivateNamespace = {};\nexport function getGlobalNamespace() { return vitrinePrivateNamespace; }\n`;
+      const ns = 'const vitrinePrivateNamespace = {};\nexport function getGlobalNamespace() { return vitrinePrivateNamespace; }';
+      return { code: `${patched}\n${ns}\n`, map: null };
+    },
+  };
+}
+
+/**
+ * Node-only modules that tfjs requires on its Node code paths (emscripten glue, tfjs-core's Node
+ * platform, seedrandom's crypto probe); tfjs-core and tfjs-backend-wasm map them to `false` in
+ * their `browser` field. Resolve each to an empty module so that no Node built-in name reaches
+ * dist: a shop's bundler warns on each one ("Module "fs" has been externalized…").
+ */
+const NODE_ONLY = new Set(['fs', 'path', 'os', 'crypto', 'util', 'worker_threads', 'perf_hooks', 'node-fetch']);
+const NODE_STUB = '\0vitrine-node-only:';
+function nodeOnlyStubs(): Plugin {
+  return {
+    name: 'vitrine-node-only-stubs',
+    resolveId(source) {
+      const name = source.replace(/^node:/, '');
+      return NODE_ONLY.has(name) ? { id: NODE_STUB + name, moduleSideEffects: false } : null;
+    },
+    load(id) {
+      return id.startsWith(NODE_STUB) ? 'export default {};\n' : null;
     },
   };
 }
@@ -48,15 +71,19 @@ function copyWasm(): Plugin {
   };
 }
 
+const WASM_NOTICE = `The \`tfjs-backend-wasm*.wasm\` binaries are copied unchanged from @tensorflow/tfjs-backend-wasm
+(Apache-2.0); they are compiled by the TensorFlow.js project with Emscripten and include XNNPACK.`;
+
 const plugins = (): Plugin[] => [
   privateTfjsGlobals(),
+  nodeOnlyStubs(),
   // `source`: workspace packages (@vitrine/core) are consumed as TypeScript and bundled in.
   resolve({ browser: true, preferBuiltins: false, exportConditions: ['source'] }),
   json({ preferConst: true }),
-  // The wasm backend's emscripten glue (wasm-out/*.js) is CommonJS.
-  commonjs({ include: /node_modules/, ignore: ['fs', 'path', 'worker_threads', 'perf_hooks', 'os', 'crypto'] }),
+  // The wasm backend's emscripten glue (wasm-out/*.js) is CommonJS, and tfjs-core's Node platform
+  // calls require() from ESM: turn both into imports, which nodeOnlyStubs() answers.
+  commonjs({ include: /node_modules/, transformMixedEsModules: true }),
   esbuild({ target: 'es2020', tsconfig: 'tsconfig.json' }),
-  integrity(), // wasm binary hashes baked into the wasm chunk; dist/integrity.json + import-map snippet
 ];
 
 const config: RollupOptions[] = [
@@ -71,10 +98,16 @@ const config: RollupOptions[] = [
       format: 'es',
       entryFileNames: '[name].js',
       chunkFileNames: 'chunks/[name]-[hash].js',
-      plugins: [minify({ target: 'es2020' })],
+      // Legal comments: tfjs repeats its licence header in every module (192 times in one chunk);
+      // THIRD_PARTY_NOTICES.md lists each bundled package and its notices once instead.
+      plugins: [minify({ target: 'es2020', legalComments: 'none' })],
       sourcemap: true,
     },
-    plugins: [...plugins(), copyWasm()],
+    plugins: [
+      ...plugins(),
+      copyWasm(),
+      thirdPartyNotices({ fileName: 'THIRD_PARTY_NOTICES.md', ownScope: '@vitrine', extra: WASM_NOTICE }),
+    ],
     onwarn(warning, warn) {
       // tfjs ships `this` at module top level in a few helpers; harmless in ESM.
       if (warning.code === 'THIS_IS_UNDEFINED' || warning.code === 'CIRCULAR_DEPENDENCY') return;
@@ -84,14 +117,19 @@ const config: RollupOptions[] = [
   {
     // Script-tag build: tiny IIFE that defines window.Vitrine and imports the ESM build beside it.
     input: `${SDK}/src/script-tag.ts`,
-    output: { file: `${OUT}/vitrine.min.js`, format: 'iife', plugins: [minify({ target: 'es2020' })], sourcemap: true },
+    output: {
+      file: `${OUT}/vitrine.min.js`,
+      format: 'iife',
+      plugins: [minify({ target: 'es2020', legalComments: 'none' })],
+      sourcemap: true,
+    },
     plugins: plugins(),
   },
   {
     input: `${SDK}/src/index.ts`,
     output: { file: `${OUT}/index.d.ts`, format: 'es' },
     // @vitrine/core is bundled into the SDK, so its types are too: consumers never install it.
-    plugins: [dts({ tsconfig: 'tsconfig.json', includeExternal: ['@vitrine/core'] })],
+    plugins: [dts({ tsconfig: 'tsconfig.json', includeExternal: ['@vitrine/core', 'valibot'] })],
   },
 ];
 
