@@ -40,6 +40,16 @@ function privateTfjsGlobals(): Plugin {
  */
 const NODE_ONLY = new Set(['fs', 'path', 'os', 'crypto', 'util', 'worker_threads', 'perf_hooks', 'node-fetch']);
 const NODE_STUB = '\0vitrine-node-only:';
+// Named exports too: commonjs hands a require() of an ES module its namespace object.
+const UTIL_STUB = `const is = (C) => (a) => a instanceof C;
+export const TextEncoder = globalThis.TextEncoder;
+export const TextDecoder = globalThis.TextDecoder;
+export const types = {
+  isFloat32Array: is(Float32Array), isInt32Array: is(Int32Array),
+  isUint8Array: is(Uint8Array), isUint8ClampedArray: is(Uint8ClampedArray),
+};
+export default { TextEncoder, TextDecoder, types };
+`;
 function nodeOnlyStubs(): Plugin {
   return {
     name: 'vitrine-node-only-stubs',
@@ -48,7 +58,11 @@ function nodeOnlyStubs(): Plugin {
       return NODE_ONLY.has(name) ? { id: NODE_STUB + name, moduleSideEffects: false } : null;
     },
     load(id) {
-      return id.startsWith(NODE_STUB) ? 'export default {};\n' : null;
+      if (!id.startsWith(NODE_STUB)) return null;
+      // tfjs-core picks its Node platform in Node (SSR, tests) and needs these from `util`:
+      // the standard globals do the same job without naming a Node module.
+      if (id === `${NODE_STUB}util`) return UTIL_STUB;
+      return 'export default {};\n';
     },
   };
 }
