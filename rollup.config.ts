@@ -8,6 +8,7 @@ import json from '@rollup/plugin-json';
 import esbuild, { minify } from 'rollup-plugin-esbuild';
 import dts from 'rollup-plugin-dts';
 import { thirdPartyNotices } from './scripts/rollup-third-party-notices';
+import integrity from './scripts/rollup-integrity';
 
 const require = createRequire(import.meta.url);
 const SDK = 'packages/sdk';
@@ -98,6 +99,7 @@ const plugins = (): Plugin[] => [
   // calls require() from ESM: turn both into imports, which nodeOnlyStubs() answers.
   commonjs({ include: /node_modules/, transformMixedEsModules: true }),
   esbuild({ target: 'es2020', tsconfig: 'tsconfig.json' }),
+  integrity(), // wasm binary hashes baked into the wasm chunk; dist/integrity.json + import-map snippet
 ];
 
 const config: RollupOptions[] = [
