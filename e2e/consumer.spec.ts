@@ -151,10 +151,8 @@ test('the same app built with vite build and served by vite preview ranks on eve
 
 test('a plain static ESM page importing the unpacked dist ranks on every backend', async ({ page }) => {
   test.setTimeout(300_000);
-  writeFileSync(
-    join(APP, 'esm.html'),
-    `<!doctype html><html><body><script type="module">${MAIN.replace("'@vitrine/sdk'", "'/node_modules/@vitrine/sdk/dist/index.js'")}</script></body></html>`,
-  );
+  const unbundled = MAIN.replace("'@vitrine/sdk'", "'/node_modules/@vitrine/sdk/dist/index.js'");
+  writeFileSync(join(APP, 'esm.html'), `<!doctype html><html><body><script type="module">${unbundled}</script></body></html>`);
   const statics = sirv(APP, { dev: true });
   const publicFiles = sirv(resolve(APP, 'public'), { dev: true });
   const server: Server = createHttpServer((req, res) => statics(req, res, () => publicFiles(req, res)));
