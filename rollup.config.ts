@@ -87,7 +87,11 @@ function copyWasm(): Plugin {
 }
 
 const WASM_NOTICE = `The \`tfjs-backend-wasm*.wasm\` binaries are copied unchanged from @tensorflow/tfjs-backend-wasm
-(Apache-2.0); they are compiled by the TensorFlow.js project with Emscripten and include XNNPACK.`;
+(Apache-2.0); they are compiled by the TensorFlow.js project with Emscripten and include XNNPACK.
+Neither licence text ships with @tensorflow/tfjs-backend-wasm; they are:
+- Emscripten runtime (in the binaries and the wasm glue): MIT or University of Illinois/NCSA,
+  https://github.com/emscripten-core/emscripten/blob/main/LICENSE
+- XNNPACK (in the binaries): BSD-3-Clause, https://github.com/google/XNNPACK/blob/master/LICENSE`;
 
 const plugins = (): Plugin[] => [
   privateTfjsGlobals(),

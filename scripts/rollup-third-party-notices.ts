@@ -35,6 +35,23 @@ function normalize(comment: string): string {
     .trim();
 }
 
+/**
+ * A file's leading comment (a run of `//` lines or one block comment) when it is a licence notice
+ * (a copyright line or the MIT grant): how packages without a licence file (seedrandom) carry theirs.
+ */
+function headerNotice(text: string): string | undefined {
+  const block = /^\s*(\/\*[\s\S]*?\*\/)/.exec(text)?.[1];
+  const lines = /^(?:\s*\/\/[^\n]*\n|\s*\n)+/.exec(text)?.[0];
+  const header = block ?? lines;
+  if (!header || !/copyright|permission is hereby granted/i.test(header)) return undefined;
+  return header
+    .replace(/^\s*\/\*+|\*\/\s*$/g, '')
+    .split('\n')
+    .map((l) => l.replace(/^\s*(\/\/|\*)? ?/, '').trimEnd())
+    .join('\n')
+    .trim();
+}
+
 function licenseFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => /^(licen[cs]e|copying|notice)/i.test(f))
@@ -69,10 +86,19 @@ export function thirdPartyNotices(opts: { fileName: string; ownScope: string; ex
             pkg = { name: pj.name, version: pj.version, license: pj.license ?? 'UNKNOWN', dir, comments: new Set() };
             pkgs.set(key, pkg);
           }
-          for (const c of readFileSync(file, 'utf8').match(LEGAL) ?? []) pkg.comments.add(normalize(c));
+          const text = readFileSync(file, 'utf8');
+          for (const c of text.match(LEGAL) ?? []) pkg.comments.add(normalize(c));
+          const header = headerNotice(text);
+          if (header) pkg.comments.add(header);
         }
       }
       if (pkgs.size === 0) this.error('no third-party module found in the bundle: the notices would be empty');
+      // Apache-2.0 text ships in LICENSE; any other licence needs its text (a file or a notice comment) here.
+      for (const p of pkgs.values()) {
+        if (p.license !== 'Apache-2.0' && p.comments.size === 0 && licenseFiles(p.dir).length === 0) {
+          this.error(`${p.name} ${p.version} (${p.license}): no licence text found to include in the notices`);
+        }
+      }
       const sorted = [...pkgs.values()].sort((a, b) => a.name.localeCompare(b.name));
       const parts = [
         '# Third-party notices',

@@ -5,7 +5,9 @@
 // so the published manifest drops them. npm has no `publishConfig.exports`, and it packs the
 // package.json that is on disk, so `prepack` writes the published manifest and `postpack` puts the
 // repository's back (the original waits in node_modules/.cache, which npm never packs; an
-// interrupted pack is repaired by the next one, or by `node scripts/published-manifest.mjs restore`).
+// interrupted pack is repaired by the next one, or by `node scripts/published-manifest.mjs restore`;
+// edits made after an interrupted pack are never undone by its stale backup). Two packs of this
+// package at the same moment are not supported: pack one at a time.
 //
 //   node scripts/published-manifest.mjs write | restore | print
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,17 @@ function publishedManifest(pkg) {
   return out;
 }
 
-const original = () => readFileSync(existsSync(backup) ? backup : manifest, 'utf8');
+/** Whether a manifest is the repository's (the published form has no `scripts`). */
+const isRepositoryForm = (text) => 'scripts' in JSON.parse(text);
+/**
+ * The repository's manifest: the file on disk whenever it is in the repository's form (it may have
+ * been edited since an interrupted pack, and a stale backup must never undo that); the backup only
+ * when the disk holds a published form an interrupted pack left behind.
+ */
+const original = () => {
+  const current = readFileSync(manifest, 'utf8');
+  return isRepositoryForm(current) || !existsSync(backup) ? current : readFileSync(backup, 'utf8');
+};
 const command = process.argv[2];
 if (command === 'write') {
   if (!existsSync(join(root, 'dist', 'index.js'))) {
@@ -48,7 +60,8 @@ if (command === 'write') {
   writeFileSync(manifest, `${JSON.stringify(publishedManifest(JSON.parse(text)), null, 2)}\n`);
 } else if (command === 'restore') {
   if (existsSync(backup)) {
-    writeFileSync(manifest, readFileSync(backup, 'utf8'));
+    // Only a published form is replaced: a repository form on disk is newer than any backup.
+    if (!isRepositoryForm(readFileSync(manifest, 'utf8'))) writeFileSync(manifest, readFileSync(backup, 'utf8'));
     rmSync(backup);
   }
 } else if (command === 'print') {

@@ -116,6 +116,23 @@ describe('backend selection reports what ran and why', () => {
     expect(d.writeRace).not.toHaveBeenCalled();
   });
 
+  it('a race winner that fails its full warm-up is dropped; the fallback order decides, nothing is remembered', async () => {
+    const { d, prepared } = deps(SOFTWARE, {}, { webgpu: 1, wasm: 5 });
+    const prepare = d.prepare;
+    d.prepare = async (name, batches) => {
+      const scorer = await prepare(name, batches);
+      if (name === 'webgpu') scorer.warmUp = vi.fn(async () => Promise.reject(new Error('out of memory at 1024')));
+      return scorer;
+    };
+    const s = await selectScorer(model, 'auto', OPTIONS, d);
+    // The race loser was healthy: the fallback order starts it again; the failed winner is not retried.
+    expect(s.scorer.backend).toBe('wasm');
+    expect(s.selection.reason).toBe('fell back to wasm (webgpu: its warm-up failed (out of memory at 1024))');
+    expect(s.warnings).toEqual(['webgpu failed: its warm-up failed (out of memory at 1024)']);
+    expect(d.writeRace).not.toHaveBeenCalled();
+    expect(prepared).toEqual(['webgpu', 'wasm', 'wasm']);
+  });
+
   it('nothing starts: the error names every cause', async () => {
     const { d } = deps(undefined, { wasm: WASM_404, webgl: 'no context', cpu: 'broken' });
     await expect(selectScorer(model, 'auto', OPTIONS, d)).rejects.toThrow(

@@ -185,10 +185,20 @@ export async function selectScorer(
     const timingsMs: Partial<Record<BackendName, number>> = {};
     const gpu = await timed(await tryPrepare('webgpu', [RACE_BATCH]), timingsMs);
     const wasm = await timed(await tryPrepare('wasm', [RACE_BATCH]), timingsMs);
-    if (gpu || wasm) {
-      const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm!;
+    const winner = gpu && (!wasm || timingsMs.webgpu! <= timingsMs.wasm!) ? gpu : wasm;
+    let warmed = false;
+    if (winner) {
       (winner === gpu ? wasm : gpu)?.dispose();
-      await winner.warmUp(WARM_BATCHES, inputWidth);
+      try {
+        await winner.warmUp(WARM_BATCHES, inputWidth);
+        warmed = true;
+      } catch (err) {
+        // A winner that fails its full warm-up (device lost, out of memory) is no winner: the fallback order below decides.
+        winner.dispose();
+        fail(winner.backend, `its warm-up failed (${messageOf(err)})`);
+      }
+    }
+    if (winner && warmed) {
       let reason: string;
       if (gpu && wasm) {
         // Only a race both contenders entered is a result worth remembering.
@@ -204,6 +214,8 @@ export async function selectScorer(
 
   const order = option === 'auto' ? fallbackOrder : [option, ...fallbackOrder.filter((b) => b !== option)];
   for (const name of order) {
+    // A backend that already failed in the race above is not tried (and downloaded) again.
+    if (failed.has(name) && option === 'auto' && adapter?.isFallbackAdapter) continue;
     const scorer = await tryPrepare(name);
     if (!scorer) continue;
     let reason: string;

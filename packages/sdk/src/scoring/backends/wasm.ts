@@ -34,10 +34,8 @@ function shippedUrls(): Record<WasmBinary, string> {
 
 function prefixedUrls(prefix: string): Record<WasmBinary, string> {
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  return Object.fromEntries(WASM_BINARIES.map((name) => [name, new URL(name, new URL(base, document.baseURI)).href])) as Record<
-    WasmBinary,
-    string
-  >;
+  const page = globalThis.document?.baseURI ?? globalThis.location?.href;
+  return Object.fromEntries(WASM_BINARIES.map((name) => [name, new URL(name, new URL(base, page)).href])) as Record<WasmBinary, string>;
 }
 
 /** The binary tfjs-backend-wasm's init() will ask for, from the same flags it reads. */
@@ -123,15 +121,24 @@ function serveVerified(): void {
  * and verifying the one it will use. Throws with the cause when it can't.
  */
 export async function configure(wasmPaths: string | undefined): Promise<void> {
-  // In Node the backend reads its binaries from its own package directory.
-  if (typeof window === 'undefined') {
+  // In Node the backend reads its binaries from its own package directory. Everything else (a
+  // page, a worker, another runtime) goes through the verified path.
+  if (isNode()) {
     if (wasmPaths) setWasmPaths(wasmPaths.endsWith('/') ? wasmPaths : `${wasmPaths}/`);
     return;
   }
+  const hashes = bakedHashes();
+  // Fail closed: a build that baked no hashes (sources run unbuilt in a browser) must not load unverified binaries.
+  if (!hashes) throw new Error('this SDK build carries no wasm binary hashes (unbuilt sources?): wasm refused');
   const urls = wasmPaths ? prefixedUrls(wasmPaths) : shippedUrls();
   const name = await chosenBinary();
   assertWasmAllowed();
-  verified.set(urls[name], await fetchVerified(urls[name], name, bakedHashes()?.[name]));
+  verified.set(urls[name], await fetchVerified(urls[name], name, hashes[name]));
   serveVerified();
   setWasmPaths(urls, true);
+}
+
+/** Node itself (not a page, a worker or a browser-like test environment). */
+function isNode(): boolean {
+  return typeof process !== 'undefined' && Boolean(process.versions?.node) && typeof document === 'undefined';
 }
