@@ -76,7 +76,10 @@ function watchFailures(page: Page): string[] {
   page.on('response', (r) => {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`);
   });
-  page.on('requestfailed', (r) => failed.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    // Leaving a page for the next backend's aborts what it still had in flight (a background cache fill): not a failure.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') failed.push(`failed ${r.url()}: ${r.failure()?.errorText}`);
+  });
   return failed;
 }
 
