@@ -275,7 +275,7 @@ class VitrineClient implements Vitrine {
       const batch = encoder.encodeFactored(activities, context, this.user, this.profile);
       const scores = await scorer.score(batch);
       // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
-      if (!Array.from(scores).every(Number.isFinite)) throw new Error('the model produced a score that is not a finite number');
+      if (!scores.every(Number.isFinite)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const placements = this.signals?.placements({

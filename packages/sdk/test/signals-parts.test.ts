@@ -74,6 +74,11 @@ function modelExamples(n: number): HeadExample[] {
   return placed.map(([, p]) => p.example!);
 }
 
+/** Records a click on activity 'a' placed at slot 0 of decision 'd', with the head example `x`. */
+function clickA(item: Parameters<typeof recordOutcome>[0], x: HeadExample, withShadow = false): void {
+  recordOutcome(item, { key: 'd:a', activityId: 'a', placement: placement(0, { example: x }), reward: 1, at: NOW, withShadow });
+}
+
 describe('batch building and sealing (pure)', () => {
   it('opens a batch from the injected clock and random bytes, named after the tab that opens it', () => {
     const plain = openBatch({ model: 'm1', withUpdate: false, owner: 'tab-1' }, env(0));
@@ -119,14 +124,7 @@ describe('batch building and sealing (pure)', () => {
 
   it('a batch without an update keeps no head example', () => {
     const item = openBatch({ model: 'm1', withUpdate: false, owner: 'tab-1' }, env());
-    recordOutcome(item, {
-      key: 'd:a',
-      activityId: 'a',
-      placement: placement(0, { example: example(0) }),
-      reward: 1,
-      at: NOW,
-      withShadow: false,
-    });
+    clickA(item, example(0));
     expect(item.events[0]).not.toHaveProperty('example');
   });
 
@@ -179,14 +177,7 @@ describe('batch building and sealing (pure)', () => {
   it('the update is the log loss gradient and curvature of the head, scaled onto the clip ball only when above it', () => {
     const item = openBatch({ model: model.manifest.version, withUpdate: true, owner: 'tab-1' }, env());
     // logit 0: p = 1/2; a click (y = 1) gives u (p − y) = −u/2 and p (1 − p) u² = u²/4.
-    recordOutcome(item, {
-      key: 'd:a',
-      activityId: 'a',
-      placement: placement(0, { example: example(0) }),
-      reward: 1,
-      at: NOW,
-      withShadow: false,
-    });
+    clickA(item, example(0));
     const unclipped = sealBatch(item, {
       modelVersion: model.manifest.version,
       params: privacyParameters({ clipGradient: 10, clipCurvature: 10 }),
@@ -216,14 +207,7 @@ describe('batch building and sealing (pure)', () => {
 
   it('seals without an update before the privacy parameters arrive or for another model, and names no unused shadow', () => {
     const item = openBatch({ model: model.manifest.version, shadow: 'shadow-1', withUpdate: true, owner: 'tab-1' }, env());
-    recordOutcome(item, {
-      key: 'd:a',
-      activityId: 'a',
-      placement: placement(0, { example: example(1) }),
-      reward: 1,
-      at: NOW,
-      withShadow: true,
-    });
+    clickA(item, example(1), true);
     const noParams = sealBatch(item, { modelVersion: model.manifest.version, params: null }).body!;
     expect(Object.keys(noParams)).toEqual(['format', 'id', 'model', 'events']);
     const newerModel = sealBatch(item, { modelVersion: 'coupons-next', params }).body!;
@@ -316,14 +300,7 @@ describe('outbox records of previous SDK versions', () => {
 
   it('leaves current open items and sealed items as they are', () => {
     const current = openBatch({ model: 'm1', withUpdate: true, owner: 'tab-1' }, env());
-    recordOutcome(current, {
-      key: 'd:a',
-      activityId: 'a',
-      placement: placement(0, { example: example(0) }),
-      reward: 1,
-      at: NOW,
-      withShadow: false,
-    });
+    clickA(current, example(0));
     expect(upgradeStoredItem(current)).toEqual(current);
     const sealed = sealBatch(current, { modelVersion: 'm1', params: null });
     expect(upgradeStoredItem(sealed)).toEqual(sealed);

@@ -89,6 +89,21 @@ interface Tab {
   rank(): ReturnType<SignalsStage['placements']>;
 }
 
+/**
+ * Tab A tracks three events, then its machine sleeps past ABANDONED_AFTER_MS; tab B opens, finds
+ * A's batch abandoned and seals and sends it.
+ */
+async function sealedUnderSleepingTab(server: MockServer): Promise<{ a: Tab; b: Tab }> {
+  const a = await openTab(server);
+  await a.stage.settle();
+  await track(a, 'decision-1', [0, 1, 2]);
+  now += ABANDONED_AFTER_MS + 60_000;
+  const b = await openTab(server);
+  await b.stage.settle();
+  await b.stage.flush();
+  return { a, b };
+}
+
 const opened: Tab[] = [];
 afterEach(async () => {
   for (const tab of opened.splice(0)) tab.stage.close();
@@ -221,14 +236,8 @@ describe('no tab seals a batch another live tab is filling', () => {
 
   it('a tab whose batch another tab sealed (its machine slept) sends its later events in a fresh batch: 6 of 6, none twice', async () => {
     const server = mockServer();
-    const a = await openTab(server);
-    await a.stage.settle();
-    await track(a, 'decision-1', [0, 1, 2]);
-    // A's machine sleeps: none of its timers run, and its batch looks abandoned to a new tab.
-    now += ABANDONED_AFTER_MS + 60_000;
-    const b = await openTab(server);
-    await b.stage.settle();
-    await b.stage.flush();
+    // A's machine sleeps: none of its timers run, and its batch looks abandoned to B, which seals it.
+    const { a, b } = await sealedUnderSleepingTab(server);
     expect(server.batches.map((batch) => batch.events.length)).toEqual([3]);
     // A wakes up and goes on: its save finds its batch sealed, so the new events move to a fresh one.
     await track(a, 'decision-2', [3, 4, 5]);
@@ -245,13 +254,7 @@ describe('no tab seals a batch another live tab is filling', () => {
 
   it('a tab waking up to seal a batch another tab has already sent sends nothing twice', async () => {
     const server = mockServer();
-    const a = await openTab(server);
-    await a.stage.settle();
-    await track(a, 'decision-1', [0, 1, 2]);
-    now += ABANDONED_AFTER_MS + 60_000;
-    const b = await openTab(server);
-    await b.stage.settle();
-    await b.stage.flush();
+    const { a, b } = await sealedUnderSleepingTab(server);
     expect(server.batches).toHaveLength(1);
     // A wakes up: its idle seal fires, then its page is hidden.
     await a.stage.flush();
