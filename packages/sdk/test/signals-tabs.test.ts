@@ -254,7 +254,7 @@ describe('no tab seals a batch another live tab is filling', () => {
 
   it('a tab waking up to seal a batch another tab has already sent sends nothing twice', async () => {
     const server = mockServer();
-    const { a, b } = await sealedUnderSleepingTab(server);
+    const { a } = await sealedUnderSleepingTab(server);
     expect(server.batches).toHaveLength(1);
     // A wakes up: its idle seal fires, then its page is hidden.
     await a.stage.flush();
