@@ -1,5 +1,5 @@
 import type { ProfileAggregates } from './profile-aggregates';
-import { profileTotals, writeProfile } from './profile-block';
+import { profileTotals, profileTypeTerms, writeProfile, type ProfileTypeTerms } from './profile-block';
 import type { Activity, FeatureRecord } from '../domain/activity';
 import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature } from './spec';
 import { categoryFor, categoryOf, numberOf, readValue } from './values';
@@ -24,6 +24,37 @@ interface Column {
   index?: Map<string, number>;
 }
 
+type Reader = (a: Activity, context: FeatureRecord, user: FeatureRecord) => string | undefined;
+
+/** A cross of one activity field with one context/user field, indexed by the latter's value. */
+interface SidedCross {
+  offset: number;
+  /** The context/user part: read once per batch. */
+  sharedPart: FittedFeature & { source: 'context' | 'user' };
+  /** Context/user category → (activity category → column within the cross). */
+  bySharedValue: Map<string, Map<string, number>>;
+}
+
+/**
+ * The one-hot columns that one activity field (its id, its type, one of its features; or a
+ * cross of two activity fields) lights up: its categorical columns and its crosses with
+ * context/user fields. Candidates differ only in these fields' values, so a batch maps each
+ * distinct value to a code once and each candidate to a tuple of codes (its signature).
+ */
+interface ActivityGroup {
+  read: Reader;
+  /** Categorical columns (offset + category index) read from this field. */
+  categorical: { offset: number; index: Map<string, number> }[];
+  crosses: SidedCross[];
+  /** Every category any of the above knows: any other value lights nothing (code 0) without lookups. */
+  known: Set<string>;
+}
+
+/** Signature codes are packed two at a time into one number: codes stay below 2^20. */
+const CODE_RADIX = 1 << 20;
+const NO_COLUMNS = new Int32Array(0);
+const EMPTY_INDEX = new Map<string, number>();
+
 /**
  * Encodes (activity, context, user, profile) into the model's input vector. The ONE
  * implementation used by training, evaluation and the browser SDK.
@@ -31,27 +62,66 @@ interface Column {
 export class FeatureEncoder {
   readonly dimension: number;
   private readonly shared: Column[] = [];
-  private readonly perActivity: Column[] = [];
+  private readonly groups: ActivityGroup[] = [];
+  /** Numeric activity columns: dense offset and reader. */
+  private readonly numeric: { offset: number; feature: FittedFeature & { kind: 'numeric' } }[] = [];
   private readonly profileOffset: number;
-  /** Columns that differ between candidates and are not crosses (activity fields, profile block). */
+  /** Columns that differ between candidates and are not one-hot (numeric activity fields, profile block). */
   private readonly variableColumns: Int32Array;
 
   constructor(readonly spec: FeatureSpec) {
     let offset = 0;
+    const groupByKey = new Map<string, ActivityGroup>();
+    const groupFor = (key: string, read: Reader) => {
+      let g = groupByKey.get(key);
+      if (!g) {
+        g = { read, categorical: [], crosses: [], known: new Set() };
+        groupByKey.set(key, g);
+        this.groups.push(g);
+      }
+      return g;
+    };
     for (const feature of spec.features) {
       const col: Column = { feature, offset };
       if (feature.kind !== 'numeric') col.index = new Map(feature.vocab.map((v, i) => [v, i]));
-      const perActivity = feature.kind === 'cross' ? feature.parts.some((p) => p.source === 'activity') : feature.source === 'activity';
-      (perActivity ? this.perActivity : this.shared).push(col);
+      if (feature.kind === 'cross') {
+        const activitySides = feature.parts.filter((p) => p.source === 'activity').length;
+        if (activitySides === 0) this.shared.push(col);
+        else if (activitySides === 2) {
+          // Both parts vary per candidate: the joined category is the group's value.
+          const g = groupFor(`cross:${feature.parts.map((p) => p.key).join('*')}`, (a, c, u) => categoryFor(feature, a, c, u));
+          g.categorical.push({ offset, index: col.index! });
+          for (const v of feature.vocab) g.known.add(v);
+        } else {
+          const side = feature.parts[0].source === 'activity' ? 0 : 1;
+          const activityPart = feature.parts[side] as FittedFeature & { source: 'activity' };
+          const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(readValue(activityPart, a, c, u)));
+          const bySharedValue = new Map<string, Map<string, number>>();
+          feature.vocab.forEach((v, i) => {
+            const [first, second] = v.split(SEP);
+            const [activityValue, sharedValue] = side === 0 ? [first, second] : [second, first];
+            let m = bySharedValue.get(sharedValue);
+            if (!m) bySharedValue.set(sharedValue, (m = new Map()));
+            m.set(activityValue, i);
+            g.known.add(activityValue);
+          });
+          g.crosses.push({ offset, sharedPart: feature.parts[1 - side] as SidedCross['sharedPart'], bySharedValue });
+        }
+      } else if (feature.source !== 'activity') this.shared.push(col);
+      else if (feature.kind === 'numeric') this.numeric.push({ offset, feature });
+      else {
+        const g = groupFor(`activity:${feature.key}`, (a, c, u) => categoryOf(readValue(feature, a, c, u)));
+        g.categorical.push({ offset, index: col.index! });
+        for (const v of feature.vocab) g.known.add(v);
+      }
       offset += featureWidth(feature);
+    }
+    for (const g of this.groups) {
+      if (g.known.size >= CODE_RADIX) throw new Error(`an activity field has ${g.known.size} categories; at most ${CODE_RADIX - 1}`);
     }
     this.profileOffset = offset;
     this.dimension = offset + (spec.profile ? PROFILE_FEATURES.length : 0);
-    const variable: number[] = [];
-    for (const col of this.perActivity) {
-      if (col.feature.kind === 'cross') continue;
-      for (let i = 0; i < featureWidth(col.feature); i++) variable.push(col.offset + i);
-    }
+    const variable = this.numeric.map((c) => c.offset);
     for (let i = this.profileOffset; i < this.dimension; i++) variable.push(i);
     this.variableColumns = Int32Array.from(variable);
     if (this.dimension !== spec.dimension) {
@@ -59,7 +129,7 @@ export class FeatureEncoder {
     }
   }
 
-  /** Inputs per candidate in the factored form, before cross signatures (see encodeFactored). */
+  /** Inputs per candidate in the factored form before signatures and before constant columns are folded away. */
   get variableWidth(): number {
     return this.variableColumns.length;
   }
@@ -89,82 +159,142 @@ export class FeatureEncoder {
 
   /**
    * The model's input, arranged for a cheap first layer (`expand` gives the dense vectors). The first layer is
-   * linear before its activation, so x·W = (shared part)·W + (variable part)·W + Σ crosses·W:
-   * - `shared`: non-zero context/user entries, identical for every candidate (fold into the bias);
-   * - `rows`: per candidate, the variable columns then a one-hot over cross signatures (the set of
-   *   cross columns a candidate lights up depends only on its activity fields, so candidates share
-   *   a handful of signatures; each becomes one input whose weight is the sum of its columns').
+   * linear before its activation, so x·W = (shared part)·W + (variable part)·W + Σ one-hots·W:
+   * - `shared`: non-zero entries identical for every candidate (context/user fields, and any
+   *   variable column that happens to be constant in this batch, e.g. the profile block of a
+   *   shopper without history): folded into the bias;
+   * - `rows`: per candidate, the variable columns then a one-hot over signatures (the set of
+   *   one-hot columns a candidate lights up depends only on its activity fields, so candidates
+   *   share a handful of signatures; each becomes one input whose weight is the sum of its columns').
    * Scores are identical to the dense encoding; the per-candidate width drops from `dimension`
-   * (hundreds) to `variableColumns + signatures` (tens).
+   * (hundreds) to `variable columns + signatures` (tens).
    */
   encodeFactored(activities: readonly Activity[], context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): FactoredBatch {
     const n = activities.length;
-    const d = this.dimension;
-    const template = new Float32Array(d);
+    const template = new Float32Array(this.dimension);
     const first = activities[0] ?? { id: '', type: '' };
     for (const col of this.shared) write(template, 0, col, first, context, user);
-    const sharedIndex: number[] = [];
-    const sharedValue: number[] = [];
-    template.forEach((v, i) => {
-      if (v !== 0) {
-        sharedIndex.push(i);
-        sharedValue.push(v);
-      }
-    });
-    const profileBase = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
-    const resolved = this.perActivity.map((col) => resolveCross(col, first, context, user));
-    const vars = this.variableColumns;
-    const v = vars.length;
-    const variable = new Float32Array(n * v);
-    const signatureOf = new Int32Array(n);
-    const signatureIds = new Map<string, number>();
+
+    // Per batch, per group: the crosses' indices for this context/user, and a code per value seen.
+    const groups = this.groups;
+    const G = groups.length;
+    const resolved = groups.map((g) =>
+      g.crosses.map((x) => x.bySharedValue.get(categoryOf(readValue(x.sharedPart, first, context, user)) ?? '') ?? EMPTY_INDEX),
+    );
+    const codeOf = groups.map(() => new Map<string, number>());
+    const columnsOf: Int32Array[][] = groups.map(() => [NO_COLUMNS]);
+    const codes = new Int32Array(G);
+    const partial = Array.from({ length: Math.max(0, G - 1) }, () => new Map<number, number>());
+    const signatureIds = new Map<number, number>();
     const signatures: Int32Array[] = [];
-    const scratch = new Float32Array(d);
+    const signatureOf = new Int32Array(n);
+
+    const numeric = this.numeric;
+    const v = this.variableColumns.length;
+    const variable = new Float32Array(n * v);
+    const totals = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
+    const typeTerms = new Map<string, ProfileTypeTerms>();
+    const attributes = hasOwnKeys(profile.byAttribute);
+    const profileAt = numeric.length;
+
     for (let r = 0; r < n; r++) {
       const a = activities[r];
-      const active: number[] = [];
-      for (let c = 0; c < this.perActivity.length; c++) {
-        const col = this.perActivity[c];
-        const cross = resolved[c];
-        if (cross) {
-          const i = cross.index.get(categoryOf(readValue(cross.activityPart, a, context, user)) ?? '');
-          if (i !== undefined) active.push(col.offset + i);
-        } else if (col.feature.kind === 'cross') {
-          const i = categoryFor(col.feature, a, context, user);
-          const j = i === undefined ? undefined : col.index!.get(i);
-          if (j !== undefined) active.push(col.offset + j);
-        } else {
-          write(scratch, 0, col, a, context, user);
+      let key = 0;
+      for (let g = 0; g < G; g++) {
+        const group = groups[g];
+        const value = group.read(a, context, user);
+        let code = 0;
+        if (value !== undefined && group.known.has(value)) {
+          const seen = codeOf[g].get(value);
+          if (seen !== undefined) code = seen;
+          else {
+            code = this.codeFor(group, resolved[g], value, columnsOf[g]);
+            codeOf[g].set(value, code);
+          }
+        }
+        codes[g] = code;
+        if (g === 0) key = code;
+        else {
+          const packed = key * CODE_RADIX + code;
+          if (g === G - 1) key = packed;
+          else {
+            let id = partial[g - 1].get(packed);
+            if (id === undefined) partial[g - 1].set(packed, (id = partial[g - 1].size));
+            key = id;
+          }
         }
       }
-      if (profileBase) writeProfile(scratch, this.profileOffset, profileBase, profile, a, this.spec.priors);
-      for (let k = 0; k < v; k++) {
-        variable[r * v + k] = scratch[vars[k]];
-        scratch[vars[k]] = 0;
+      let signature = signatureIds.get(key);
+      if (signature === undefined) {
+        signature = signatures.length;
+        signatureIds.set(key, signature);
+        signatures.push(concatColumns(codes, columnsOf));
       }
-      const key = active.join(',');
-      let id = signatureIds.get(key);
-      if (id === undefined) {
-        id = signatures.length;
-        signatureIds.set(key, id);
-        signatures.push(Int32Array.from(active));
+      signatureOf[r] = signature;
+
+      const row = r * v;
+      for (let k = 0; k < numeric.length; k++) {
+        const f = numeric[k].feature;
+        const x = numberOf(readValue(f, a, context, user));
+        variable[row + k] = x === undefined ? 0 : (x - f.mean) / f.std;
       }
-      signatureOf[r] = id;
+      if (totals) {
+        let terms = typeTerms.get(a.type);
+        if (!terms) typeTerms.set(a.type, (terms = profileTypeTerms(totals, profile, a.type, this.spec.priors)));
+        writeProfile(variable, row + profileAt, totals, profile, a, this.spec.priors, terms, attributes);
+      }
     }
-    const width = v + signatures.length;
+
+    // Variable columns that are the same for every candidate of this batch go to the shared entries.
+    const kept: number[] = [];
+    for (let k = 0; k < v; k++) {
+      const x = variable[k];
+      let constant = true;
+      for (let r = 1; r < n && constant; r++) constant = variable[r * v + k] === x;
+      if (constant && n > 0) template[this.variableColumns[k]] = x;
+      else kept.push(k);
+    }
+    const sharedIndex: number[] = [];
+    const sharedValue: number[] = [];
+    for (let i = 0; i < template.length; i++) {
+      if (template[i] !== 0) {
+        sharedIndex.push(i);
+        sharedValue.push(template[i]);
+      }
+    }
+    const kv = kept.length;
+    const width = kv + signatures.length;
     const rows = new Float32Array(n * width);
     for (let r = 0; r < n; r++) {
-      rows.set(variable.subarray(r * v, (r + 1) * v), r * width);
-      rows[r * width + v + signatureOf[r]] = 1;
+      const at = r * width;
+      const from = r * v;
+      for (let k = 0; k < kv; k++) rows[at + k] = variable[from + kept[k]];
+      rows[at + kv + signatureOf[r]] = 1;
     }
     return {
       n,
       width,
       rows,
-      variableColumns: vars,
+      variableColumns: Int32Array.from(kept, (k) => this.variableColumns[k]),
       signatures,
       shared: { index: Int32Array.from(sharedIndex), value: Float32Array.from(sharedValue) },
     };
+  }
+
+  /** A new code for `value` of `group` in this batch: the dense columns it lights (0 when none). */
+  private codeFor(group: ActivityGroup, crosses: Map<string, number>[], value: string, columns: Int32Array[]): number {
+    const lit: number[] = [];
+    for (const c of group.categorical) {
+      const i = c.index.get(value);
+      if (i !== undefined) lit.push(c.offset + i);
+    }
+    group.crosses.forEach((x, j) => {
+      const i = crosses[j].get(value);
+      if (i !== undefined) lit.push(x.offset + i);
+    });
+    if (!lit.length) return 0;
+    columns.push(Int32Array.from(lit));
+    return columns.length - 1;
   }
 
   encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
@@ -172,33 +302,24 @@ export class FeatureEncoder {
   }
 }
 
-const SEP = '\u241f';
-
-/**
- * A cross of an activity field with a context/user field: the latter is the same for every
- * candidate of a batch, so resolve it once and map the activity value straight to its column.
- */
-function resolveCross(
-  col: Column,
-  first: Activity,
-  context: FeatureRecord,
-  user: FeatureRecord,
-): { activityPart: FittedFeature & { source: 'activity' }; index: Map<string, number> } | undefined {
-  const f = col.feature;
-  if (f.kind !== 'cross') return undefined;
-  const side = f.parts.findIndex((p) => p.source === 'activity');
-  if (side < 0 || f.parts[1 - side].source === 'activity') return undefined;
-  const shared = categoryOf(readValue(f.parts[1 - side], first, context, user));
-  const index = new Map<string, number>();
-  if (shared !== undefined) {
-    f.vocab.forEach((v, i) => {
-      const [a, b] = v.split(SEP);
-      const [activityValue, sharedValue] = side === 0 ? [a, b] : [b, a];
-      if (sharedValue === shared) index.set(activityValue, i);
-    });
+function concatColumns(codes: Int32Array, columnsOf: Int32Array[][]): Int32Array {
+  let length = 0;
+  for (let g = 0; g < codes.length; g++) length += columnsOf[g][codes[g]].length;
+  const out = new Int32Array(length);
+  let at = 0;
+  for (let g = 0; g < codes.length; g++) {
+    out.set(columnsOf[g][codes[g]], at);
+    at += columnsOf[g][codes[g]].length;
   }
-  return { activityPart: f.parts[side] as FittedFeature & { source: 'activity' }, index };
+  return out;
 }
+
+function hasOwnKeys(record: object | undefined): boolean {
+  for (const k in record) if (Object.prototype.hasOwnProperty.call(record, k)) return true;
+  return false;
+}
+
+const SEP = '\u241f';
 
 function write(out: Float32Array, row: number, col: Column, a: Activity, context: FeatureRecord, user: FeatureRecord): void {
   const f = col.feature;

@@ -35,6 +35,7 @@ export const PROFILE_COLUMN = Object.fromEntries(PROFILE_FEATURES.map((name, i) 
 /** Per-shopper totals, computed once per rank (shared by every candidate). */
 export interface ProfileTotals {
   answered: number;
+  answeredLog: number;
   residual: number;
   /** One Newton step for an additive shopper effect on the logit scale, all answers. */
   logitEffect: number;
@@ -86,6 +87,7 @@ export function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTota
   const typeLogitEffect = new Map([...byType].map(([t, [ts, ti]]) => [t, ts / (ti + LOGIT_SHRINKAGE)]));
   return {
     answered,
+    answeredLog: log1p(answered),
     residual: (p.total.positives - expected) / (answered + RESIDUAL_SMOOTHING),
     logitEffect: score / (info + LOGIT_SHRINKAGE),
     typeLogitEffect,
@@ -96,7 +98,42 @@ export function profileTotals(p: ProfileAggregates, priors: Priors): ProfileTota
   };
 }
 
-/** Writes the candidate's profile columns at `out[at ..]`, in PROFILE_FEATURES order. */
+/** The columns that depend only on the candidate's type: computed once per type and batch. */
+export interface ProfileTypeTerms {
+  typeAnsweredLog: number;
+  typeRate: number;
+  lastType: number;
+  typeViewsLog: number;
+  typeResidual: number;
+  typeLogitEffect: number;
+}
+
+export function profileTypeTerms(totals: ProfileTotals, p: ProfileAggregates, type: string, priors: Priors): ProfileTypeTerms {
+  const counts = own(p.byType, type);
+  const typeAnswered = counts ? counts.positives + counts.negatives : 0;
+  let lastType = 0;
+  for (let i = p.recent.length - 1; i >= 0; i--) {
+    if (p.recent[i].type === type) {
+      lastType = p.recent[i].positive ? 1 : -1;
+      break;
+    }
+  }
+  return {
+    typeAnsweredLog: log1p(typeAnswered),
+    // Shrink the per-type rate towards the shopper's overall rate.
+    typeRate: ((counts?.positives ?? 0) + 2 * totals.rate) / (typeAnswered + 2),
+    lastType,
+    typeViewsLog: log1p(counts?.views ?? 0),
+    typeResidual: residual(counts, own(priors.byType, type) ?? priors.global),
+    typeLogitEffect: totals.typeLogitEffect.get(type) ?? 0,
+  };
+}
+
+/**
+ * Writes the candidate's profile columns at `out[at ..]`, in PROFILE_FEATURES order. `typeTerms`:
+ * the candidate type's terms when the caller memoises them per type (the batch encoder does).
+ * `attributes`: false when the shopper has no attribute history (skips a per-candidate loop).
+ */
 export function writeProfile(
   out: Float32Array,
   at: number,
@@ -104,40 +141,35 @@ export function writeProfile(
   p: ProfileAggregates,
   a: Activity,
   priors: Priors,
+  typeTerms: ProfileTypeTerms = profileTypeTerms(totals, p, a.type, priors),
+  attributes = true,
 ): void {
-  const type = own(p.byType, a.type);
-  const typeAnswered = type ? type.positives + type.negatives : 0;
-  // Shrink the per-type rate towards the shopper's overall rate, and the per-activity rate towards the type rate.
-  const typeRate = ((type?.positives ?? 0) + 2 * totals.rate) / (typeAnswered + 2);
+  const t = typeTerms;
+  // Shrink the per-activity rate towards the type rate.
   const act = own(p.byActivity, a.id);
   const actAnswered = act ? act.positives + act.negatives : 0;
-  const actRate = ((act?.positives ?? 0) + 2 * typeRate) / (actAnswered + 2);
-  let lastType = 0;
-  for (let i = p.recent.length - 1; i >= 0; i--) {
-    if (p.recent[i].type === a.type) {
-      lastType = p.recent[i].positive ? 1 : -1;
-      break;
-    }
-  }
+  const actRate = ((act?.positives ?? 0) + 2 * t.typeRate) / (actAnswered + 2);
   // Written by name (no positional offsets); a test checks that every column of the list is written.
   const c = PROFILE_COLUMN;
-  out[at + c['profile.answered_log']] = log1p(totals.answered);
+  out[at + c['profile.answered_log']] = totals.answeredLog;
   out[at + c['profile.accept_rate']] = totals.rate;
-  out[at + c['profile.type_answered_log']] = log1p(typeAnswered);
-  out[at + c['profile.type_accept_rate']] = typeRate;
-  out[at + c['profile.activity_answered_log']] = log1p(actAnswered);
+  out[at + c['profile.type_answered_log']] = t.typeAnsweredLog;
+  out[at + c['profile.type_accept_rate']] = t.typeRate;
+  out[at + c['profile.activity_answered_log']] = actAnswered ? log1p(actAnswered) : 0;
   out[at + c['profile.activity_accept_rate']] = actRate;
   out[at + c['profile.last_outcome']] = totals.last;
-  out[at + c['profile.last_outcome_type']] = lastType;
+  out[at + c['profile.last_outcome_type']] = t.lastType;
   out[at + c['profile.recent5_accept_rate']] = totals.recent5;
   out[at + c['profile.has_history']] = totals.answered > 0 ? 1 : 0;
-  out[at + c['profile.type_views_log']] = log1p(type?.views ?? 0);
+  out[at + c['profile.type_views_log']] = t.typeViewsLog;
   out[at + c['profile.residual']] = totals.residual;
-  out[at + c['profile.type_residual']] = residual(type, own(priors.byType, a.type) ?? priors.global);
-  out[at + c['profile.activity_residual']] = residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global);
-  out[at + c['profile.attribute_residual']] = attributeResidual(p, a, priors);
+  out[at + c['profile.type_residual']] = t.typeResidual;
+  out[at + c['profile.activity_residual']] = act
+    ? residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global)
+    : 0;
+  out[at + c['profile.attribute_residual']] = attributes ? attributeResidual(p, a, priors) : 0;
   out[at + c['profile.logit_effect']] = totals.logitEffect;
-  out[at + c['profile.type_logit_effect']] = totals.typeLogitEffect.get(a.type) ?? 0;
+  out[at + c['profile.type_logit_effect']] = t.typeLogitEffect;
 }
 
 /**

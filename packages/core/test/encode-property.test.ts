@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  FeatureEncoder,
+  applyEvent,
+  categoryFor,
+  emptyAggregates,
+  fitFeatureSpec,
+  numberOf,
+  readValue,
+  type CrossDeclaration,
+  type FeatureDeclaration,
+  type FeatureSpec,
+  type ProfileAggregates,
+} from '../src/features';
+import { profileTotals, writeProfile } from '../src/features/profile-block';
+import type { Activity, FeatureRecord } from '../src/domain';
+import { OUTCOMES } from '../src/domain';
+
+/**
+ * The encoding written the obvious way: every column of every row, one feature at a time. The
+ * batch encoder (signatures, per-type memos, constant columns folded into shared entries) must
+ * produce exactly these vectors.
+ */
+function referenceEncode(
+  spec: FeatureSpec,
+  activities: Activity[],
+  context: FeatureRecord,
+  user: FeatureRecord,
+  profile: ProfileAggregates,
+) {
+  const out = new Float32Array(activities.length * spec.dimension);
+  activities.forEach((a, r) => {
+    let offset = r * spec.dimension;
+    for (const f of spec.features) {
+      if (f.kind === 'numeric') {
+        const x = numberOf(readValue(f, a, context, user));
+        out[offset] = x === undefined ? 0 : (x - f.mean) / f.std;
+        offset += 1;
+        continue;
+      }
+      const category = categoryFor(f, a, context, user);
+      const i = category === undefined ? -1 : f.vocab.indexOf(category);
+      if (i >= 0) out[offset + i] = 1;
+      offset += f.vocab.length;
+    }
+    if (spec.profile) writeProfile(out, offset, profileTotals(profile, spec.priors), profile, a, spec.priors);
+  });
+  return out;
+}
+
+const TYPES = ['coupon', 'bundle', 'flash', 'live', 'constructor'];
+const IDS = ['a', 'b', 'c', 'd', '__proto__', 'e1', 'e2'];
+const DECLARATIONS: (FeatureDeclaration | CrossDeclaration)[] = [
+  { source: 'context', key: 'page', kind: 'categorical' },
+  { source: 'context', key: 'cart', kind: 'numeric' },
+  { source: 'user', key: 'age', kind: 'categorical' },
+  { source: 'activity', key: 'id', kind: 'categorical' },
+  { source: 'activity', key: 'type', kind: 'categorical' },
+  { source: 'activity', key: 'features.colour', kind: 'categorical' },
+  { source: 'activity', key: 'features.discount', kind: 'numeric' },
+  {
+    kind: 'cross',
+    parts: [
+      { source: 'activity', key: 'id', kind: 'categorical' },
+      { source: 'context', key: 'page', kind: 'categorical' },
+    ],
+  },
+  {
+    kind: 'cross',
+    parts: [
+      { source: 'user', key: 'age', kind: 'categorical' },
+      { source: 'activity', key: 'type', kind: 'categorical' },
+    ],
+  },
+  {
+    kind: 'cross',
+    parts: [
+      { source: 'activity', key: 'type', kind: 'categorical' },
+      { source: 'activity', key: 'features.colour', kind: 'categorical' },
+    ],
+  },
+  {
+    kind: 'cross',
+    parts: [
+      { source: 'activity', key: 'id', kind: 'categorical' },
+      { source: 'user', key: 'age', kind: 'categorical' },
+    ],
+  },
+  {
+    kind: 'cross',
+    parts: [
+      { source: 'context', key: 'page', kind: 'categorical' },
+      { source: 'user', key: 'age', kind: 'categorical' },
+    ],
+  },
+];
+
+const activityArb = fc.record(
+  {
+    id: fc.constantFrom(...IDS),
+    type: fc.constantFrom(...TYPES),
+    features: fc.record(
+      { colour: fc.constantFrom('red', 'blue', 'green', 7, true), discount: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constant('x')) },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: ['id', 'type'] },
+);
+const contextArb = fc.record(
+  { page: fc.constantFrom('home', 'cart', 'other'), cart: fc.integer({ min: 0, max: 90 }) },
+  { requiredKeys: [] },
+);
+const userArb = fc.record({ age: fc.constantFrom('26', '31', '40') }, { requiredKeys: [] });
+const eventArb = fc.record({
+  activityId: fc.constantFrom(...IDS),
+  activityType: fc.constantFrom(...TYPES),
+  outcome: fc.constantFrom(...OUTCOMES),
+  hour: fc.constant(0),
+  attributes: fc.option(fc.record({ colour: fc.constantFrom('red', 'blue') }), { nil: undefined }),
+});
+
+describe('batch encoder equals the column-by-column reference', () => {
+  const fitted = fc.sample(fc.array(fc.tuple(activityArb, contextArb, userArb, fc.boolean()), { minLength: 20, maxLength: 20 }), {
+    seed: 7,
+    numRuns: 1,
+  })[0];
+  const spec = fitFeatureSpec(
+    'property',
+    DECLARATIONS,
+    fitted.map(([activity, context, user, label]) => ({ activity, context, user, label: label ? 1 : 0 })),
+  );
+  const encoder = new FeatureEncoder(spec);
+
+  it('for random batches, shoppers and histories', () => {
+    fc.assert(
+      fc.property(
+        fc.array(activityArb, { maxLength: 30 }),
+        contextArb,
+        userArb,
+        fc.array(eventArb, { maxLength: 25 }),
+        (activities, context, user, events) => {
+          const profile = events.reduce(applyEvent, emptyAggregates());
+          const expected = referenceEncode(spec, activities, context, user, profile);
+          expect(Array.from(encoder.encodeBatch(activities, context, user, profile))).toEqual(Array.from(expected));
+          const batch = encoder.encodeFactored(activities, context, user, profile);
+          // Every candidate lights exactly one signature; constant columns left the rows.
+          expect(batch.width).toBe(batch.variableColumns.length + batch.signatures.length);
+          for (let r = 0; r < batch.n; r++) {
+            const ones = batch.rows.subarray(r * batch.width + batch.variableColumns.length, (r + 1) * batch.width);
+            expect(ones.reduce((s, x) => s + x, 0)).toBe(1);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+
+  it('moves columns that are constant in the batch to the shared entries', () => {
+    const acts = [
+      { id: 'a', type: 'coupon', features: { discount: 10 } },
+      { id: 'b', type: 'coupon', features: { discount: 30 } },
+    ];
+    const batch = encoder.encodeFactored(acts, { page: 'home' }, {}, emptyAggregates());
+    // Without history the whole profile block is the same for both: only the discount varies.
+    expect(Array.from(batch.variableColumns)).toHaveLength(1);
+    const withHistory = [{ activityId: 'a', activityType: 'coupon', outcome: 'purchase', hour: 0 }] as const;
+    const profile = withHistory.reduce(applyEvent, emptyAggregates());
+    expect(encoder.encodeFactored(acts, { page: 'home' }, {}, profile).variableColumns.length).toBeGreaterThan(1);
+  });
+});
