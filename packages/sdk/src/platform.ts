@@ -11,10 +11,17 @@ export function deleteDatabase(name: string): Promise<void> {
   });
 }
 
+// One getRandomValues call per 256 draws: an exploring rank needs one draw per placed slot.
+const pool = new Uint32Array(256);
+let drawn = pool.length;
+
+/** Uniform in [0, 1) from the platform CSPRNG. */
 export function defaultRandom(): number {
-  const buf = new Uint32Array(1);
-  globalThis.crypto.getRandomValues(buf);
-  return buf[0] / 2 ** 32;
+  if (drawn === pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    drawn = 0;
+  }
+  return pool[drawn++] / 2 ** 32;
 }
 
 export function newId(): string {

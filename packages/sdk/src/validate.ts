@@ -31,7 +31,7 @@ const ActivitySchema = v.object({
   endsAt: v.optional(TimeValue),
 });
 
-const ActivitiesSchema = v.pipe(
+export const ActivitiesSchema = v.pipe(
   v.array(ActivitySchema, 'must be an array of activities'),
   v.maxLength(100_000, 'has more than 100000 activities'),
 );
@@ -135,8 +135,57 @@ export function validateOptions(input: unknown): VitrineOptions {
   return check(OptionsSchema, input, 'options', 'invalid_options') as VitrineOptions;
 }
 
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+function isTime(x: unknown): boolean {
+  if (typeof x === 'number') return Number.isFinite(x);
+  if (typeof x === 'string') return Number.isFinite(Date.parse(x));
+  return x instanceof Date && Number.isFinite(x.getTime());
+}
+
+function isPrimitiveValue(x: unknown): boolean {
+  return typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
+}
+
+/**
+ * The common case checked without copying (rank's hot path): plain objects whose fields all pass
+ * ActivitySchema. Stricter than the schema (plain objects and own data only), never looser: a
+ * list that fails here goes through valibot, which names the problem or returns a clean copy.
+ */
+export function isValidActivityList(list: unknown): list is Activity[] {
+  if (!Array.isArray(list) || list.length > 100_000) return false;
+  for (let i = 0; i < list.length; i++) {
+    const a: unknown = list[i];
+    if (!isPlainObject(a)) return false;
+    const { id, type, features, startsAt, endsAt } = a;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) return false;
+    if (typeof type !== 'string' || type.length === 0) return false;
+    if (startsAt !== undefined && !isTime(startsAt)) return false;
+    if (endsAt !== undefined && !isTime(endsAt)) return false;
+    if (features !== undefined) {
+      if (!isPlainObject(features)) return false;
+      for (const key in features) {
+        const d = Object.getOwnPropertyDescriptor(features, key);
+        if (!d || !('value' in d) || !isPrimitiveValue(d.value)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Validates rank's input. The activities are used as given when they pass the fast check (no
+ * copy per call: the caller's objects are read during this rank only; what outlives it, the
+ * placed activities, is copied by the decision log).
+ */
 export function validateRank(activities: unknown, options: unknown): { activities: Activity[]; options: RankOptions } {
-  const list = check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[];
+  const list = isValidActivityList(activities)
+    ? activities
+    : (check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[]);
   const seen = new Set<string>();
   list.forEach((a, i) => {
     if (seen.has(a.id)) {

@@ -13,6 +13,15 @@ describe('decision log', () => {
     expect(log.get('nope')).toBeUndefined();
   });
 
+  it('keeps a copy: the page changing its objects after rank() changes nothing that track() reads', () => {
+    const log = createDecisionLog();
+    const placed: Activity = { id: 'x', type: 'Bar', features: { colour: 'red' }, endsAt: 5 };
+    log.remember('d1', [placed]);
+    placed.type = 'Coffee House';
+    placed.features!.colour = 'blue';
+    expect(log.get('d1')!.activities.get('x')).toEqual({ id: 'x', type: 'Bar', features: { colour: 'red' }, endsAt: 5 });
+  });
+
   it(`keeps the newest ${DECISIONS_KEPT} decisions`, () => {
     const log = createDecisionLog();
     for (let d = 0; d <= DECISIONS_KEPT; d++) log.remember(`d${d}`, items('a', 1));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSlate } from '../src/policy/epsilon-greedy';
+import fc from 'fast-check';
+import { chooseSlate, topK } from '../src/policy/epsilon-greedy';
 import { isEligible } from '../src/policy/eligibility';
 import { seededRandom } from '@vitrine/core/random';
 
@@ -36,6 +37,22 @@ describe('epsilon-greedy slate policy', () => {
   it('keeps ties in the shop order and handles a single candidate', () => {
     expect(chooseSlate([0.5, 0.5, 0.5], 3, 0, Math.random).order).toEqual([0, 1, 2]);
     expect(chooseSlate([0.2], 5, 0.5, () => 0).propensities).toEqual([1]);
+  });
+});
+
+describe('top-k by sort keys', () => {
+  it('equals a comparator sort (score descending, shop order on ties) for any float32 scores', () => {
+    const score = fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 0.5, 1, -1));
+    fc.assert(
+      fc.property(fc.array(score, { maxLength: 80 }), fc.integer({ min: 1, max: 100 }), (xs, k) => {
+        const f32 = Float32Array.from(xs);
+        const expected = Array.from(f32.keys())
+          .sort((a, b) => f32[b] - f32[a] || a - b)
+          .slice(0, k);
+        expect(topK(f32, Math.min(k, xs.length))).toEqual(expected);
+      }),
+      { numRuns: 500, seed: 5 },
+    );
   });
 });
 

@@ -29,7 +29,8 @@ export function createDecisionLog<P>(): DecisionLog<P> {
   let placed = 0;
   return {
     remember(id, placedActivities, placements) {
-      const activities = new Map(placedActivities.map((a) => [a.id, a]));
+      // Copies: rank reads the page's objects without copying them, and these outlive the call.
+      const activities = new Map(placedActivities.map((a) => [a.id, snapshot(a)]));
       decisions.set(id, { activities, ...(placements ? { placements } : {}) });
       placed += activities.size;
       while (decisions.size > 1 && (decisions.size > DECISIONS_KEPT || placed > PLACEMENTS_KEPT)) {
@@ -46,5 +47,15 @@ export function createDecisionLog<P>(): DecisionLog<P> {
       decisions.clear();
       placed = 0;
     },
+  };
+}
+
+function snapshot({ id, type, features, startsAt, endsAt }: Activity): Activity {
+  return {
+    id,
+    type,
+    ...(features ? { features: { ...features } } : {}),
+    ...(startsAt !== undefined ? { startsAt } : {}),
+    ...(endsAt !== undefined ? { endsAt } : {}),
   };
 }

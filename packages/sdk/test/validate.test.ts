@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as v from 'valibot';
+import { ActivitiesSchema, isValidActivityList, validateRank } from '../src/validate';
+
+const value = fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.date(), fc.object());
+const activity = fc.oneof(
+  fc.record(
+    {
+      id: fc.oneof(fc.string({ maxLength: 210 }), value),
+      type: fc.oneof(fc.string({ maxLength: 3 }), value),
+      features: fc.oneof(fc.dictionary(fc.string(), value), value),
+      startsAt: fc.oneof(fc.integer(), fc.date(), fc.constantFrom('2026-01-01', 'not a date'), value),
+      endsAt: value,
+    },
+    { requiredKeys: [] },
+  ),
+  value,
+);
+
+describe('rank input fast check', () => {
+  it('never accepts what the schema rejects', () => {
+    fc.assert(
+      fc.property(fc.array(activity, { maxLength: 4 }), (list) => {
+        if (isValidActivityList(list)) expect(v.safeParse(ActivitiesSchema, list).success).toBe(true);
+      }),
+      { numRuns: 2000, seed: 3 },
+    );
+  });
+
+  it('accepts the common case without copying, and hands odd-but-valid input to the schema', () => {
+    const list = [{ id: 'a', type: 'Bar', features: { expiration: '2h', price: 3, new: true }, endsAt: '2030-01-01' }];
+    expect(validateRank(list, undefined).activities).toBe(list);
+    class Offer {
+      constructor(
+        readonly id: string,
+        readonly type: string,
+      ) {}
+    }
+    const odd = [new Offer('b', 'Bar')];
+    const checked = validateRank(odd, undefined).activities;
+    expect(checked).not.toBe(odd);
+    expect(checked).toEqual([{ id: 'b', type: 'Bar' }]);
+    const getter = [
+      {
+        id: 'c',
+        type: 'Bar',
+        features: {
+          get colour() {
+            return 'red';
+          },
+        },
+      },
+    ];
+    expect(isValidActivityList(getter)).toBe(false);
+    expect(() => validateRank([{ id: 'd', type: 'Bar', features: { price: Infinity } }], undefined)).toThrow(/features\.price/);
+  });
+});
