@@ -101,7 +101,13 @@ const activityArb = fc.record(
     id: fc.constantFrom(...IDS),
     type: fc.constantFrom(...TYPES),
     features: fc.record(
-      { colour: fc.constantFrom('red', 'blue', 'green', 7, true), discount: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constant('x')) },
+      {
+        colour: fc.constantFrom('red', 'blue', 'green', 7, true),
+        discount: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constant('x')),
+        // Attribute names and values with '=': the profile keys them as `${name}=${value}`.
+        a: fc.constantFrom('b=c', 'c', 'b'),
+        'a=b': fc.constantFrom('c', 'b=c'),
+      },
       { requiredKeys: [] },
     ),
   },
@@ -117,7 +123,13 @@ const eventArb = fc.record({
   activityType: fc.constantFrom(...TYPES),
   outcome: fc.constantFrom(...OUTCOMES),
   hour: fc.constant(0),
-  attributes: fc.option(fc.record({ colour: fc.constantFrom('red', 'blue') }), { nil: undefined }),
+  attributes: fc.option(
+    fc.record(
+      { colour: fc.constantFrom('red', 'blue'), a: fc.constantFrom('b=c', 'c'), 'a=b': fc.constantFrom('c', 'b=c') },
+      { requiredKeys: [] },
+    ),
+    { nil: undefined },
+  ),
 });
 
 describe('batch encoder equals the column-by-column reference', () => {
@@ -154,6 +166,21 @@ describe('batch encoder equals the column-by-column reference', () => {
       ),
       { numRuns: 300, seed: 13 },
     );
+  });
+
+  it('finds attribute history whichever `=` splits its key (`a`=`b=c` and `a=b`=`c` are one key)', () => {
+    const events = [{ activityId: 'a', activityType: 'coupon', outcome: 'click', hour: 0, attributes: { a: 'b=c' } }] as const;
+    const profile = events.reduce(applyEvent, emptyAggregates());
+    const acts: Activity[] = [
+      { id: 'x', type: 'coupon', features: { 'a=b': 'c' } },
+      { id: 'y', type: 'coupon', features: { a: 'b=c' } },
+      { id: 'z', type: 'coupon', features: { a: 'b' } },
+    ];
+    const expected = referenceEncode(spec, acts, {}, {}, profile);
+    expect(Array.from(encoder.encodeBatch(acts, {}, {}, profile))).toEqual(Array.from(expected));
+    const column = spec.dimension - 17 + 14; // profile.attribute_residual
+    expect(expected[column]).not.toBe(0);
+    expect(expected[spec.dimension + column]).toBe(expected[column]);
   });
 
   it('moves columns that are constant in the batch to the shared entries', () => {

@@ -1,5 +1,5 @@
 import type { ProfileAggregates } from './profile-aggregates';
-import { profileTotals, profileTypeTerms, writeProfile, type ProfileTypeTerms } from './profile-block';
+import { attributeResiduals, profileTotals, profileTypeTerms, writeProfile, type ProfileTypeTerms } from './profile-block';
 import type { Activity, FeatureRecord } from '../domain/activity';
 import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature } from './spec';
 import { categoryFor, categoryOf, numberOf, readValue } from './values';
@@ -194,7 +194,7 @@ export class FeatureEncoder {
     const variable = new Float32Array(n * v);
     const totals = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
     const typeTerms = new Map<string, ProfileTypeTerms>();
-    const attributes = hasOwnKeys(profile.byAttribute);
+    const attributes = totals ? attributeResiduals(profile, this.spec.priors) : undefined;
     const profileAt = numeric.length;
 
     for (let r = 0; r < n; r++) {
@@ -312,11 +312,6 @@ function concatColumns(codes: Int32Array, columnsOf: Int32Array[][]): Int32Array
     at += columnsOf[g][codes[g]].length;
   }
   return out;
-}
-
-function hasOwnKeys(record: object | undefined): boolean {
-  for (const k in record) if (Object.prototype.hasOwnProperty.call(record, k)) return true;
-  return false;
 }
 
 const SEP = '\u241f';

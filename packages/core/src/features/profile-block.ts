@@ -132,7 +132,7 @@ export function profileTypeTerms(totals: ProfileTotals, p: ProfileAggregates, ty
 /**
  * Writes the candidate's profile columns at `out[at ..]`, in PROFILE_FEATURES order. `typeTerms`:
  * the candidate type's terms when the caller memoises them per type (the batch encoder does).
- * `attributes`: false when the shopper has no attribute history (skips a per-candidate loop).
+ * `attributes`: the shopper's attribute residuals, when the caller computes them once per batch.
  */
 export function writeProfile(
   out: Float32Array,
@@ -142,7 +142,7 @@ export function writeProfile(
   a: Activity,
   priors: Priors,
   typeTerms: ProfileTypeTerms = profileTypeTerms(totals, p, a.type, priors),
-  attributes = true,
+  attributes: AttributeResiduals | undefined = attributeResiduals(p, priors),
 ): void {
   const t = typeTerms;
   // Shrink the per-activity rate towards the type rate.
@@ -167,9 +167,34 @@ export function writeProfile(
   out[at + c['profile.activity_residual']] = act
     ? residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global)
     : 0;
-  out[at + c['profile.attribute_residual']] = attributes ? attributeResidual(p, a, priors) : 0;
+  out[at + c['profile.attribute_residual']] = attributeResidual(a, attributes);
   out[at + c['profile.logit_effect']] = totals.logitEffect;
   out[at + c['profile.type_logit_effect']] = t.typeLogitEffect;
+}
+
+/** Residual per attribute value with history, by attribute name then value (see attributeResiduals). */
+export type AttributeResiduals = Map<string, Map<string, number>>;
+
+/**
+ * The shopper's attribute residuals, arranged for lookups without building `name=value` strings:
+ * each stored key is registered under every split at an `=`, so a (name, value) pair finds
+ * exactly the keys that `${name}=${value}` would. Undefined when there is no attribute history.
+ */
+export function attributeResiduals(p: ProfileAggregates, priors: Priors): AttributeResiduals | undefined {
+  let out: AttributeResiduals | undefined;
+  for (const key in p.byAttribute) {
+    const c = own(p.byAttribute, key);
+    if (!c) continue;
+    const r = residual(c, own(priors.byAttribute, key) ?? priors.global);
+    for (let at = key.indexOf('='); at >= 0; at = key.indexOf('=', at + 1)) {
+      out ??= new Map();
+      const name = key.slice(0, at);
+      let values = out.get(name);
+      if (!values) out.set(name, (values = new Map()));
+      values.set(key.slice(at + 1), r);
+    }
+  }
+  return out;
 }
 
 /**
@@ -177,18 +202,18 @@ export function writeProfile(
  * attribute rule as `activityAttributes` (string values up to 64 characters), without allocating:
  * this runs once per candidate.
  */
-function attributeResidual(p: ProfileAggregates, a: Activity, priors: Priors): number {
-  const counts = p.byAttribute;
-  if (!counts || !a.features) return 0;
+function attributeResidual(a: Activity, residuals: AttributeResiduals | undefined): number {
+  if (!residuals || !a.features) return 0;
   let sum = 0;
   let count = 0;
   for (const k in a.features) {
+    const values = residuals.get(k);
+    if (!values) continue;
     const v = a.features[k];
     if (typeof v !== 'string' || v.length > ATTRIBUTE_MAX_LENGTH) continue;
-    const key = `${k}=${v}`;
-    const c = own(counts, key);
-    if (!c) continue;
-    sum += residual(c, own(priors.byAttribute, key) ?? priors.global);
+    const r = values.get(v);
+    if (r === undefined) continue;
+    sum += r;
     count += 1;
   }
   return count ? sum / count : 0;
