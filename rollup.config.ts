@@ -9,6 +9,7 @@ import esbuild, { minify } from 'rollup-plugin-esbuild';
 import dts from 'rollup-plugin-dts';
 import { thirdPartyNotices } from './scripts/rollup-third-party-notices';
 import integrity from './scripts/rollup-integrity';
+import { slimTfjs } from './scripts/rollup-slim-tfjs';
 
 const require = createRequire(import.meta.url);
 const SDK = 'packages/sdk';
@@ -94,6 +95,7 @@ Neither licence text ships with @tensorflow/tfjs-backend-wasm; they are:
 - XNNPACK (in the binaries): BSD-3-Clause, https://github.com/google/XNNPACK/blob/master/LICENSE`;
 
 const plugins = (): Plugin[] => [
+  slimTfjs(),
   privateTfjsGlobals(),
   nodeOnlyStubs(),
   // `source`: workspace packages (@vitrine/core) are consumed as TypeScript and bundled in.
