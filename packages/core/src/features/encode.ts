@@ -1,8 +1,17 @@
 import type { ProfileAggregates } from './profile-aggregates';
-import { attributeResiduals, profileTotals, profileTypeTerms, writeProfile, type ProfileTypeTerms } from './profile-block';
+import {
+  SHOPPER_PROFILE_COLUMNS,
+  activityCounts,
+  attributeResiduals,
+  profileTotals,
+  profileTypeTerms,
+  writeCandidateProfile,
+  writeShopperProfile,
+  type ProfileTypeTerms,
+} from './profile-block';
 import type { Activity, FeatureRecord } from '../domain/activity';
 import { PROFILE_FEATURES, featureWidth, type FeatureSpec, type FittedFeature } from './spec';
-import { categoryFor, categoryOf, numberOf, readValue } from './values';
+import { categoryFor, categoryOf, numberOf, readValue, readerFor } from './values';
 
 /** See `FeatureEncoder.encodeFactored`. */
 export interface FactoredBatch {
@@ -25,6 +34,7 @@ interface Column {
 }
 
 type Reader = (a: Activity, context: FeatureRecord, user: FeatureRecord) => string | undefined;
+type RawReader = ReturnType<typeof readerFor>;
 
 /** A cross of one activity field with one context/user field, indexed by the latter's value. */
 interface SidedCross {
@@ -46,8 +56,8 @@ interface ActivityGroup {
   /** Categorical columns (offset + category index) read from this field. */
   categorical: { offset: number; index: Map<string, number> }[];
   crosses: SidedCross[];
-  /** Every category any of the above knows: any other value lights nothing (code 0) without lookups. */
-  known: Set<string>;
+  /** Every category any of the above knows, numbered: any other value lights nothing (code 0). */
+  known: Map<string, number>;
 }
 
 /** Signature codes are packed two at a time into one number: codes stay below 2^20. */
@@ -64,7 +74,7 @@ export class FeatureEncoder {
   private readonly shared: Column[] = [];
   private readonly groups: ActivityGroup[] = [];
   /** Numeric activity columns: dense offset and reader. */
-  private readonly numeric: { offset: number; feature: FittedFeature & { kind: 'numeric' } }[] = [];
+  private readonly numeric: { offset: number; feature: FittedFeature & { kind: 'numeric' }; read: RawReader }[] = [];
   private readonly profileOffset: number;
   /** Columns that differ between candidates and are not one-hot (numeric activity fields, profile block). */
   private readonly variableColumns: Int32Array;
@@ -75,7 +85,7 @@ export class FeatureEncoder {
     const groupFor = (key: string, read: Reader) => {
       let g = groupByKey.get(key);
       if (!g) {
-        g = { read, categorical: [], crosses: [], known: new Set() };
+        g = { read, categorical: [], crosses: [], known: new Map() };
         groupByKey.set(key, g);
         this.groups.push(g);
       }
@@ -91,11 +101,12 @@ export class FeatureEncoder {
           // Both parts vary per candidate: the joined category is the group's value.
           const g = groupFor(`cross:${feature.parts.map((p) => p.key).join('*')}`, (a, c, u) => categoryFor(feature, a, c, u));
           g.categorical.push({ offset, index: col.index! });
-          for (const v of feature.vocab) g.known.add(v);
+          for (const v of feature.vocab) know(g, v);
         } else {
           const side = feature.parts[0].source === 'activity' ? 0 : 1;
           const activityPart = feature.parts[side] as FittedFeature & { source: 'activity' };
-          const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(readValue(activityPart, a, c, u)));
+          const read = readerFor(activityPart);
+          const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(read(a, c, u)));
           const bySharedValue = new Map<string, Map<string, number>>();
           feature.vocab.forEach((v, i) => {
             const [first, second] = v.split(SEP);
@@ -103,16 +114,17 @@ export class FeatureEncoder {
             let m = bySharedValue.get(sharedValue);
             if (!m) bySharedValue.set(sharedValue, (m = new Map()));
             m.set(activityValue, i);
-            g.known.add(activityValue);
+            know(g, activityValue);
           });
           g.crosses.push({ offset, sharedPart: feature.parts[1 - side] as SidedCross['sharedPart'], bySharedValue });
         }
       } else if (feature.source !== 'activity') this.shared.push(col);
-      else if (feature.kind === 'numeric') this.numeric.push({ offset, feature });
+      else if (feature.kind === 'numeric') this.numeric.push({ offset, feature, read: readerFor(feature) });
       else {
-        const g = groupFor(`activity:${feature.key}`, (a, c, u) => categoryOf(readValue(feature, a, c, u)));
+        const read = readerFor(feature);
+        const g = groupFor(`activity:${feature.key}`, (a, c, u) => categoryOf(read(a, c, u)));
         g.categorical.push({ offset, index: col.index! });
-        for (const v of feature.vocab) g.known.add(v);
+        for (const v of feature.vocab) know(g, v);
       }
       offset += featureWidth(feature);
     }
@@ -181,7 +193,8 @@ export class FeatureEncoder {
     const resolved = groups.map((g) =>
       g.crosses.map((x) => x.bySharedValue.get(categoryOf(readValue(x.sharedPart, first, context, user)) ?? '') ?? EMPTY_INDEX),
     );
-    const codeOf = groups.map(() => new Map<string, number>());
+    // Code of each known value in this batch, by its number in `known` (-1: not seen yet).
+    const codeOf = groups.map((g) => new Int32Array(g.known.size).fill(-1));
     const columnsOf: Int32Array[][] = groups.map(() => [NO_COLUMNS]);
     const codes = new Int32Array(G);
     const partial = Array.from({ length: Math.max(0, G - 1) }, () => new Map<number, number>());
@@ -195,7 +208,12 @@ export class FeatureEncoder {
     const totals = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
     const typeTerms = new Map<string, ProfileTypeTerms>();
     const attributes = totals ? attributeResiduals(profile, this.spec.priors) : undefined;
+    const activityHistory = activityCounts(profile);
     const profileAt = numeric.length;
+    // Shopper-level profile columns are the same for every candidate: shared from the start.
+    if (totals) writeShopperProfile(template, this.profileOffset, totals);
+    const shopperColumn = new Uint8Array(v);
+    if (totals) for (const c of SHOPPER_PROFILE_COLUMNS) shopperColumn[profileAt + c] = 1;
 
     for (let r = 0; r < n; r++) {
       const a = activities[r];
@@ -204,13 +222,10 @@ export class FeatureEncoder {
         const group = groups[g];
         const value = group.read(a, context, user);
         let code = 0;
-        if (value !== undefined && group.known.has(value)) {
-          const seen = codeOf[g].get(value);
-          if (seen !== undefined) code = seen;
-          else {
-            code = this.codeFor(group, resolved[g], value, columnsOf[g]);
-            codeOf[g].set(value, code);
-          }
+        const known = value === undefined ? undefined : group.known.get(value);
+        if (known !== undefined) {
+          code = codeOf[g][known];
+          if (code < 0) code = codeOf[g][known] = this.codeFor(group, resolved[g], value!, columnsOf[g]);
         }
         codes[g] = code;
         if (g === 0) key = code;
@@ -235,19 +250,20 @@ export class FeatureEncoder {
       const row = r * v;
       for (let k = 0; k < numeric.length; k++) {
         const f = numeric[k].feature;
-        const x = numberOf(readValue(f, a, context, user));
+        const x = numberOf(numeric[k].read(a, context, user));
         variable[row + k] = x === undefined ? 0 : (x - f.mean) / f.std;
       }
       if (totals) {
         let terms = typeTerms.get(a.type);
         if (!terms) typeTerms.set(a.type, (terms = profileTypeTerms(totals, profile, a.type, this.spec.priors)));
-        writeProfile(variable, row + profileAt, totals, profile, a, this.spec.priors, terms, attributes);
+        writeCandidateProfile(variable, row + profileAt, totals, profile, a, this.spec.priors, terms, attributes, activityHistory);
       }
     }
 
     // Variable columns that are the same for every candidate of this batch go to the shared entries.
     const kept: number[] = [];
     for (let k = 0; k < v; k++) {
+      if (shopperColumn[k]) continue;
       const x = variable[k];
       let constant = true;
       for (let r = 1; r < n && constant; r++) constant = variable[r * v + k] === x;
@@ -300,6 +316,10 @@ export class FeatureEncoder {
   encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
     return this.encodeBatch([activity], context, user, profile);
   }
+}
+
+function know(group: ActivityGroup, value: string): void {
+  if (!group.known.has(value)) group.known.set(value, group.known.size);
 }
 
 function concatColumns(codes: Int32Array, columnsOf: Int32Array[][]): Int32Array {

@@ -1,5 +1,5 @@
 import type { Activity } from '../domain/activity';
-import { ATTRIBUTE_MAX_LENGTH, own, type ProfileAggregates } from './profile-aggregates';
+import { ATTRIBUTE_MAX_LENGTH, own, type Counts, type ProfileAggregates } from './profile-aggregates';
 import type { Priors } from './spec';
 
 /**
@@ -129,11 +129,82 @@ export function profileTypeTerms(totals: ProfileTotals, p: ProfileAggregates, ty
   };
 }
 
+// Column offsets as module constants: these are written once per candidate.
+const col = (name: ProfileFeatureName) => PROFILE_COLUMN[name];
+const ANSWERED_LOG = col('profile.answered_log');
+const ACCEPT_RATE = col('profile.accept_rate');
+const TYPE_ANSWERED_LOG = col('profile.type_answered_log');
+const TYPE_ACCEPT_RATE = col('profile.type_accept_rate');
+const ACTIVITY_ANSWERED_LOG = col('profile.activity_answered_log');
+const ACTIVITY_ACCEPT_RATE = col('profile.activity_accept_rate');
+const LAST_OUTCOME = col('profile.last_outcome');
+const LAST_OUTCOME_TYPE = col('profile.last_outcome_type');
+const RECENT5_ACCEPT_RATE = col('profile.recent5_accept_rate');
+const HAS_HISTORY = col('profile.has_history');
+const TYPE_VIEWS_LOG = col('profile.type_views_log');
+const RESIDUAL = col('profile.residual');
+const TYPE_RESIDUAL = col('profile.type_residual');
+const ACTIVITY_RESIDUAL = col('profile.activity_residual');
+const ATTRIBUTE_RESIDUAL = col('profile.attribute_residual');
+const LOGIT_EFFECT = col('profile.logit_effect');
+const TYPE_LOGIT_EFFECT = col('profile.type_logit_effect');
+
+/** The profile columns that are the same for every candidate (they describe the shopper only). */
+export const SHOPPER_PROFILE_COLUMNS: readonly number[] = [
+  ANSWERED_LOG,
+  ACCEPT_RATE,
+  LAST_OUTCOME,
+  RECENT5_ACCEPT_RATE,
+  HAS_HISTORY,
+  RESIDUAL,
+  LOGIT_EFFECT,
+];
+
+/** Writes the shopper-level columns (SHOPPER_PROFILE_COLUMNS) of the profile block at `out[at ..]`. */
+export function writeShopperProfile(out: Float32Array, at: number, totals: ProfileTotals): void {
+  out[at + ANSWERED_LOG] = totals.answeredLog;
+  out[at + ACCEPT_RATE] = totals.rate;
+  out[at + LAST_OUTCOME] = totals.last;
+  out[at + RECENT5_ACCEPT_RATE] = totals.recent5;
+  out[at + HAS_HISTORY] = totals.answered > 0 ? 1 : 0;
+  out[at + RESIDUAL] = totals.residual;
+  out[at + LOGIT_EFFECT] = totals.logitEffect;
+}
+
 /**
- * Writes the candidate's profile columns at `out[at ..]`, in PROFILE_FEATURES order. `typeTerms`:
- * the candidate type's terms when the caller memoises them per type (the batch encoder does).
- * `attributes`: the shopper's attribute residuals, when the caller computes them once per batch.
+ * Writes the candidate-level columns of the profile block (all but SHOPPER_PROFILE_COLUMNS).
+ * `typeTerms`: the candidate type's terms, memoised per type by the batch encoder.
+ * `attributes`: the shopper's attribute residuals, computed once per batch.
+ * `activityHistory`: the shopper's counts per activity id (`activityCounts`), once per batch.
  */
+export function writeCandidateProfile(
+  out: Float32Array,
+  at: number,
+  totals: ProfileTotals,
+  p: ProfileAggregates,
+  a: Activity,
+  priors: Priors,
+  typeTerms: ProfileTypeTerms,
+  attributes: AttributeResiduals | undefined,
+  activityHistory: ReadonlyMap<string, Counts> = activityCounts(p),
+): void {
+  const t = typeTerms;
+  // Shrink the per-activity rate towards the type rate.
+  const act = activityHistory.size ? activityHistory.get(a.id) : undefined;
+  const actAnswered = act ? act.positives + act.negatives : 0;
+  out[at + TYPE_ANSWERED_LOG] = t.typeAnsweredLog;
+  out[at + TYPE_ACCEPT_RATE] = t.typeRate;
+  out[at + ACTIVITY_ANSWERED_LOG] = actAnswered ? log1p(actAnswered) : 0;
+  out[at + ACTIVITY_ACCEPT_RATE] = ((act?.positives ?? 0) + 2 * t.typeRate) / (actAnswered + 2);
+  out[at + LAST_OUTCOME_TYPE] = t.lastType;
+  out[at + TYPE_VIEWS_LOG] = t.typeViewsLog;
+  out[at + TYPE_RESIDUAL] = t.typeResidual;
+  out[at + ACTIVITY_RESIDUAL] = act ? residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global) : 0;
+  out[at + ATTRIBUTE_RESIDUAL] = attributeResidual(a, attributes);
+  out[at + TYPE_LOGIT_EFFECT] = t.typeLogitEffect;
+}
+
+/** Writes the candidate's whole profile block at `out[at ..]`, in PROFILE_FEATURES order. */
 export function writeProfile(
   out: Float32Array,
   at: number,
@@ -141,39 +212,23 @@ export function writeProfile(
   p: ProfileAggregates,
   a: Activity,
   priors: Priors,
-  typeTerms: ProfileTypeTerms = profileTypeTerms(totals, p, a.type, priors),
-  attributes: AttributeResiduals | undefined = attributeResiduals(p, priors),
 ): void {
-  const t = typeTerms;
-  // Shrink the per-activity rate towards the type rate.
-  const act = own(p.byActivity, a.id);
-  const actAnswered = act ? act.positives + act.negatives : 0;
-  const actRate = ((act?.positives ?? 0) + 2 * t.typeRate) / (actAnswered + 2);
-  // Written by name (no positional offsets); a test checks that every column of the list is written.
-  const c = PROFILE_COLUMN;
-  out[at + c['profile.answered_log']] = totals.answeredLog;
-  out[at + c['profile.accept_rate']] = totals.rate;
-  out[at + c['profile.type_answered_log']] = t.typeAnsweredLog;
-  out[at + c['profile.type_accept_rate']] = t.typeRate;
-  out[at + c['profile.activity_answered_log']] = actAnswered ? log1p(actAnswered) : 0;
-  out[at + c['profile.activity_accept_rate']] = actRate;
-  out[at + c['profile.last_outcome']] = totals.last;
-  out[at + c['profile.last_outcome_type']] = t.lastType;
-  out[at + c['profile.recent5_accept_rate']] = totals.recent5;
-  out[at + c['profile.has_history']] = totals.answered > 0 ? 1 : 0;
-  out[at + c['profile.type_views_log']] = t.typeViewsLog;
-  out[at + c['profile.residual']] = totals.residual;
-  out[at + c['profile.type_residual']] = t.typeResidual;
-  out[at + c['profile.activity_residual']] = act
-    ? residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global)
-    : 0;
-  out[at + c['profile.attribute_residual']] = attributeResidual(a, attributes);
-  out[at + c['profile.logit_effect']] = totals.logitEffect;
-  out[at + c['profile.type_logit_effect']] = t.typeLogitEffect;
+  writeShopperProfile(out, at, totals);
+  writeCandidateProfile(out, at, totals, p, a, priors, profileTypeTerms(totals, p, a.type, priors), attributeResiduals(p, priors));
 }
 
-/** Residual per attribute value with history, by attribute name then value (see attributeResiduals). */
-export type AttributeResiduals = Map<string, Map<string, number>>;
+/** The shopper's counts per activity id, as a Map (a lookup per candidate without prototype checks). */
+export function activityCounts(p: ProfileAggregates): Map<string, Counts & { type?: string }> {
+  const out = new Map<string, Counts & { type?: string }>();
+  for (const id in p.byActivity) {
+    const c = own(p.byActivity, id);
+    if (c) out.set(id, c);
+  }
+  return out;
+}
+
+/** Residual per attribute value with history: [attribute name, residual by value] (see attributeResiduals). */
+export type AttributeResiduals = [name: string, byValue: Map<string, number>][];
 
 /**
  * The shopper's attribute residuals, arranged for lookups without building `name=value` strings:
@@ -181,7 +236,7 @@ export type AttributeResiduals = Map<string, Map<string, number>>;
  * exactly the keys that `${name}=${value}` would. Undefined when there is no attribute history.
  */
 export function attributeResiduals(p: ProfileAggregates, priors: Priors): AttributeResiduals | undefined {
-  let out: AttributeResiduals | undefined;
+  let out: Map<string, Map<string, number>> | undefined;
   for (const key in p.byAttribute) {
     const c = own(p.byAttribute, key);
     if (!c) continue;
@@ -194,7 +249,7 @@ export function attributeResiduals(p: ProfileAggregates, priors: Priors): Attrib
       values.set(key.slice(at + 1), r);
     }
   }
-  return out;
+  return out && [...out];
 }
 
 /**
@@ -203,15 +258,17 @@ export function attributeResiduals(p: ProfileAggregates, priors: Priors): Attrib
  * this runs once per candidate.
  */
 function attributeResidual(a: Activity, residuals: AttributeResiduals | undefined): number {
-  if (!residuals || !a.features) return 0;
+  const features = a.features;
+  if (!residuals || !features) return 0;
   let sum = 0;
   let count = 0;
-  for (const k in a.features) {
-    const values = residuals.get(k);
-    if (!values) continue;
-    const v = a.features[k];
+  // By the names with history (a handful), not by the candidate's features.
+  for (let i = 0; i < residuals.length; i++) {
+    const [name, byValue] = residuals[i];
+    if (!Object.prototype.hasOwnProperty.call(features, name)) continue;
+    const v = features[name];
     if (typeof v !== 'string' || v.length > ATTRIBUTE_MAX_LENGTH) continue;
-    const r = values.get(v);
+    const r = byValue.get(v);
     if (r === undefined) continue;
     sum += r;
     count += 1;

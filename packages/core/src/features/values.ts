@@ -5,7 +5,7 @@ type Reader = (activity: Activity, context: FeatureRecord, user: FeatureRecord) 
 const readers = new WeakMap<FeatureDeclaration, Reader>();
 
 /** A reader for the declaration, resolved once (this sits on the per-candidate hot path). */
-function readerFor(decl: FeatureDeclaration): Reader {
+export function readerFor(decl: FeatureDeclaration): Reader {
   let r = readers.get(decl);
   if (r) return r;
   const key = decl.key;
@@ -33,7 +33,8 @@ export function readValue(
 
 /** Canonical category string: `1`, `true` and `'1'` are distinct only by their text. */
 export function categoryOf(v: FeatureValue | null | undefined): string | undefined {
-  if (v === null || v === undefined || v === '') return undefined;
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (v === null || v === undefined) return undefined;
   return String(v);
 }
 
