@@ -153,25 +153,24 @@ function isPrimitiveValue(x: unknown): boolean {
 
 /**
  * The common case checked without copying (rank's hot path): plain objects whose fields all pass
- * ActivitySchema. Stricter than the schema (plain objects and own data only), never looser: a
- * list that fails here goes through valibot, which names the problem or returns a clean copy.
+ * ActivitySchema. Stricter than the schema (plain objects only), never looser: a list that fails
+ * here goes through valibot, which names the problem or returns a clean copy.
  */
 export function isValidActivityList(list: unknown): list is Activity[] {
   if (!Array.isArray(list) || list.length > 100_000) return false;
   for (let i = 0; i < list.length; i++) {
     const a: unknown = list[i];
     if (!isPlainObject(a)) return false;
-    const { id, type, features, startsAt, endsAt } = a;
+    const id = a.id;
+    const type = a.type;
     if (typeof id !== 'string' || id.length === 0 || id.length > 200) return false;
     if (typeof type !== 'string' || type.length === 0) return false;
-    if (startsAt !== undefined && !isTime(startsAt)) return false;
-    if (endsAt !== undefined && !isTime(endsAt)) return false;
+    if (a.startsAt !== undefined && !isTime(a.startsAt)) return false;
+    if (a.endsAt !== undefined && !isTime(a.endsAt)) return false;
+    const features = a.features;
     if (features !== undefined) {
       if (!isPlainObject(features)) return false;
-      for (const key in features) {
-        const d = Object.getOwnPropertyDescriptor(features, key);
-        if (!d || !('value' in d) || !isPrimitiveValue(d.value)) return false;
-      }
+      for (const key in features) if (!isPrimitiveValue(features[key])) return false;
     }
   }
   return true;

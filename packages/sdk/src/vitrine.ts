@@ -3,6 +3,7 @@ import { backoffDelay } from './backoff';
 import type { FeatureEncoder } from '@vitrine/core/features';
 import { MODEL_CACHE, type LoadedModel } from './model/loader';
 import { createDecisionLog } from './policy/decision-log';
+import { createTaskSlicer } from './policy/task-slicer';
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
 import { explain } from './policy/explain';
@@ -72,6 +73,23 @@ export interface VitrineInternals {
   flushDelayMs?: number;
   /** Timer for model-load retries (tests run it by hand); returns a function that cancels it. */
   setTimer?: (run: () => void, delayMs: number) => () => void;
+  /** Benchmarks: where each model-scored rank's time went (only measured when set). */
+  onRankTimings?: (timings: RankTimings) => void;
+  /**
+   * Benchmarks: receives a function that prepares the bare forward pass rank() would run for
+   * these inputs (encoded and folded once); each call of the result is upload, matmuls, readback.
+   */
+  onForwardPass?: (prepare: (activities: Activity[], options?: RankOptions) => Promise<() => Promise<Float32Array>>) => void;
+}
+
+/** Milliseconds per stage of one rank() (see VitrineInternals.onRankTimings). */
+export interface RankTimings {
+  validate: number;
+  encode: number;
+  score: number;
+  /** Slate choice, explanations, decision log, signals hand-off. */
+  decide: number;
+  total: number;
 }
 
 type NoSignalsReport = { consent: 'none'; sent: null };
@@ -124,6 +142,7 @@ class VitrineClient implements Vitrine {
   private encoder: FeatureEncoder | null = null;
   private profile: ProfileAggregates = emptyAggregates();
   private readonly decisions = createDecisionLog<Placement>();
+  private readonly slicer = createTaskSlicer();
   private closed = false;
   /** Set by forget(): a model-load retry still in flight must not start anything afterwards. */
   private forgotten = false;
@@ -144,6 +163,12 @@ class VitrineClient implements Vitrine {
     this.random = options.random ?? defaultRandom;
     this.now = options.now ?? Date.now;
     this.epsilon = options.epsilon ?? DEFAULT_EPSILON;
+    internals.onForwardPass?.(async (activities, options) => {
+      const { activities: list, options: opts } = validateRank(activities, options);
+      const { scorer, encoder } = this;
+      if (!scorer?.prepareForwardPass || !encoder) throw new VitrineError('model_unavailable', 'no model is ranking yet');
+      return scorer.prepareForwardPass(encoder.encodeFactored(list, opts.context ?? {}, this.user, this.profile));
+    });
   }
 
   /**
@@ -256,6 +281,10 @@ class VitrineClient implements Vitrine {
 
   private async rankImpl(activitiesIn: Activity[], optionsIn?: RankOptions): Promise<Decision> {
     if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
+    const turn = this.slicer.turn();
+    if (turn) await turn;
+    const timed = this.internals.onRankTimings;
+    const t0 = timed ? performance.now() : 0;
     const { activities: all, options } = validateRank(activitiesIn, optionsIn);
     const at = toTime(options.at) ?? this.now();
     const ineligible: string[] = [];
@@ -272,8 +301,11 @@ class VitrineClient implements Vitrine {
       );
     }
     try {
+      const t1 = timed ? performance.now() : 0;
       const batch = encoder.encodeFactored(activities, context, this.user, this.profile);
+      const t2 = timed ? performance.now() : 0;
       const scores = await scorer.score(batch);
+      const t3 = timed ? performance.now() : 0;
       // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
       if (!scores.every(Number.isFinite)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
@@ -295,7 +327,7 @@ class VitrineClient implements Vitrine {
         reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
         ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
       }));
-      return this.remember(
+      const decision = this.remember(
         {
           id,
           items,
@@ -307,6 +339,11 @@ class VitrineClient implements Vitrine {
         slate.order.map((i) => activities[i]),
         placements,
       );
+      if (timed) {
+        const t4 = performance.now();
+        timed({ validate: t1 - t0, encode: t2 - t1, score: t3 - t2, decide: t4 - t3, total: t4 - t0 });
+      }
+      return decision;
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);

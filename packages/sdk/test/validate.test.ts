@@ -41,18 +41,21 @@ describe('rank input fast check', () => {
     const checked = validateRank(odd, undefined).activities;
     expect(checked).not.toBe(odd);
     expect(checked).toEqual([{ id: 'b', type: 'Bar' }]);
-    const getter = [
+    // A getter is read like the schema reads it: what it returns is checked.
+    const withGetter = (value: unknown) => [
       {
         id: 'c',
         type: 'Bar',
         features: {
           get colour() {
-            return 'red';
+            return value;
           },
         },
       },
     ];
-    expect(isValidActivityList(getter)).toBe(false);
+    expect(isValidActivityList(withGetter('red'))).toBe(true);
+    expect(isValidActivityList(withGetter({}))).toBe(false);
+    expect(() => validateRank(withGetter(NaN), undefined)).toThrow(/features\.colour/);
     expect(() => validateRank([{ id: 'd', type: 'Bar', features: { price: Infinity } }], undefined)).toThrow(/features\.price/);
   });
 });

@@ -5,5 +5,7 @@ import type { BackendName } from '../types';
 export interface Scorer {
   readonly backend: BackendName;
   score(batch: FactoredBatch): Promise<Float32Array>;
+  /** Benchmarks: the bare forward pass of `score(batch)`, its per-batch JS work done up front. */
+  prepareForwardPass?(batch: FactoredBatch): () => Promise<Float32Array>;
   dispose(): void;
 }
