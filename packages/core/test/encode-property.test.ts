@@ -11,6 +11,7 @@ import {
   type CrossDeclaration,
   type FeatureDeclaration,
   type FeatureSpec,
+  FEATURE_FORMAT,
   type ProfileAggregates,
 } from '../src/features';
 import { profileTotals, writeProfile } from '../src/features/profile-block';
@@ -195,4 +196,55 @@ describe('batch encoder equals the column-by-column reference', () => {
     const profile = withHistory.reduce(applyEvent, emptyAggregates());
     expect(encoder.encodeFactored(acts, { page: 'home' }, {}, profile).variableColumns.length).toBeGreaterThan(1);
   });
+});
+
+describe('signature lookup for fields with large vocabularies', () => {
+  /** `fields` categorical activity features of `size` known values each (no profile block). */
+  function wideSpec(fields: number, size: number): FeatureSpec {
+    const vocab = Array.from({ length: size }, (_, i) => `v${i}`);
+    const features = Array.from({ length: fields }, (_, f) => ({
+      source: 'activity' as const,
+      key: `features.f${f}`,
+      kind: 'categorical' as const,
+      vocab,
+    }));
+    return {
+      format: FEATURE_FORMAT,
+      name: 'wide',
+      features,
+      profile: false,
+      priors: { global: 0.5, byType: {}, byActivity: {}, byAttribute: {} },
+      dimension: fields * size,
+    };
+  }
+
+  // One field of 5,000 values: tuples keyed in a Map. Four of 20,000: the mixed-radix number would
+  // pass 2^53, so tuples are interned pairwise.
+  for (const [fields, size] of [
+    [1, 5000],
+    [4, 20000],
+  ]) {
+    it(`${fields} field(s) of ${size} values equal the reference`, () => {
+      const spec = wideSpec(fields, size);
+      const encoder = new FeatureEncoder(spec);
+      const value = fc.oneof(
+        fc.integer({ min: 0, max: 3 }).map((i) => `v${i}`),
+        fc.integer({ min: 0, max: size + 5 }).map((i) => `v${i}`),
+      );
+      const activity = fc.array(value, { minLength: fields, maxLength: fields }).map((vs, i) => ({
+        id: `a${i}`,
+        type: 't',
+        features: Object.fromEntries(vs.map((v, f) => [`f${f}`, v])),
+      }));
+      fc.assert(
+        fc.property(fc.array(activity, { maxLength: 40 }), (activities) => {
+          const expected = referenceEncode(spec, activities, {}, {}, emptyAggregates());
+          const got = encoder.encodeBatch(activities, {}, {}, emptyAggregates());
+          expect(got.length).toBe(expected.length);
+          for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) expect([i, got[i]]).toEqual([i, expected[i]]);
+        }),
+        { numRuns: 60, seed: 11 },
+      );
+    });
+  }
 });

@@ -62,6 +62,8 @@ interface ActivityGroup {
 
 /** Signature codes are packed two at a time into one number: codes stay below 2^20. */
 const CODE_RADIX = 1 << 20;
+/** Up to this many code tuples, a batch finds signatures in a typed table (16 KB). */
+const SIGNATURE_TABLE_MAX = 4096;
 const NO_COLUMNS = new Int32Array(0);
 const EMPTY_INDEX = new Map<string, number>();
 
@@ -76,6 +78,8 @@ export class FeatureEncoder {
   /** Numeric activity columns: dense offset and reader. */
   private readonly numeric: { offset: number; feature: FittedFeature & { kind: 'numeric' }; read: RawReader }[] = [];
   private readonly profileOffset: number;
+  /** Per activity field: how many codes a batch can give out (known values, plus 0 for "lights nothing"). */
+  private readonly radix: number[];
   /** Columns that differ between candidates and are not one-hot (numeric activity fields, profile block). */
   private readonly variableColumns: Int32Array;
 
@@ -131,6 +135,7 @@ export class FeatureEncoder {
     for (const g of this.groups) {
       if (g.known.size >= CODE_RADIX) throw new Error(`an activity field has ${g.known.size} categories; at most ${CODE_RADIX - 1}`);
     }
+    this.radix = this.groups.map((g) => g.known.size + 1);
     this.profileOffset = offset;
     this.dimension = offset + (spec.profile ? PROFILE_FEATURES.length : 0);
     const variable = this.numeric.map((c) => c.offset);
@@ -197,7 +202,14 @@ export class FeatureEncoder {
     const codeOf = groups.map((g) => new Int32Array(g.known.size).fill(-1));
     const columnsOf: Int32Array[][] = groups.map(() => [NO_COLUMNS]);
     const codes = new Int32Array(G);
-    const partial = Array.from({ length: Math.max(0, G - 1) }, () => new Map<number, number>());
+    // Signature of a code tuple: the tuple as one mixed-radix number (radix: known values + 1 per
+    // field) indexes a table when the product is small, else a Map; fields with huge vocabularies
+    // intern the tuple pairwise instead (the number would not be exact).
+    const radix = this.radix;
+    const product = radix.reduce((p, r) => p * r, 1);
+    const table = product <= SIGNATURE_TABLE_MAX ? new Int32Array(product).fill(-1) : undefined;
+    const exact = product <= Number.MAX_SAFE_INTEGER;
+    const partial = exact ? [] : Array.from({ length: Math.max(0, G - 1) }, () => new Map<number, number>());
     const signatureIds = new Map<number, number>();
     const signatures: Int32Array[] = [];
     const signatureOf = new Int32Array(n);
@@ -228,7 +240,8 @@ export class FeatureEncoder {
           if (code < 0) code = codeOf[g][known] = this.codeFor(group, resolved[g], value!, columnsOf[g]);
         }
         codes[g] = code;
-        if (g === 0) key = code;
+        if (exact) key = key * radix[g] + code;
+        else if (g === 0) key = code;
         else {
           const packed = key * CODE_RADIX + code;
           if (g === G - 1) key = packed;
@@ -239,10 +252,11 @@ export class FeatureEncoder {
           }
         }
       }
-      let signature = signatureIds.get(key);
-      if (signature === undefined) {
+      let signature = table ? table[key] : signatureIds.get(key);
+      if (signature === undefined || signature < 0) {
         signature = signatures.length;
-        signatureIds.set(key, signature);
+        if (table) table[key] = signature;
+        else signatureIds.set(key, signature);
         signatures.push(concatColumns(codes, columnsOf));
       }
       signatureOf[r] = signature;
