@@ -18,6 +18,7 @@
  * 3. The list itself names files the SDK does not need for their side effects: tfjs-core's io
  *    handlers, gradient and chained-op registration, and the browser platform's registration of
  *    the localStorage / IndexedDB model stores (blanked out in platform_browser.js below).
+ * 4. Three modules the engine needs only for gradients, DEBUG mode and printing (STAND_INS).
  */
 import { readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
@@ -37,6 +38,32 @@ const UNNEEDED: Record<string, RegExp> = {
 /** tfjs-backend-webgpu has no `sideEffects` field: its flags and its backend registration. */
 const DECLARED: Record<string, string[]> = {
   'tfjs-backend-webgpu': ['./dist/base.js', './dist/flags_webgpu.js'],
+};
+
+/**
+ * tfjs-core modules the engine and Tensor import for features the SDK never turns on, replaced by
+ * stand-ins with the same exports (1.7 KB gzip): gradient tapes (`tf.grad` & co.), the DEBUG-mode
+ * kernel profiler (the engine constructs one per backend and calls it only with the DEBUG flag),
+ * and the pretty-printer behind `Tensor.toString()` / `tf.print`. Anything that does reach them
+ * fails with a message naming this build; a tfjs-core version that imports more from them fails
+ * the build ("… is not exported by …").
+ */
+const off = (feature: string) => `throw new Error('${feature} is not part of the Vitrine SDK build of tfjs-core');`;
+const STAND_INS: Record<string, string> = {
+  'dist/tape.js': `export function getFilteredNodesXToY() { ${off('gradients')} }
+export function backpropagateGradients() { ${off('gradients')} }
+`,
+  'dist/profiler.js': `export class Profiler {
+  profileKernel() { ${off('DEBUG-mode kernel profiling')} }
+  logKernelProfile() {}
+}
+export function checkComputationForErrors() { return false; }
+export class Logger { logKernelProfile() {} }
+`,
+  'dist/tensor_format.js': `export function tensorToString(vals, shape, dtype) {
+  return 'Tensor\\n  dtype: ' + dtype + '\\n  shape: [' + shape + ']';
+}
+`,
 };
 
 /** `./dist/platforms/*.js` → a RegExp on `dist/…` paths. */
@@ -85,7 +112,10 @@ export function slimTfjs(): Plugin {
       return null;
     },
     load(id) {
-      return id === SLIM ? { code: SLIM_CODE, moduleSideEffects: true } : null;
+      if (id === SLIM) return { code: SLIM_CODE, moduleSideEffects: true };
+      const m = TFJS_FILE.exec(id);
+      const standIn = m?.[1] === 'tfjs-core' ? STAND_INS[m[2].split(sep).join('/')] : undefined;
+      return standIn === undefined ? null : { code: standIn, map: { mappings: '' }, moduleSideEffects: false };
     },
     transform(code, id) {
       const sideEffects = tfjsSideEffects(id);
