@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { parseAst } from 'rollup/parseAst';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -198,4 +199,68 @@ void ready;
     expect(warnings).toEqual([]);
     expect(res).toContain('public access (dry-run)');
   }, 60_000);
+});
+
+/** Issue 13: JS a page downloads before its first rank on WebGPU, gzip -9 (the wasm binary is not JS). */
+const INITIAL_BUDGET = 60 * 1024;
+/** The scoring chunk (tfjs-core, the WebGPU backend, backend selection): every backend needs it before it ranks. */
+const SCORING_CHUNK = /^chunks\/select-[^/]+\.js$/;
+const FALLBACK_CHUNK = /^chunks\/(wasm|webgl|cpu)-[^/]+\.js$/;
+
+/** Static imports and `import()` targets of a dist file, as dist-relative paths. */
+function imports(file: string): { static: string[]; dynamic: string[] } {
+  const out = { static: [] as string[], dynamic: [] as string[] };
+  walk(parseAst(readFileSync(join(SDK, 'dist', file), 'utf8')), (n) => {
+    const source = n.source as { type?: string; value?: unknown } | undefined;
+    if (source?.type !== 'Literal' || typeof source.value !== 'string' || !source.value.startsWith('.')) return;
+    const target = posix.normalize(posix.join(posix.dirname(file), source.value));
+    if (n.type === 'ImportExpression') out.dynamic.push(target);
+    else if (/^(ImportDeclaration|ExportNamedDeclaration|ExportAllDeclaration)$/.test(String(n.type))) out.static.push(target);
+  });
+  return out;
+}
+
+/** From `roots`, every file loaded through static imports and through `import()`s that `follow` accepts. */
+function closure(roots: string[], follow: (file: string) => boolean): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const { static: s, dynamic: d } = imports(file);
+    for (const f of [...s, ...d.filter(follow)]) visit(f);
+  };
+  roots.forEach(visit);
+  return [...seen];
+}
+
+const gzipped = (file: string) => gzipSync(readFileSync(join(SDK, 'dist', file)), { level: 9 }).length;
+
+describe.skipIf(!built)('initial JS of the built SDK', () => {
+  it(`stays within ${INITIAL_BUDGET / 1024} KB gzip up to the first WebGPU rank; fallback backends stay lazy`, () => {
+    // vitrine.min.js import()s index.js (by a URL it computes); index.js's chunk import()s the scoring chunk and lazier ones.
+    const webgpu = closure(['vitrine.min.js', 'index.js'], (f) => SCORING_CHUNK.test(f));
+    expect(webgpu.filter((f) => SCORING_CHUNK.test(f))).toHaveLength(1);
+    expect(webgpu.filter((f) => FALLBACK_CHUNK.test(f))).toEqual([]);
+    const sizes = Object.fromEntries(webgpu.map((f) => [f, gzipped(f)]));
+    const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+    const wasm = closure(webgpu, (f) => /^chunks\/wasm-/.test(f)).filter((f) => !webgpu.includes(f));
+    const wasmTotal = total + wasm.reduce((a, f) => a + gzipped(f), 0);
+    console.log(`initial JS, gzip -9: webgpu ${total} B ${JSON.stringify(sizes)}; wasm ${wasmTotal} B (+ ${wasm.join(', ')})`);
+    expect(total).toBeLessThanOrEqual(INITIAL_BUDGET);
+  });
+
+  it('bundles no tfjs io handler, model store, int64 or seeded-random code', () => {
+    const code = readdirSync(join(SDK, 'dist', 'chunks'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(SDK, 'dist', 'chunks', f), 'utf8'))
+      .join('\n');
+    // URL schemes of tfjs's localStorage / IndexedDB model stores, its http loader's error text, `long`'s parse error.
+    for (const marker of ['localstorage://', 'indexeddb://', 'Failed to parse model JSON', 'interior hyphen']) {
+      expect(code.includes(marker), marker).toBe(false);
+    }
+    // The notices list every package with code in dist/ (from the build's module list).
+    const notices = readFileSync(join(SDK, 'dist', 'THIRD_PARTY_NOTICES.md'), 'utf8');
+    expect(notices).toContain('- @tensorflow/tfjs-core ');
+    for (const p of ['long', 'seedrandom']) expect(notices, p).not.toContain(`- ${p} `);
+  });
 });
