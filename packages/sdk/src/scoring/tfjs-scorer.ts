@@ -5,8 +5,11 @@ import type { BackendName } from '../types';
 import type { Scorer } from './scorer';
 
 // One inference at a time across all instances: they share one tfjs engine and backend switch.
+// Anything that switches the engine's backend (setBackend) or runs kernels takes a turn here;
+// a turn must stay short (never the wait for shader compilation), so ranks on another backend
+// keep flowing while a background backend warms up.
 let queue: Promise<unknown> = Promise.resolve();
-function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   const run = queue.then(fn, fn);
   queue = run.catch(() => undefined);
   return run;
@@ -53,10 +56,11 @@ export class TfjsScorer implements Scorer {
     return this.backend === 'webgpu' || this.backend === 'webgl';
   }
 
+  /** Inside an exclusive() turn: makes this scorer's backend the engine's and uploads its weights. */
   private async activate(): Promise<void> {
     if (engine().backendName !== this.backend) {
       const ok = await setBackend(this.backend);
-      if (!ok) throw new Error(`tfjs backend ${this.backend} failed to initialise`);
+      if (!ok || engine().backendName !== this.backend) throw new Error(`tfjs backend ${this.backend} failed to initialise`);
     }
     if (!this.rest) {
       const layers = this.model.manifest.architecture.layers;
@@ -165,38 +169,53 @@ export class TfjsScorer implements Scorer {
   }
 
   /**
-   * Compiles the shaders before the first real call. On WebGPU, the engine's compile-only mode
-   * creates pipelines asynchronously (in parallel) and we wait for all of them.
+   * Compiles the shaders before the first real call. On WebGPU (and WebGL), the engine's
+   * compile-only mode creates pipelines asynchronously (in parallel); their completion is awaited
+   * outside the exclusive() turn, so other scorers keep ranking while this backend compiles.
+   * Then each batch size runs once, each in its own short turn. `signal` stops it between steps
+   * (it then rejects with the signal's reason); the caller still owns and disposes the scorer.
    */
-  warmUp(batchSizes: number[], inputWidth: number): Promise<void> {
+  async warmUp(batchSizes: number[], inputWidth: number, signal?: AbortSignal): Promise<void> {
     if (this.gpu) batchSizes = [...new Set(batchSizes.map(bucket))];
     const width = this.gpu ? bucket(inputWidth) : inputWidth;
-    return exclusive(async () => {
-      await this.activate();
-      const backend = engine().backend as unknown as {
-        checkCompileCompletionAsync?: () => Promise<void>;
-        getUniformLocations?: () => void;
-      };
-      const flag = this.backend === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : this.backend === 'webgl' ? 'ENGINE_COMPILE_ONLY' : null;
-      const zeros = (n: number) =>
-        this.forward(new Float32Array(n * width), n, width, new Float32Array(width * this.hidden), new Float32Array(this.hidden));
-      if (flag && backend.checkCompileCompletionAsync) {
-        try {
-          env().set(flag, true);
-          for (const n of batchSizes) zeros(n).dispose();
-        } finally {
-          env().set(flag, false);
-        }
-        await backend.checkCompileCompletionAsync();
-        // WebGL programs compiled in compile-only mode have no uniform locations until asked.
-        if (this.backend === 'webgl') backend.getUniformLocations?.();
+    const zeros = (n: number) =>
+      this.forward(new Float32Array(n * width), n, width, new Float32Array(width * this.hidden), new Float32Array(this.hidden));
+    type CompilingBackend = { checkCompileCompletionAsync?: () => Promise<void>; getUniformLocations?: () => void };
+    const turn = <T>(fn: (backend: CompilingBackend) => Promise<T>) =>
+      exclusive(async () => {
+        signal?.throwIfAborted();
+        await this.activate();
+        return fn(engine().backend as unknown as CompilingBackend);
+      });
+    const flag = this.backend === 'webgpu' ? 'WEBGPU_ENGINE_COMPILE_ONLY' : this.backend === 'webgl' ? 'ENGINE_COMPILE_ONLY' : null;
+    // Wrapped in an object: an async function returning the promise itself would hold the turn until it settles.
+    const compiling = await turn(async (backend) => {
+      if (!flag || !backend.checkCompileCompletionAsync) return undefined;
+      try {
+        env().set(flag, true);
+        for (const n of batchSizes) zeros(n).dispose();
+      } finally {
+        env().set(flag, false);
       }
-      for (const n of batchSizes) {
-        const out = zeros(n);
-        await out.data();
-        out.dispose();
-      }
+      const done = backend.checkCompileCompletionAsync();
+      done.catch(() => undefined);
+      return { done };
     });
+    if (compiling) {
+      await compiling.done;
+      // WebGL programs compiled in compile-only mode have no uniform locations until asked.
+      if (this.backend === 'webgl') await turn(async (backend) => backend.getUniformLocations?.());
+    }
+    for (const n of batchSizes) {
+      await turn(async () => {
+        const out = zeros(n);
+        try {
+          await out.data();
+        } finally {
+          out.dispose();
+        }
+      });
+    }
   }
 
   dispose(): void {
