@@ -105,10 +105,18 @@ export interface AdapterInfo {
 }
 
 export interface BackendSelection {
-  /** Why this backend was chosen. */
+  /** Why this backend was chosen; says so when a switch may follow. */
   reason: string;
   /** Warm-up timings per backend tried (ms for one batch), when a race was run. */
   timingsMs?: Partial<Record<BackendName, number>>;
+  /**
+   * `backend: 'auto'`: the backend being raced or warmed up in the background while another one
+   * ranks; ranking may switch to it. Gone once that is decided (the status then has a new
+   * selection, and `backend` says what ranks).
+   */
+  pending?: BackendName;
+  /** Set when ranking switched backends in the background: the backend that ranked before. */
+  switchedFrom?: BackendName;
 }
 
 export interface VitrineStatus {

@@ -14,6 +14,7 @@ import { openProfileStore, ResilientProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
 import { loadModelParts, loadShadowModel, type ModelParts } from './model/model-parts';
+import type { BackgroundSelection } from './scoring/select';
 import { defaultRandom, deleteDatabase, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
@@ -139,6 +140,8 @@ class VitrineClient implements Vitrine {
   private loadFailure?: string;
   private model: LoadedModel | null = null;
   private scorer: Scorer | null = null;
+  /** `auto`: background work that may switch `scorer` to a faster backend (see selectScorer). */
+  private background?: BackgroundSelection;
   private encoder: FeatureEncoder | null = null;
   private profile: ProfileAggregates = emptyAggregates();
   private readonly decisions = createDecisionLog<Placement>();
@@ -179,7 +182,10 @@ class VitrineClient implements Vitrine {
     try {
       const parts = await loading;
       if (this.closed || this.forgotten) {
-        if ('selected' in parts) parts.selected.scorer.dispose();
+        if ('selected' in parts) {
+          parts.selected.background?.cancel();
+          parts.selected.scorer.dispose();
+        }
         // A load in flight during forget() cached the (non-personal) model again: forget promises an empty origin.
         if (this.forgotten && typeof caches !== 'undefined') await caches.delete(MODEL_CACHE).catch(() => false);
         return;
@@ -192,6 +198,7 @@ class VitrineClient implements Vitrine {
       if ('backendError' in parts) throw parts.backendError;
       const { model, selected } = parts;
       this.scorer = selected.scorer;
+      this.background = selected.background;
       const { degraded: _, ...status } = this.status;
       this.status = {
         ...status,
@@ -222,7 +229,43 @@ class VitrineClient implements Vitrine {
         await this.startSignalsOrReport();
         // The page learns that ranking now uses the model (e.g. to rank again).
         this.progress({ stage: 'ready', progress: 1 });
+        this.startBackgroundSelection();
       }, delay);
+    }
+  }
+
+  /**
+   * Once the client ranks: lets background selection (`auto`) race or warm up a faster backend;
+   * when it is decided, the status says which backend ranks and why (and so do later decisions).
+   */
+  startBackgroundSelection(): void {
+    const background = this.background;
+    if (!background || this.closed || this.forgotten) return;
+    const current = () => !this.closed && this.background === background;
+    background.start({
+      onSelection: (backend, selection) => {
+        if (!current()) return;
+        this.status = { ...this.status, backend, selection };
+        if (selection.switchedFrom) {
+          this.progress({ stage: 'backend', progress: 1, detail: `ranking switched from ${selection.switchedFrom} to ${backend}` });
+        }
+      },
+      onWarning: (warning) => {
+        if (current()) this.status = { ...this.status, warnings: [...this.status.warnings, warning] };
+      },
+    });
+  }
+
+  /** close() and forget(): background selection stops; ranking stays on the backend it uses now. */
+  private stopBackgroundSelection(why: string): void {
+    const background = this.background;
+    if (!background) return;
+    this.background = undefined;
+    background.cancel();
+    const selection = this.status.selection;
+    if (selection?.pending) {
+      const { pending: _, ...rest } = selection;
+      this.status = { ...this.status, selection: { ...rest, reason: `${rest.reason} (${why}: no switch)` } };
     }
   }
 
@@ -523,6 +566,8 @@ class VitrineClient implements Vitrine {
   private async forgetImpl(): Promise<void> {
     this.forgotten = true;
     this.stopModelRetries();
+    // A race finishing later would remember its result in the Cache API that forget() empties.
+    this.stopBackgroundSelection('stopped by forget()');
     await this.signalsStart; // a start under way (setConsent, a retry) finishes first, so its stage is stopped too
     // Unsent signals go too; the privacy ledger (dates and costs only) stays, so forgetting
     // cannot reset the privacy budget.
@@ -550,6 +595,7 @@ class VitrineClient implements Vitrine {
   close(): void {
     this.closed = true;
     this.stopModelRetries();
+    this.stopBackgroundSelection('stopped by close()');
     this.signals?.close();
     this.scorer?.dispose();
     this.store.close();
@@ -593,6 +639,8 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
     await client.loadProfile();
     await client.startSignalsOrReport();
     progress({ stage: 'ready', progress: 1 });
+    // Off the critical path: it waits for an idle moment, after the page's first rank.
+    client.startBackgroundSelection();
     return client as Vitrine;
   })();
 }

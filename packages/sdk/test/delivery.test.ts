@@ -1,12 +1,13 @@
 // Truthful backend reports (a race a contender failed to enter is no result; every failure is a
 // warning with its cause), the wasm binary's checks, and a scoring chunk that fails to load.
+// `auto` ranks on wasm at once and races in the background (select-background.test.ts has more).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LoadedModel } from '../src/model/loader';
-import { selectScorer, type RaceResult, type SelectionDeps } from '../src/scoring/select';
+import { selectScorer, type BackgroundEvents, type RaceResult, type SelectionDeps } from '../src/scoring/select';
 import type { TfjsScorer } from '../src/scoring/tfjs-scorer';
 import { bakedHashes, fetchVerified } from '../src/scoring/backends/wasm';
 import { BACKENDS, type AdapterInfo, type BackendName } from '../src/types';
@@ -14,10 +15,25 @@ import { BACKENDS, type AdapterInfo, type BackendName } from '../src/types';
 const model = { manifest: { version: 'coupons-test' } } as unknown as LoadedModel;
 const OPTIONS = { cacheName: 'test', inputWidth: 42, fallbackOrder: BACKENDS };
 const SOFTWARE: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', device: '', description: '', isFallbackAdapter: true };
+const SW = 'software WebGPU adapter (isFallbackAdapter)';
 const WASM_404 = 'HTTP 404 for https://shop.test/assets/tfjs-backend-wasm-simd.wasm';
 
 function fakeScorer(backend: BackendName): TfjsScorer {
-  return { backend, warmUp: vi.fn(async () => undefined), dispose: vi.fn() } as unknown as TfjsScorer;
+  return {
+    backend,
+    warmUp: vi.fn(async () => undefined),
+    score: vi.fn(async () => new Float32Array(0)),
+    dispose: vi.fn(),
+  } as unknown as TfjsScorer;
+}
+
+/** Runs an `auto` selection's background work now and returns what it reported. */
+async function runBackground(s: Awaited<ReturnType<typeof selectScorer>>) {
+  const selections: Parameters<BackgroundEvents['onSelection']>[] = [];
+  const warnings: string[] = [];
+  s.background!.start({ onSelection: (...args) => selections.push(args), onWarning: (w) => warnings.push(w) });
+  await s.background!.done;
+  return { selections, warnings };
 }
 
 /** Selection stand-ins: `broken` backends throw their cause, the others start; race memory in a Map. */
@@ -34,6 +50,10 @@ function deps(
       prepared.push(name);
       if (broken[name]) throw new Error(broken[name]);
       return fakeScorer(name);
+    },
+    schedule: (run) => {
+      run();
+      return () => undefined;
     },
     time: async (scorer) => timings[scorer.backend] ?? 1,
     readRace: async (key) => races.get(key),
@@ -56,18 +76,32 @@ describe('backend selection reports what ran and why', () => {
     expect(races.size).toBe(0);
   });
 
-  it('auto on a software adapter: a race both contenders ran is remembered and reused', async () => {
+  it('auto on a software adapter: wasm ranks at once; the background race is remembered and reused', async () => {
     const { d, races } = deps(SOFTWARE, {}, { webgpu: 24, wasm: 0.5 });
     const s = await selectScorer(model, 'auto', OPTIONS, d);
+    // Before: the race decided before init resolved. Now wasm ranks first and the race runs in the background.
     expect(s.scorer.backend).toBe('wasm');
     expect(s.selection).toEqual({
-      reason: 'software WebGPU adapter (isFallbackAdapter): wasm was faster on a 256-candidate warm-up',
-      timingsMs: { webgpu: 24, wasm: 0.5 },
+      reason: `${SW}: ranking on wasm at once; racing webgpu against it in the background, a switch may follow`,
+      pending: 'webgpu',
     });
+    expect(races.size).toBe(0);
+    const { selections, warnings } = await runBackground(s);
+    expect(selections).toEqual([
+      [
+        'wasm',
+        {
+          reason: 'software WebGPU adapter (isFallbackAdapter): wasm was faster on a 256-candidate warm-up',
+          timingsMs: { webgpu: 24, wasm: 0.5 },
+        },
+      ],
+    ]);
+    expect(warnings).toEqual([]);
     expect(s.warnings).toEqual([]);
     expect([...races.values()]).toEqual([{ backend: 'wasm', timingsMs: { webgpu: 24, wasm: 0.5 } }]);
     const again = await selectScorer(model, 'auto', OPTIONS, d);
     expect(again.selection.reason).toMatch(/wasm won the warm-up race on an earlier visit/);
+    expect(again.background).toBeUndefined();
   });
 
   it('a remembered winner that no longer starts is forgotten, reported, and the race runs again', async () => {
@@ -104,33 +138,44 @@ describe('backend selection reports what ran and why', () => {
     expect(prepared).toEqual(['wasm', 'webgl', 'cpu']);
   });
 
-  it('a contender whose race batch fails is dropped and reported; nothing is remembered', async () => {
+  it('a background contender whose race batch fails is dropped and reported; wasm stays, nothing is remembered', async () => {
     const { d } = deps(SOFTWARE, {});
     d.time = async (scorer) => {
       if (scorer.backend === 'webgpu') throw new Error('device lost');
       return 2;
     };
     const s = await selectScorer(model, 'auto', OPTIONS, d);
+    const { selections, warnings } = await runBackground(s);
     expect(s.scorer.backend).toBe('wasm');
-    expect(s.warnings).toEqual(['webgpu failed: its race batch failed (device lost)']);
+    expect(warnings).toEqual(['webgpu failed: its race batch failed (device lost); ranking stays on wasm']);
+    expect(selections.map(([backend, sel]) => [backend, sel.reason])).toEqual([
+      ['wasm', `${SW}: webgpu failed in the background (its race batch failed (device lost)); ranking stays on wasm`],
+    ]);
     expect(d.writeRace).not.toHaveBeenCalled();
   });
 
-  it('a race winner that fails its full warm-up is dropped; the fallback order decides, nothing is remembered', async () => {
+  it('a background race winner that fails its full warm-up is disposed; wasm stays, nothing is remembered', async () => {
     const { d, prepared } = deps(SOFTWARE, {}, { webgpu: 1, wasm: 5 });
     const prepare = d.prepare;
+    let gpu: TfjsScorer | undefined;
     d.prepare = async (name, batches) => {
       const scorer = await prepare(name, batches);
-      if (name === 'webgpu') scorer.warmUp = vi.fn(async () => Promise.reject(new Error('out of memory at 1024')));
+      if (name === 'webgpu') {
+        scorer.warmUp = vi.fn(async () => Promise.reject(new Error('out of memory at 1024')));
+        gpu = scorer;
+      }
       return scorer;
     };
     const s = await selectScorer(model, 'auto', OPTIONS, d);
-    // The race loser was healthy: the fallback order starts it again; the failed winner is not retried.
+    const { selections, warnings } = await runBackground(s);
     expect(s.scorer.backend).toBe('wasm');
-    expect(s.selection.reason).toBe('fell back to wasm (webgpu: its warm-up failed (out of memory at 1024))');
-    expect(s.warnings).toEqual(['webgpu failed: its warm-up failed (out of memory at 1024)']);
+    expect(selections.at(-1)![1].reason).toBe(
+      `${SW}: webgpu failed in the background (its warm-up failed (out of memory at 1024)); ranking stays on wasm`,
+    );
+    expect(warnings).toEqual(['webgpu failed: its warm-up failed (out of memory at 1024); ranking stays on wasm']);
+    expect(gpu!.dispose).toHaveBeenCalled();
     expect(d.writeRace).not.toHaveBeenCalled();
-    expect(prepared).toEqual(['webgpu', 'wasm', 'wasm']);
+    expect(prepared).toEqual(['wasm', 'webgpu']);
   });
 
   it('nothing starts: the error names every cause', async () => {

@@ -38,15 +38,19 @@ export type ModelParts = VerifiedModel & ({ selected: SelectedScorer } | { backe
 /**
  * Downloads and verifies the model (unless a retry already has it), then selects a warmed-up
  * backend for it: the first load and every retry. Rejects only when the model itself can't be had.
+ * With `auto` the selected scorer ranks on WASM and may switch later (`selected.background`).
  */
 export async function loadModelParts(
   opts: VitrineOptions,
   progress?: (p: Progress) => void,
   verified?: VerifiedModel,
 ): Promise<ModelParts> {
-  // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads.
+  // Fetch the scoring code (tfjs-core + WebGPU) while the model downloads, and start the backend
+  // that ranks first (for `auto`, WASM: its chunk and binary) so it is ready when the model is.
   const selectP = import('../scoring/select');
-  selectP.catch(() => undefined);
+  selectP.then((select) => select.preloadBackend(opts.backend ?? 'auto', opts.wasmPaths)).catch(() => undefined);
+  // The WASM chunk is fetched beside the scoring chunk rather than after it (the same module: no second download).
+  if ((opts.backend ?? 'auto') === 'auto' || opts.backend === 'wasm') import('../scoring/backends/wasm').catch(() => undefined);
   const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
   try {
     progress?.({ stage: 'backend', progress: 0.75 });
