@@ -231,11 +231,9 @@ describe('signature lookup for fields with large vocabularies', () => {
         fc.integer({ min: 0, max: 3 }).map((i) => `v${i}`),
         fc.integer({ min: 0, max: size + 5 }).map((i) => `v${i}`),
       );
-      const activity = fc.array(value, { minLength: fields, maxLength: fields }).map((vs, i) => ({
-        id: `a${i}`,
-        type: 't',
-        features: Object.fromEntries(vs.map((v, f) => [`f${f}`, v])),
-      }));
+      const activity = fc
+        .array(value, { minLength: fields, maxLength: fields })
+        .map((vs: string[]): Activity => ({ id: vs.join('|'), type: 't', features: Object.fromEntries(vs.map((v, f) => [`f${f}`, v])) }));
       fc.assert(
         fc.property(fc.array(activity, { maxLength: 40 }), (activities) => {
           const expected = referenceEncode(spec, activities, {}, {}, emptyAggregates());

@@ -186,12 +186,13 @@ export function validateRank(activities: unknown, options: unknown): { activitie
     ? activities
     : (check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[]);
   const seen = new Set<string>();
-  list.forEach((a, i) => {
-    if (seen.has(a.id)) {
-      throw new VitrineError('invalid_input', `activities[${i}].id "${a.id}" appears more than once`, { field: `activities[${i}].id` });
+  for (let i = 0; i < list.length; i++) {
+    const id = list[i].id;
+    // One hash lookup per id: a duplicate leaves the set's size unchanged.
+    if (seen.add(id).size === i) {
+      throw new VitrineError('invalid_input', `activities[${i}].id "${id}" appears more than once`, { field: `activities[${i}].id` });
     }
-    seen.add(a.id);
-  });
+  }
   const opts = (check(RankOptionsSchema, options, 'options', 'invalid_input') ?? {}) as RankOptions;
   return { activities: list, options: opts };
 }

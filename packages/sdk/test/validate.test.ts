@@ -58,4 +58,14 @@ describe('rank input fast check', () => {
     expect(() => validateRank(withGetter(NaN), undefined)).toThrow(/features\.colour/);
     expect(() => validateRank([{ id: 'd', type: 'Bar', features: { price: Infinity } }], undefined)).toThrow(/features\.price/);
   });
+
+  it('refuses a list that names an activity twice, naming the second place', () => {
+    const list = [
+      { id: 'a', type: 'Bar' },
+      { id: 'b', type: 'Bar' },
+      { id: 'a', type: 'Coffee House' },
+    ];
+    expect(() => validateRank(list, undefined)).toThrow(/activities\[2\]\.id "a" appears more than once/);
+    expect(validateRank(list.slice(0, 2), undefined).activities).toHaveLength(2);
+  });
 });

@@ -5,7 +5,8 @@ import {
   attributeResiduals,
   profileTotals,
   profileTypeTerms,
-  writeCandidateProfile,
+  typeProfileRow,
+  writeActivityProfile,
   writeShopperProfile,
   type ProfileTypeTerms,
 } from './profile-block';
@@ -218,7 +219,7 @@ export class FeatureEncoder {
     const v = this.variableColumns.length;
     const variable = new Float32Array(n * v);
     const totals = this.spec.profile ? profileTotals(profile, this.spec.priors) : undefined;
-    const typeTerms = new Map<string, ProfileTypeTerms>();
+    const typeRows = new Map<string, { terms: ProfileTypeTerms; row: Float32Array }>();
     const attributes = totals ? attributeResiduals(profile, this.spec.priors) : undefined;
     const activityHistory = activityCounts(profile);
     const profileAt = numeric.length;
@@ -268,9 +269,14 @@ export class FeatureEncoder {
         variable[row + k] = x === undefined ? 0 : (x - f.mean) / f.std;
       }
       if (totals) {
-        let terms = typeTerms.get(a.type);
-        if (!terms) typeTerms.set(a.type, (terms = profileTypeTerms(totals, profile, a.type, this.spec.priors)));
-        writeCandidateProfile(variable, row + profileAt, totals, profile, a, this.spec.priors, terms, attributes, activityHistory);
+        let byType = typeRows.get(a.type);
+        if (!byType) {
+          const terms = profileTypeTerms(totals, profile, a.type, this.spec.priors);
+          typeRows.set(a.type, (byType = { terms, row: typeProfileRow(terms) }));
+        }
+        variable.set(byType.row, row + profileAt);
+        const act = activityHistory.size ? activityHistory.get(a.id) : undefined;
+        if (act || attributes) writeActivityProfile(variable, row + profileAt, a, this.spec.priors, byType.terms, act, attributes);
       }
     }
 

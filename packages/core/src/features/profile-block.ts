@@ -204,6 +204,42 @@ export function writeCandidateProfile(
   out[at + TYPE_LOGIT_EFFECT] = t.typeLogitEffect;
 }
 
+/**
+ * The candidate-level columns of a candidate of one type without history of its own (no answers
+ * to this activity, no attribute history): the batch encoder copies this row per candidate and
+ * then writes only what differs (`writeCandidateProfile` computes the same values one by one).
+ */
+export function typeProfileRow(t: ProfileTypeTerms): Float32Array {
+  const row = new Float32Array(PROFILE_FEATURES.length);
+  row[TYPE_ANSWERED_LOG] = t.typeAnsweredLog;
+  row[TYPE_ACCEPT_RATE] = t.typeRate;
+  row[ACTIVITY_ACCEPT_RATE] = (0 + 2 * t.typeRate) / (0 + 2);
+  row[LAST_OUTCOME_TYPE] = t.lastType;
+  row[TYPE_VIEWS_LOG] = t.typeViewsLog;
+  row[TYPE_RESIDUAL] = t.typeResidual;
+  row[TYPE_LOGIT_EFFECT] = t.typeLogitEffect;
+  return row;
+}
+
+/** After `typeProfileRow`: the columns that depend on the activity's own history and attributes. */
+export function writeActivityProfile(
+  out: Float32Array,
+  at: number,
+  a: Activity,
+  priors: Priors,
+  t: ProfileTypeTerms,
+  act: Counts | undefined,
+  attributes: AttributeResiduals | undefined,
+): void {
+  if (act) {
+    const actAnswered = act.positives + act.negatives;
+    out[at + ACTIVITY_ANSWERED_LOG] = actAnswered ? log1p(actAnswered) : 0;
+    out[at + ACTIVITY_ACCEPT_RATE] = (act.positives + 2 * t.typeRate) / (actAnswered + 2);
+    out[at + ACTIVITY_RESIDUAL] = residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global);
+  }
+  if (attributes) out[at + ATTRIBUTE_RESIDUAL] = attributeResidual(a, attributes);
+}
+
 /** Writes the candidate's whole profile block at `out[at ..]`, in PROFILE_FEATURES order. */
 export function writeProfile(
   out: Float32Array,
