@@ -331,7 +331,7 @@ class VitrineClient implements Vitrine {
     const { activities: all, options } = validateRank(activitiesIn, optionsIn);
     const at = toTime(options.at) ?? this.now();
     const ineligible: string[] = [];
-    const activities = all.filter((a) => (isEligible(a, at) ? true : (ineligible.push(a.id), false)));
+    const activities = all.some(hasWindow) ? all.filter((a) => (isEligible(a, at) ? true : (ineligible.push(a.id), false))) : all;
     const slots = options.slots ?? activities.length;
     const context = options.context ?? {};
     const id = newId();
@@ -350,7 +350,7 @@ class VitrineClient implements Vitrine {
       const scores = await scorer.score(batch);
       const t3 = timed ? performance.now() : 0;
       // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
-      if (!scores.every(Number.isFinite)) throw new Error('the model produced a score that is not a finite number');
+      if (!allFinite(scores)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
       const slate = chooseSlate(scores, slots, this.epsilon, this.random);
       const placements = this.signals?.placements({
@@ -600,6 +600,13 @@ class VitrineClient implements Vitrine {
     this.scorer?.dispose();
     this.store.close();
   }
+}
+
+const hasWindow = (a: Activity) => a.startsAt !== undefined || a.endsAt !== undefined;
+
+function allFinite(xs: Float32Array): boolean {
+  for (let i = 0; i < xs.length; i++) if (!Number.isFinite(xs[i])) return false;
+  return true;
 }
 
 /**

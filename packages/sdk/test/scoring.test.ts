@@ -36,6 +36,12 @@ describe('factored first layer', () => {
     const scorer = new TfjsScorer(model, 'cpu');
     const factored = await scorer.score(batch);
     activities.forEach((a, i) => expect(factored[i], a.id).toBeCloseTo(dense[i], 5));
+    // Again, with the signature rows now cached; then another context (other cross columns, some shared).
+    expect(Array.from(await scorer.score(batch))).toEqual(Array.from(factored));
+    const other = { ...context, destination: 'Home', time: '6PM' };
+    const denseOther = referenceScores(manifest, weights, encoder.encodeBatch(activities, other, user, profile), activities.length);
+    const again = await scorer.score(encoder.encodeFactored(activities, other, user, profile));
+    activities.forEach((a, i) => expect(again[i], a.id).toBeCloseTo(denseOther[i], 5));
     scorer.dispose();
   });
 

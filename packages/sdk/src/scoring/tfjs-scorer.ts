@@ -15,6 +15,9 @@ export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
+/** Bound on cached signature rows (80 floats each): a few catalogs' worth. */
+const SIGNATURE_ROWS_KEPT = 4096;
+
 /** Smallest power of two >= n (at least 32): at most 2x padding, a handful of shader variants.
  * Used for batch sizes and input widths on GPU backends. */
 export function bucket(n: number): number {
@@ -39,6 +42,9 @@ export class TfjsScorer implements Scorer {
   private readonly bias0: Float32Array;
   private readonly hidden: number;
   private readonly activation0: 'relu' | 'linear' | 'sigmoid';
+  /** Summed first-layer rows of signatures seen before, by a hash of their columns (a catalog repeats them call after call). */
+  private readonly signatureRows = new Map<number, { cols: Int32Array; row: Float32Array }[]>();
+  private signatureRowCount = 0;
 
   constructor(
     private readonly model: LoadedModel,
@@ -80,10 +86,7 @@ export class TfjsScorer implements Scorer {
     const weights = new Float32Array(width * h);
     const v = batch.variableColumns.length;
     for (let k = 0; k < v; k++) weights.set(W.subarray(batch.variableColumns[k] * h, (batch.variableColumns[k] + 1) * h), k * h);
-    batch.signatures.forEach((cols, s) => {
-      const at = (v + s) * h;
-      for (const c of cols) for (let u = 0; u < h; u++) weights[at + u] += W[c * h + u];
-    });
+    batch.signatures.forEach((cols, s) => weights.set(this.signatureRow(cols), (v + s) * h));
     const bias = Float32Array.from(this.bias0);
     for (let j = 0; j < batch.shared.index.length; j++) {
       const row = batch.shared.index[j] * h;
@@ -91,6 +94,27 @@ export class TfjsScorer implements Scorer {
       for (let u = 0; u < h; u++) bias[u] += x * W[row + u];
     }
     return { weights, bias };
+  }
+
+  /** Σ of the first layer's weight rows over a signature's columns, cached per distinct column set. */
+  private signatureRow(cols: Int32Array): Float32Array {
+    let hash = cols.length;
+    for (let i = 0; i < cols.length; i++) hash = Math.imul(hash ^ cols[i], 0x9e3779b1);
+    const bucket = this.signatureRows.get(hash);
+    const hit = bucket?.find((e) => e.cols.length === cols.length && e.cols.every((c, i) => c === cols[i]));
+    if (hit) return hit.row;
+    const h = this.hidden;
+    const W = this.kernel0;
+    const row = new Float32Array(h);
+    for (const c of cols) for (let u = 0; u < h; u++) row[u] += W[c * h + u];
+    if (this.signatureRowCount >= SIGNATURE_ROWS_KEPT) {
+      this.signatureRows.clear();
+      this.signatureRowCount = 0;
+    }
+    if (bucket) bucket.push({ cols: cols.slice(), row });
+    else this.signatureRows.set(hash, [{ cols: cols.slice(), row }]);
+    this.signatureRowCount++;
+    return row;
   }
 
   private forward(rows: Float32Array, n: number, width: number, weights: Float32Array, bias: Float32Array): Tensor {
