@@ -270,7 +270,7 @@ async function latency(browser: Browser, base: string) {
           const raw: number[] = [];
           // Without cross-origin isolation Chromium coarsens performance.now() to 100 µs: each
           // sample is the mean of a few back-to-back calls (sub-millisecond figures stay resolved).
-          const repeat = n >= 10000 ? 1 : 5;
+          const repeat = n >= 10000 ? 1 : 10;
           const time = async (fn: () => Promise<unknown>, into: number[]) => {
             const t0 = performance.now();
             for (let j = 0; j < repeat; j++) await fn();

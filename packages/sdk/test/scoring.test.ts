@@ -45,6 +45,24 @@ describe('factored first layer', () => {
     scorer.dispose();
   });
 
+  it('scores a large batch on CPU in slices, letting the event loop run between them', async () => {
+    const activities = Array.from({ length: 5000 }, (_, i) => ({
+      ...COUPON_CATALOG[i % COUPON_CATALOG.length],
+      id: `offer-${i}`,
+      features: { expiration: i % 3 ? '2h' : '1d', price: i % 50 },
+    }));
+    const context = { destination: 'Home', time: '6PM' };
+    const scorer = new TfjsScorer(model, 'cpu');
+    let timerRan = false;
+    setTimeout(() => (timerRan = true), 0);
+    const scores = await scorer.score(encoder.encodeFactored(activities, context, {}, emptyAggregates()));
+    expect(timerRan).toBe(true);
+    const dense = referenceScores(manifest, weights, encoder.encodeBatch(activities, context, {}, emptyAggregates()), activities.length);
+    expect(scores).toHaveLength(5000);
+    for (const i of [0, 2047, 2048, 4095, 4096, 4999]) expect(scores[i], `row ${i}`).toBeCloseTo(dense[i], 5);
+    scorer.dispose();
+  });
+
   it('handles an empty batch and a batch of one', async () => {
     const scorer = new TfjsScorer(model, 'cpu');
     expect(await scorer.score(encoder.encodeFactored([], {}, {}, emptyAggregates()))).toHaveLength(0);

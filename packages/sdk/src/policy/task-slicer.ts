@@ -15,7 +15,7 @@ export interface TaskSlicer {
 type Yield = () => Promise<void>;
 
 /** `scheduler.yield()` where the browser has it (keeps the caller's priority), else a posted message. */
-function platformYield(): Yield {
+export function platformYield(): Yield {
   const scheduler = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
   if (typeof scheduler?.yield === 'function') return () => scheduler.yield!();
   if (typeof MessageChannel === 'function') {

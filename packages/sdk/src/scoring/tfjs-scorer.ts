@@ -3,6 +3,7 @@ import type { FactoredBatch } from '@vitrine/core/features';
 import type { LoadedModel } from '../model/loader';
 import type { BackendName } from '../types';
 import type { Scorer } from './scorer';
+import { platformYield } from '../policy/task-slicer';
 
 // One inference at a time across all instances: they share one tfjs engine and backend switch.
 // Anything that switches the engine's backend (setBackend) or runs kernels takes a turn here;
@@ -14,6 +15,10 @@ export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   queue = run.catch(() => undefined);
   return run;
 }
+
+/** CPU backend: rows per synchronous slice (about 10 ms each on a 2-core laptop). */
+const CPU_CHUNK_ROWS = 2048;
+const yieldToEventLoop = platformYield();
 
 /** Bound on cached signature rows (80 floats each): a few catalogs' worth. */
 const SIGNATURE_ROWS_KEPT = 4096;
@@ -141,7 +146,17 @@ export class TfjsScorer implements Scorer {
       await this.activate();
       const input = this.padded(batch);
       const { weights, bias } = this.foldFirstLayer(batch, input.width);
-      return this.run(input, weights, bias, batch.n);
+      if (this.backend !== 'cpu' || batch.n <= CPU_CHUNK_ROWS) return this.run(input, weights, bias, batch.n);
+      // The CPU backend computes synchronously: score in slices with a yield between them, so a
+      // large batch never holds the main thread for one long task.
+      const scores = new Float32Array(batch.n);
+      for (let start = 0; start < batch.n; start += CPU_CHUNK_ROWS) {
+        if (start > 0) await yieldToEventLoop();
+        const n = Math.min(CPU_CHUNK_ROWS, batch.n - start);
+        const slice = { rows: input.rows.subarray(start * input.width, (start + n) * input.width), n, width: input.width };
+        scores.set(await this.run(slice, weights, bias, n), start);
+      }
+      return scores;
     });
   }
 
