@@ -17,8 +17,13 @@ test('forced webgpu reports and uses webgpu, with the adapter it really got', as
 });
 
 test('auto on a software adapter races WebGPU against WASM and reports the timings', async ({ page }) => {
-  const status = await init(page, { backend: 'auto', storage: 'memory' });
-  test.skip(!status.adapter?.isFallbackAdapter, 'this browser has a hardware WebGPU adapter: no race');
+  const started = await init(page, { backend: 'auto', storage: 'memory' });
+  test.skip(!started.adapter?.isFallbackAdapter, 'this browser has a hardware WebGPU adapter: no race');
+  // The race runs in the background while wasm ranks (e2e/backend-switch.spec.ts has the details).
+  expect(started).toMatchObject({ backend: 'wasm', selection: { pending: 'webgpu' } });
+  const current = () => page.evaluate(() => (window as unknown as TestWindow).__v.status);
+  await expect.poll(async () => (await current()).selection?.pending ?? null, { timeout: 60_000 }).toBeNull();
+  const status = await current();
   expect(['webgpu', 'wasm']).toContain(status.backend);
   expect(status.selection!.timingsMs).toMatchObject({ webgpu: expect.any(Number), wasm: expect.any(Number) });
   const t = status.selection!.timingsMs!;
