@@ -15,6 +15,7 @@ import {
   type ProfileAggregates,
 } from '../src/features';
 import { profileTotals, writeProfile } from '../src/features/profile-block';
+import { StringPrefilter } from '../src/features/encode';
 import type { Activity, FeatureRecord } from '../src/domain';
 import { OUTCOMES } from '../src/domain';
 
@@ -245,4 +246,21 @@ describe('signature lookup for fields with large vocabularies', () => {
       );
     });
   }
+});
+
+describe('string prefilter', () => {
+  it('never rules out a member, and rules out most strangers', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 50 }), (members) => {
+        const filter = new StringPrefilter();
+        members.forEach((m) => filter.add(m));
+        for (const m of members) expect(filter.has(m)).toBe(true);
+      }),
+      { seed: 2 },
+    );
+    const filter = new StringPrefilter();
+    for (let i = 0; i < 10; i++) filter.add(`bar-${i}d`);
+    const strangers = Array.from({ length: 1000 }, (_, i) => `offer-${i}`);
+    expect(strangers.filter((s) => filter.has(s)).length).toBeLessThan(50);
+  });
 });

@@ -59,6 +59,8 @@ interface ActivityGroup {
   crosses: SidedCross[];
   /** Every category any of the above knows, numbered: any other value lights nothing (code 0). */
   known: Map<string, number>;
+  /** Rules out most values that `known` lacks without a hash lookup (catalogs are mostly new ids). */
+  maybeKnown: StringPrefilter;
 }
 
 /** Signature codes are packed two at a time into one number: codes stay below 2^20. */
@@ -90,7 +92,7 @@ export class FeatureEncoder {
     const groupFor = (key: string, read: Reader) => {
       let g = groupByKey.get(key);
       if (!g) {
-        g = { read, categorical: [], crosses: [], known: new Map() };
+        g = { read, categorical: [], crosses: [], known: new Map(), maybeKnown: new StringPrefilter() };
         groupByKey.set(key, g);
         this.groups.push(g);
       }
@@ -222,6 +224,8 @@ export class FeatureEncoder {
     const typeRows = new Map<string, { terms: ProfileTypeTerms; row: Float32Array }>();
     const attributes = totals ? attributeResiduals(profile, this.spec.priors) : undefined;
     const activityHistory = activityCounts(profile);
+    const maybeHistory = new StringPrefilter();
+    for (const id of activityHistory.keys()) maybeHistory.add(id);
     const profileAt = numeric.length;
     // Shopper-level profile columns are the same for every candidate: shared from the start.
     if (totals) writeShopperProfile(template, this.profileOffset, totals);
@@ -235,7 +239,7 @@ export class FeatureEncoder {
         const group = groups[g];
         const value = group.read(a, context, user);
         let code = 0;
-        const known = value === undefined ? undefined : group.known.get(value);
+        const known = value === undefined || !group.maybeKnown.has(value) ? undefined : group.known.get(value);
         if (known !== undefined) {
           code = codeOf[g][known];
           if (code < 0) code = codeOf[g][known] = this.codeFor(group, resolved[g], value!, columnsOf[g]);
@@ -275,7 +279,7 @@ export class FeatureEncoder {
           typeRows.set(a.type, (byType = { terms, row: typeProfileRow(terms) }));
         }
         variable.set(byType.row, row + profileAt);
-        const act = activityHistory.size ? activityHistory.get(a.id) : undefined;
+        const act = activityHistory.size && maybeHistory.has(a.id) ? activityHistory.get(a.id) : undefined;
         if (act || attributes) writeActivityProfile(variable, row + profileAt, a, this.spec.priors, byType.terms, act, attributes);
       }
     }
@@ -340,6 +344,28 @@ export class FeatureEncoder {
 
 function know(group: ActivityGroup, value: string): void {
   if (!group.known.has(value)) group.known.set(value, group.known.size);
+  group.maybeKnown.add(value);
+}
+
+/**
+ * A 4,096-bit filter over (length, first and last character): `has` is false for most strings
+ * outside the set after a few instructions, true for every string in it.
+ */
+export class StringPrefilter {
+  private readonly bits = new Uint32Array(128);
+  add(s: string): void {
+    const h = slot(s);
+    this.bits[h >>> 5] |= 1 << (h & 31);
+  }
+  has(s: string): boolean {
+    const h = slot(s);
+    return (this.bits[h >>> 5] & (1 << (h & 31))) !== 0;
+  }
+}
+
+function slot(s: string): number {
+  const n = s.length;
+  return n === 0 ? 0 : (Math.imul(n, 0x9e3779b1) ^ (s.charCodeAt(0) * 0x85eb) ^ (s.charCodeAt(n - 1) * 0xc2b2ae35)) >>> 20;
 }
 
 function concatColumns(codes: Int32Array, columnsOf: Int32Array[][]): Int32Array {
