@@ -49,8 +49,6 @@ export async function loadModelParts(
   // that ranks first (for `auto`, WASM: its chunk and binary) so it is ready when the model is.
   const selectP = import('../scoring/select');
   selectP.then((select) => select.preloadBackend(opts.backend ?? 'auto', opts.wasmPaths)).catch(() => undefined);
-  // The WASM chunk is fetched beside the scoring chunk rather than after it (the same module: no second download).
-  if ((opts.backend ?? 'auto') === 'auto' || opts.backend === 'wasm') import('../scoring/backends/wasm').catch(() => undefined);
   const { model, encoder } = verified ?? (await loadVerifiedModel(opts, progress));
   try {
     progress?.({ stage: 'backend', progress: 0.75 });
