@@ -177,13 +177,14 @@ export function isValidActivityList(list: unknown): list is Activity[] {
 }
 
 /**
- * Validates rank's input. The activities are used as given when they pass the fast check (no
- * copy per call: the caller's objects are read during this rank only; what outlives it, the
- * placed activities, is copied by the decision log).
+ * Validates rank's input. Activities that pass the fast check are not copied one by one: rank
+ * reads the caller's objects until it resolves; what outlives it is copied (the decision log's
+ * placed items, and whatever the signals stage keeps for after the call).
  */
 export function validateRank(activities: unknown, options: unknown): { activities: Activity[]; options: RankOptions } {
+  // The array is copied (cheap) so that emptying or reusing it while rank awaits changes nothing.
   const list = isValidActivityList(activities)
-    ? activities
+    ? activities.slice()
     : (check(ActivitiesSchema, activities, 'activities', 'invalid_input') as Activity[]);
   const seen = new Set<string>();
   for (let i = 0; i < list.length; i++) {

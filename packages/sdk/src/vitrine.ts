@@ -325,7 +325,10 @@ class VitrineClient implements Vitrine {
   private async rankImpl(activitiesIn: Activity[], optionsIn?: RankOptions): Promise<Decision> {
     if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
     const turn = this.slicer.turn();
-    if (turn) await turn;
+    if (turn) {
+      await turn;
+      if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
+    }
     const timed = this.internals.onRankTimings;
     const t0 = timed ? performance.now() : 0;
     const { activities: all, options } = validateRank(activitiesIn, optionsIn);

@@ -9,7 +9,7 @@ import { engine } from '@tensorflow/tfjs-core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createVitrine, type Activity, type Progress, type VitrineError } from '../src/index';
 import type { LoadedModel } from '../src/model/loader';
-import type { RaceResult, SelectedScorer, SelectionDeps } from '../src/scoring/select';
+import { ADAPTER_GRACE_MS, type RaceResult, type SelectedScorer, type SelectionDeps } from '../src/scoring/select';
 import { SwitchingScorer } from '../src/scoring/switching-scorer';
 import { TfjsScorer } from '../src/scoring/tfjs-scorer';
 import '../src/scoring/backends/cpu';
@@ -30,6 +30,8 @@ const control = vi.hoisted(() => ({
   /** Awaited when the race winner "webgpu" warms up fully. */
   webgpuFullWarmUp: async (): Promise<void> => undefined,
   fullWarmUps: 0,
+  /** describeAdapter() never settles (a hung driver). */
+  hangAdapter: false,
 }));
 
 vi.mock('../src/scoring/select', async (importOriginal) => {
@@ -38,7 +40,8 @@ vi.mock('../src/scoring/select', async (importOriginal) => {
     ...actual,
     selectScorer: vi.fn(async (model: LoadedModel, option, options) => {
       const deps: Partial<SelectionDeps> = {
-        describeAdapter: async () => control.adapter,
+        describeAdapter: () =>
+          control.hangAdapter ? new Promise<AdapterInfo | undefined>(() => undefined) : Promise.resolve(control.adapter),
         prepare: async (name, warm, signal) => {
           if (name === 'webgpu') {
             control.webgpuPrepared.push(control.initResolved);
@@ -107,6 +110,12 @@ async function client(extra: { onProgress?: (p: Progress) => void; onError?: (e:
   const v = await createVitrine({ model: MODEL, backend: 'auto', storage: 'memory', epsilon: 0, ...extra });
   control.initResolved = true;
   return v;
+}
+
+/** describeAdapter() that never settles, for one client. */
+function selectHungAdapter() {
+  control.hangAdapter = true;
+  return { restore: () => (control.hangAdapter = false) };
 }
 
 const scores = (d: { items: { id: string; score: number | null }[] }) => d.items.map((i) => [i.id, i.score]);
@@ -277,6 +286,20 @@ describe("backend 'auto' ranks at once and switches in the background", () => {
     expect(engine().memory().numTensors).toBe(tensorsBefore);
   });
 
+  it('an adapter request that never answers does not hold the first rank: wasm ranks, with a warning', async () => {
+    const hung = selectHungAdapter();
+    const started = performance.now();
+    const v = await client();
+    expect(performance.now() - started).toBeLessThan(ADAPTER_GRACE_MS + 2_000);
+    expect(v.status.backend).toBe('wasm');
+    expect(v.status.selection?.pending).toBeUndefined();
+    expect(v.status.warnings.join('\n')).toMatch(/WebGPU adapter request unanswered 200 ms after WASM was ready/);
+    expect((await v.rank(catalog, { context, slots: 2 })).backend).toBe('wasm');
+    expect(control.webgpuPrepared).toHaveLength(0);
+    hung.restore();
+    v.close();
+  });
+
   it('forget() during the race: the race is not remembered, ranking stays on wasm and keeps working', async () => {
     control.adapter = SOFTWARE;
     control.timings = { webgpu: 1, wasm: 5 };
@@ -321,6 +344,24 @@ describe('SwitchingScorer', () => {
     expect(wasm.dispose).toHaveBeenCalledTimes(1);
     await s.score(batch);
     expect(gpu.score).toHaveBeenCalledTimes(1);
+  });
+
+  it('an aborted signal (forget) before a pending switch: no switch, the newcomer is disposed, the client scorer stays', async () => {
+    const wasm = fake('wasm');
+    const gpu = fake('webgpu');
+    wasm.release();
+    const s = new SwitchingScorer(wasm);
+    const release = s.hold(); // a rank in flight when forget() cancels the background work
+    const abort = new AbortController();
+    const switched = s.switchTo(gpu, () => expect.unreachable('no switch after the abort'), abort.signal);
+    abort.abort();
+    release();
+    expect(await switched).toBe(false);
+    expect(gpu.dispose).toHaveBeenCalledTimes(1);
+    expect(wasm.dispose).not.toHaveBeenCalled();
+    expect(s.backend).toBe('wasm');
+    await s.score(batch);
+    expect(wasm.score).toHaveBeenCalledTimes(1);
   });
 
   it('dispose() before a pending switch: the newcomer is disposed and never scores', async () => {

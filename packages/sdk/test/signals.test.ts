@@ -175,6 +175,28 @@ describe('signals stage', () => {
     v.close();
   });
 
+  it('the page emptying or changing its activities right after rank() changes nothing that is sent', async () => {
+    const sent = async (mutate: boolean) => {
+      requests.length = 0;
+      const v = await client({ consent: 'signals', outbox: new MemoryOutbox() });
+      const list = activities.map((a) => ({ ...a, features: { ...a.features } }));
+      const d = await v.rank(list, { context, slots: 4 });
+      if (mutate) {
+        // Before the placements' update terms are computed (a task after rank() returned).
+        for (const a of list) Object.assign(a, { type: 'Bar', features: { expiration: 'never' } });
+        list.length = 0;
+      }
+      await Promise.all(d.items.map((item, i) => v.track(d.id, item.id, i === 1 ? 'click' : 'view')));
+      await v.flush();
+      v.close();
+      const body = signalPosts()[0].body as { events: { slot: number; propensity: number }[]; update?: unknown };
+      return { events: body.events.map((e) => [e.slot, e.propensity]), update: body.update };
+    };
+    const untouched = await sent(false);
+    expect(untouched.update).toBeDefined();
+    expect(await sent(true)).toEqual(untouched);
+  });
+
   it('page exit (hidden, then pagehide) sends each batch once with keepalive', async () => {
     const v = await client({ consent: 'signals' });
     const d = await v.rank(activities, { context, slots: 1 });

@@ -30,7 +30,7 @@ export function createDecisionLog<P>(): DecisionLog<P> {
   return {
     remember(id, placedActivities, placements) {
       // Copies: rank reads the page's objects without copying them, and these outlive the call.
-      const activities = new Map(placedActivities.map((a) => [a.id, snapshot(a)]));
+      const activities = new Map(placedActivities.map((a) => [a.id, snapshotActivity(a)]));
       decisions.set(id, { activities, ...(placements ? { placements } : {}) });
       placed += activities.size;
       while (decisions.size > 1 && (decisions.size > DECISIONS_KEPT || placed > PLACEMENTS_KEPT)) {
@@ -50,7 +50,8 @@ export function createDecisionLog<P>(): DecisionLog<P> {
   };
 }
 
-function snapshot({ id, type, features, startsAt, endsAt }: Activity): Activity {
+/** A copy of what Vitrine reads from an activity: the page may change or reuse its objects afterwards. */
+export function snapshotActivity({ id, type, features, startsAt, endsAt }: Activity): Activity {
   return {
     id,
     type,

@@ -17,6 +17,8 @@ const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ confi
 // first real rank of up to 1,024 candidates free of shader compiles.
 const WARM_BATCHES = [32, 64, 128, 256, 512, 1024];
 const RACE_BATCH = 256;
+/** `auto`: how long the adapter request may take once WASM is ready to rank. */
+export const ADAPTER_GRACE_MS = 200;
 
 export interface SelectedScorer {
   scorer: Scorer;
@@ -253,16 +255,25 @@ export async function selectScorer(
   };
   // `auto` ranks on WASM first whatever the adapter turns out to be: start it right away.
   const fastWasm = option === 'auto' ? tryPrepare('wasm') : undefined;
-  try {
-    adapter = await deps.describeAdapter();
-  } catch (err) {
-    warnings.push(`WebGPU adapter request failed: ${messageOf(err)}`);
-  }
+  const adapterAnswer = deps.describeAdapter().then(
+    (found) => ({ found }),
+    (err: unknown) => ({ err }),
+  );
+  // Once WASM is ready, a slow or hung adapter request must not hold the first rank back.
+  const answer =
+    fastWasm && (await fastWasm)
+      ? await Promise.race([adapterAnswer, new Promise<null>((r) => setTimeout(() => r(null), ADAPTER_GRACE_MS))])
+      : await adapterAnswer;
+  if (answer === null) {
+    warnings.push(`WebGPU adapter request unanswered ${ADAPTER_GRACE_MS} ms after WASM was ready: ranking on wasm, no WebGPU on this page`);
+    fail('webgpu', 'the adapter request did not answer in time', false);
+  } else if ('err' in answer) warnings.push(`WebGPU adapter request failed: ${messageOf(answer.err)}`);
+  else adapter = answer.found;
   const software = SOFTWARE;
   const raceKey = adapter && `${adapter.vendor}|${adapter.architecture}|${adapter.device}|${adapter.description}|${model.manifest.version}`;
   const ready = await fastWasm;
   if (ready && !adapter) {
-    fail('webgpu', 'no WebGPU adapter', false);
+    if (!failed.has('webgpu')) fail('webgpu', 'no WebGPU adapter', false);
     return { scorer: ready, adapter, warnings, selection: { reason: `fell back to wasm (${causes()})` } };
   }
   if (ready && adapter && raceKey) {
@@ -460,10 +471,11 @@ class Background implements BackgroundSelection {
             : `${HARDWARE}: switched from wasm once webgpu was warm`;
       const next = gpu;
       gpu = undefined; // switchTo owns it now (disposes it when the switch can't happen)
-      const switched = await this.switching.switchTo(next, (from) => {
-        if (signal.aborted) return;
-        events.onSelection('webgpu', { reason, ...(plan.kind === 'hardware' ? {} : { timingsMs }), switchedFrom: from });
-      });
+      const switched = await this.switching.switchTo(
+        next,
+        (from) => events.onSelection('webgpu', { reason, ...(plan.kind === 'hardware' ? {} : { timingsMs }), switchedFrom: from }),
+        signal,
+      );
       if (switched && plan.kind === 'race' && !signal.aborted) await deps.writeRace(plan.key, { backend: 'webgpu', timingsMs });
     } catch (err) {
       gpu?.dispose();

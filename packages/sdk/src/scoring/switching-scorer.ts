@@ -57,18 +57,19 @@ export class SwitchingScorer implements Scorer {
   /**
    * Moves scoring to `next` at the next quiet moment and disposes the scorer it replaces.
    * Resolves true once `next` scores; false (and `next` disposed) when this scorer was disposed
-   * first. `onSwitch` runs synchronously at the switch, before any later `score()` can start.
+   * or `signal` aborted first (forget() keeps the client but stops its background work).
+   * `onSwitch` runs synchronously at the switch, before any later `score()` can start.
    */
-  async switchTo(next: Scorer, onSwitch?: (from: BackendName) => void): Promise<boolean> {
+  async switchTo(next: Scorer, onSwitch?: (from: BackendName) => void, signal?: AbortSignal): Promise<boolean> {
     for (;;) {
-      if (this.closed) break;
+      if (this.closed || signal?.aborted) break;
       if (this.busy > 0) {
         await new Promise<void>((wake) => this.idleWaiters.push(wake));
         continue;
       }
       // A macrotask: every continuation of a score() that just returned has run by then.
       await new Promise<void>((r) => setTimeout(r, 0));
-      if (this.closed || this.busy > 0) continue;
+      if (this.closed || signal?.aborted || this.busy > 0) continue;
       const previous = this.current;
       this.current = next;
       onSwitch?.(previous.backend);

@@ -4,7 +4,8 @@ import { supportsUpdates } from '@vitrine/core/privacy';
 import { BATCH_FIELD_DESCRIPTIONS, MAX_EVENTS_PER_BATCH, type PrivacyParameters } from '@vitrine/core/protocol';
 import type { LoadedModel } from '../model/loader';
 import { setTimer } from '../platform';
-import type { StorageKind } from '../types';
+import type { Activity, StorageKind } from '../types';
+import { snapshotActivity } from '../policy/decision-log';
 import { PrivacyAccountant } from './accountant';
 import { addEvent, openBatch, outcomeEvent, sealBatch, type BatchEnv } from './batch';
 import { emptyLedger, type Ledger, type OpenEvent, type OutboxItem, type SignalOutbox } from './outbox';
@@ -20,7 +21,7 @@ import {
 } from './privacy-parameters';
 import { BatchQueue } from './queue';
 import { SignalSender } from './sender';
-import { ShadowScorer } from './shadow';
+import { SHADOW_MAX_CANDIDATES, ShadowScorer } from './shadow';
 
 export type { Placement, RankedSlate } from './placement';
 
@@ -218,7 +219,13 @@ export class SignalsStage {
    * a task after rank() returns, so they add nothing to its latency.
    */
   placements(slateIn: RankedSlate): Map<string, Placement> {
-    const slate = { ...slateIn, context: { ...slateIn.context } };
+    // The work below runs after rank() has returned: it reads copies, never the page's objects
+    // (all candidates when the shadow will score them, else the placed ones).
+    const all = slateIn.activities;
+    const everyOne = this.shadow !== null && all.length <= SHADOW_MAX_CANDIDATES;
+    const activities = everyOne ? all.map(snapshotActivity) : new Array<Activity>(all.length);
+    if (!everyOne) for (const i of slateIn.order) activities[i] = snapshotActivity(all[i]);
+    const slate = { ...slateIn, activities, context: { ...slateIn.context } };
     const out = new Map<string, Placement>();
     const placed: [number, Placement][] = [];
     slate.order.forEach((i, slot) => {
