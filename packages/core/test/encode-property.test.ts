@@ -14,7 +14,7 @@ import {
   FEATURE_FORMAT,
   type ProfileAggregates,
 } from '../src/features';
-import { profileTotals, writeProfile } from '../src/features/profile-block';
+import { referenceProfileTotals, referenceWriteProfile } from './reference-profile';
 import { StringPrefilter } from '../src/features/encode';
 import type { Activity, FeatureRecord } from '../src/domain';
 import { OUTCOMES } from '../src/domain';
@@ -46,7 +46,7 @@ function referenceEncode(
       if (i >= 0) out[offset + i] = 1;
       offset += f.vocab.length;
     }
-    if (spec.profile) writeProfile(out, offset, profileTotals(profile, spec.priors), profile, a, spec.priors);
+    if (spec.profile) referenceWriteProfile(out, offset, referenceProfileTotals(profile, spec.priors), profile, a, spec.priors);
   });
   return out;
 }
@@ -263,4 +263,48 @@ describe('string prefilter', () => {
     const strangers = Array.from({ length: 1000 }, (_, i) => `offer-${i}`);
     expect(strangers.filter((s) => filter.has(s)).length).toBeLessThan(50);
   });
+});
+
+describe('encoder edge cases the reference decides', () => {
+  const cat = (source: 'activity' | 'context', key: string) => ({ source, key, kind: 'categorical' as const });
+  const cross = (a: FeatureDeclaration, b: FeatureDeclaration, vocab: string[]) => ({
+    kind: 'cross' as const,
+    source: 'cross' as const,
+    key: `${a.source}.${a.key}*${b.source}.${b.key}`,
+    parts: [a, b] as [FeatureDeclaration, FeatureDeclaration],
+    vocab,
+  });
+  const SEP = '\u241f';
+  const features = [
+    // Two activity-by-activity crosses whose keys join to the same text.
+    cross(cat('activity', 'features.x'), cat('activity', 'features.y*features.z'), [`1${SEP}2`]),
+    cross(cat('activity', 'features.x*features.y'), cat('activity', 'features.z'), [`3${SEP}4`]),
+    // Values containing the separator, and an entry whose shared part is empty.
+    cross(cat('activity', 'id'), cat('context', 'page'), [`a${SEP}b${SEP}home`, `a${SEP}`, `c${SEP}home`, `5${SEP}home`]),
+  ];
+  const spec: FeatureSpec = {
+    format: FEATURE_FORMAT,
+    name: 'edges',
+    features,
+    profile: true,
+    priors: { global: 0.5, byType: {}, byActivity: { '5': 0.3 }, byAttribute: {} },
+    dimension: 1 + 1 + 4 + 17,
+  };
+  const encoder = new FeatureEncoder(spec);
+  const events = [{ activityId: '5', activityType: 't', outcome: 'click', hour: 0 }] as const;
+  const profile = events.reduce(applyEvent, emptyAggregates());
+  const acts = [
+    { id: 'q', type: 't', features: { x: '1', 'y*features.z': '2', 'x*features.y': '3', z: '4' } },
+    { id: 'a', type: 't' },
+    { id: `a${SEP}b`, type: 't' },
+    { id: 'c', type: 't' },
+    { id: 5, type: 't' } as unknown as Activity, // Node callers (training, tools) are not validated
+  ];
+  for (const context of [{ page: 'home' }, {}, { page: '' }]) {
+    it(`context ${JSON.stringify(context)}`, () => {
+      expect(Array.from(encoder.encodeBatch(acts, context, {}, profile))).toEqual(
+        Array.from(referenceEncode(spec, acts, context, {}, profile)),
+      );
+    });
+  }
 });

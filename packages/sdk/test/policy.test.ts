@@ -56,6 +56,27 @@ describe('top-k by sort keys', () => {
   });
 });
 
+describe('top-k at the size limit', () => {
+  it('keeps the index bits apart from the score bits at 100,000 candidates (ties at the end)', () => {
+    const n = 100_000;
+    const scores = new Float32Array(n).map((_, i) => (i % 7) / 7);
+    scores[n - 1] = 1;
+    scores[n - 2] = 1;
+    expect(topK(scores, 3)).toEqual([n - 2, n - 1, 6]);
+    const all = topK(scores, n);
+    expect(all.slice(0, 3)).toEqual([n - 2, n - 1, 6]);
+    expect(new Set(all).size).toBe(n);
+  });
+
+  it('a random() that returns 1 still explores inside the list', () => {
+    let draws = 0;
+    const explore = () => (draws++ === 0 ? 0 : 1); // explore, then every draw is 1
+    const slate = chooseSlate([0.1, 0.9, 0.5], 3, 0.5, explore);
+    expect(slate.explored).toBe(true);
+    expect([...slate.order].sort()).toEqual([0, 1, 2]);
+  });
+});
+
 describe('eligibility windows', () => {
   const at = Date.parse('2026-06-01T12:00:00Z');
   it('includes the start and excludes the end', () => {

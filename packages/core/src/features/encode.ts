@@ -61,10 +61,13 @@ interface ActivityGroup {
   known: Map<string, number>;
   /** Rules out most values that `known` lacks without a hash lookup (catalogs are mostly new ids). */
   maybeKnown: StringPrefilter;
+  /** Per known value: the batch generation that gave it `code` (see encodeFactored). */
+  stamp: Int32Array;
+  code: Int32Array;
 }
 
-/** Signature codes are packed two at a time into one number: codes stay below 2^20. */
-const CODE_RADIX = 1 << 20;
+/** Codes are packed with a partial id into one number: codes stay below 2^26 (exact up to 2^27 candidates). */
+const CODE_RADIX = 2 ** 26;
 /** Up to this many code tuples, a batch finds signatures in a typed table (16 KB). */
 const SIGNATURE_TABLE_MAX = 4096;
 const NO_COLUMNS = new Int32Array(0);
@@ -92,7 +95,15 @@ export class FeatureEncoder {
     const groupFor = (key: string, read: Reader) => {
       let g = groupByKey.get(key);
       if (!g) {
-        g = { read, categorical: [], crosses: [], known: new Map(), maybeKnown: new StringPrefilter() };
+        g = {
+          read,
+          categorical: [],
+          crosses: [],
+          known: new Map(),
+          maybeKnown: new StringPrefilter(),
+          stamp: NO_COLUMNS,
+          code: NO_COLUMNS,
+        };
         groupByKey.set(key, g);
         this.groups.push(g);
       }
@@ -106,7 +117,8 @@ export class FeatureEncoder {
         if (activitySides === 0) this.shared.push(col);
         else if (activitySides === 2) {
           // Both parts vary per candidate: the joined category is the group's value.
-          const g = groupFor(`cross:${feature.parts.map((p) => p.key).join('*')}`, (a, c, u) => categoryFor(feature, a, c, u));
+          // JSON, not a join: field names may contain any separator.
+          const g = groupFor(`cross:${JSON.stringify(feature.parts.map((p) => p.key))}`, (a, c, u) => categoryFor(feature, a, c, u));
           g.categorical.push({ offset, index: col.index! });
           for (const v of feature.vocab) know(g, v);
         } else {
@@ -116,12 +128,16 @@ export class FeatureEncoder {
           const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(read(a, c, u)));
           const bySharedValue = new Map<string, Map<string, number>>();
           feature.vocab.forEach((v, i) => {
-            const [first, second] = v.split(SEP);
-            const [activityValue, sharedValue] = side === 0 ? [first, second] : [second, first];
-            let m = bySharedValue.get(sharedValue);
-            if (!m) bySharedValue.set(sharedValue, (m = new Map()));
-            m.set(activityValue, i);
-            know(g, activityValue);
+            // A value may itself contain the separator: register the entry under every split, so
+            // that exactly the (activity, shared) pairs whose joined category is `v` find it.
+            for (let at = v.indexOf(SEP); at >= 0; at = v.indexOf(SEP, at + 1)) {
+              const [first, second] = [v.slice(0, at), v.slice(at + SEP.length)];
+              const [activityValue, sharedValue] = side === 0 ? [first, second] : [second, first];
+              let m = bySharedValue.get(sharedValue);
+              if (!m) bySharedValue.set(sharedValue, (m = new Map()));
+              m.set(activityValue, i);
+              know(g, activityValue);
+            }
           });
           g.crosses.push({ offset, sharedPart: feature.parts[1 - side] as SidedCross['sharedPart'], bySharedValue });
         }
@@ -139,6 +155,10 @@ export class FeatureEncoder {
       if (g.known.size >= CODE_RADIX) throw new Error(`an activity field has ${g.known.size} categories; at most ${CODE_RADIX - 1}`);
     }
     this.radix = this.groups.map((g) => g.known.size + 1);
+    for (const g of this.groups) {
+      g.stamp = new Int32Array(g.known.size);
+      g.code = new Int32Array(g.known.size);
+    }
     this.profileOffset = offset;
     this.dimension = offset + (spec.profile ? PROFILE_FEATURES.length : 0);
     const variable = this.numeric.map((c) => c.offset);
@@ -199,10 +219,15 @@ export class FeatureEncoder {
     const groups = this.groups;
     const G = groups.length;
     const resolved = groups.map((g) =>
-      g.crosses.map((x) => x.bySharedValue.get(categoryOf(readValue(x.sharedPart, first, context, user)) ?? '') ?? EMPTY_INDEX),
+      g.crosses.map((x) => {
+        const shared = categoryOf(readValue(x.sharedPart, first, context, user));
+        return (shared === undefined ? undefined : x.bySharedValue.get(shared)) ?? EMPTY_INDEX;
+      }),
     );
     // Code of each known value in this batch, by its number in `known` (-1: not seen yet).
-    const codeOf = groups.map((g) => new Int32Array(g.known.size).fill(-1));
+    // Codes given out in this batch, by a value's number in `known`: valid where stamped with this
+    // batch's generation (the arrays live on the encoder: no allocation per call, whatever the vocabulary).
+    const generation = this.nextGeneration();
     const columnsOf: Int32Array[][] = groups.map(() => [NO_COLUMNS]);
     const codes = new Int32Array(G);
     // Signature of a code tuple: the tuple as one mixed-radix number (radix: known values + 1 per
@@ -241,8 +266,11 @@ export class FeatureEncoder {
         let code = 0;
         const known = value === undefined || !group.maybeKnown.has(value) ? undefined : group.known.get(value);
         if (known !== undefined) {
-          code = codeOf[g][known];
-          if (code < 0) code = codeOf[g][known] = this.codeFor(group, resolved[g], value!, columnsOf[g]);
+          if (group.stamp[known] === generation) code = group.code[known];
+          else {
+            code = group.code[known] = this.codeFor(group, resolved[g], value!, columnsOf[g]);
+            group.stamp[known] = generation;
+          }
         }
         codes[g] = code;
         if (exact) key = key * radix[g] + code;
@@ -279,7 +307,8 @@ export class FeatureEncoder {
           typeRows.set(a.type, (byType = { terms, row: typeProfileRow(terms) }));
         }
         variable.set(byType.row, row + profileAt);
-        const act = activityHistory.size && maybeHistory.has(a.id) ? activityHistory.get(a.id) : undefined;
+        const id = typeof a.id === 'string' ? a.id : String(a.id); // Node callers may pass numbers
+        const act = activityHistory.size && maybeHistory.has(id) ? activityHistory.get(id) : undefined;
         if (act || attributes) writeActivityProfile(variable, row + profileAt, a, this.spec.priors, byType.terms, act, attributes);
       }
     }
@@ -319,6 +348,16 @@ export class FeatureEncoder {
       signatures,
       shared: { index: Int32Array.from(sharedIndex), value: Float32Array.from(sharedValue) },
     };
+  }
+
+  private generation = 0;
+
+  private nextGeneration(): number {
+    if (this.generation === 0x7fffffff) {
+      this.generation = 0;
+      for (const g of this.groups) g.stamp.fill(0);
+    }
+    return ++this.generation;
   }
 
   /** A new code for `value` of `group` in this batch: the dense columns it lights (0 when none). */

@@ -23,7 +23,8 @@ export function chooseSlate(scores: ArrayLike<number>, slots: number, epsilon: n
     for (let i = 0; i < n; i++) perm[i] = i;
     order = new Array<number>(k);
     for (let i = 0; i < k; i++) {
-      const j = i + Math.floor(random() * (n - i));
+      // min(): a caller-supplied random() that returns 1 must not step past the end.
+      const j = Math.min(n - 1, i + Math.floor(random() * (n - i)));
       const item = perm[j];
       perm[j] = perm[i];
       perm[i] = item;
