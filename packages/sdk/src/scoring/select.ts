@@ -259,6 +259,13 @@ export async function selectScorer(
     (found) => ({ found }),
     (err: unknown) => ({ err }),
   );
+  const keyOf = (a: AdapterInfo) => `${a.vendor}|${a.architecture}|${a.device}|${a.description}|${model.manifest.version}`;
+  // A remembered race result is read while WASM still starts (opening the Cache API takes ~10 ms).
+  const rememberedEarly =
+    option === 'auto'
+      ? adapterAnswer.then((a) => ('found' in a && a.found?.isFallbackAdapter ? deps.readRace(keyOf(a.found)) : undefined))
+      : undefined;
+  rememberedEarly?.catch(() => undefined);
   // Once WASM is ready, a slow or hung adapter request must not hold the first rank back.
   const answer =
     fastWasm && (await fastWasm)
@@ -270,14 +277,14 @@ export async function selectScorer(
   } else if ('err' in answer) warnings.push(`WebGPU adapter request failed: ${messageOf(answer.err)}`);
   else adapter = answer.found;
   const software = SOFTWARE;
-  const raceKey = adapter && `${adapter.vendor}|${adapter.architecture}|${adapter.device}|${adapter.description}|${model.manifest.version}`;
+  const raceKey = adapter && keyOf(adapter);
   const ready = await fastWasm;
   if (ready && !adapter) {
     if (!failed.has('webgpu')) fail('webgpu', 'no WebGPU adapter', false);
     return { scorer: ready, adapter, warnings, selection: { reason: `fell back to wasm (${causes()})` } };
   }
   if (ready && adapter && raceKey) {
-    const remembered = adapter.isFallbackAdapter ? await deps.readRace(raceKey) : undefined;
+    const remembered = adapter.isFallbackAdapter ? await rememberedEarly : undefined;
     if (remembered?.backend === 'wasm') {
       const reason = `${software}: wasm won the warm-up race on an earlier visit`;
       return { scorer: ready, adapter, warnings, selection: { reason, timingsMs: remembered.timingsMs } };
