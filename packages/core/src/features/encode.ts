@@ -54,6 +54,10 @@ interface SidedCross {
  */
 interface ActivityGroup {
   read: Reader;
+  /** The common fields are read inline, without a call per candidate (see FIELD_*). */
+  field: number;
+  /** For FIELD_FEATURE: the feature's name. */
+  featureName: string;
   /** Categorical columns (offset + category index) read from this field. */
   categorical: { offset: number; index: Map<string, number> }[];
   crosses: SidedCross[];
@@ -92,11 +96,13 @@ export class FeatureEncoder {
   constructor(readonly spec: FeatureSpec) {
     let offset = 0;
     const groupByKey = new Map<string, ActivityGroup>();
-    const groupFor = (key: string, read: Reader) => {
+    const groupFor = (key: string, read: Reader, [field, featureName] = [FIELD_OTHER, '']) => {
       let g = groupByKey.get(key);
       if (!g) {
         g = {
           read,
+          field,
+          featureName,
           categorical: [],
           crosses: [],
           known: new Map(),
@@ -125,7 +131,7 @@ export class FeatureEncoder {
           const side = feature.parts[0].source === 'activity' ? 0 : 1;
           const activityPart = feature.parts[side] as FittedFeature & { source: 'activity' };
           const read = readerFor(activityPart);
-          const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(read(a, c, u)));
+          const g = groupFor(`activity:${activityPart.key}`, (a, c, u) => categoryOf(read(a, c, u)), fieldOf(activityPart.key));
           const bySharedValue = new Map<string, Map<string, number>>();
           feature.vocab.forEach((v, i) => {
             // A value may itself contain the separator: register the entry under every split, so
@@ -143,12 +149,6 @@ export class FeatureEncoder {
         }
       } else if (feature.source !== 'activity') this.shared.push(col);
       else if (feature.kind === 'numeric') this.numeric.push({ offset, feature, read: readerFor(feature) });
-      else {
-        const read = readerFor(feature);
-        const g = groupFor(`activity:${feature.key}`, (a, c, u) => categoryOf(read(a, c, u)));
-        g.categorical.push({ offset, index: col.index! });
-        for (const v of feature.vocab) know(g, v);
-      }
       offset += featureWidth(feature);
     }
     for (const g of this.groups) {
@@ -262,7 +262,12 @@ export class FeatureEncoder {
       let key = 0;
       for (let g = 0; g < G; g++) {
         const group = groups[g];
-        const value = group.read(a, context, user);
+        let value: string | undefined;
+        if (group.field === FIELD_OTHER) value = group.read(a, context, user);
+        else {
+          const raw = group.field === FIELD_ID ? a.id : group.field === FIELD_TYPE ? a.type : a.features?.[group.featureName];
+          value = typeof raw === 'string' ? (raw === '' ? undefined : raw) : categoryOf(raw);
+        }
         let code = 0;
         const known = value === undefined || !group.maybeKnown.has(value) ? undefined : group.known.get(value);
         if (known !== undefined) {
@@ -379,6 +384,19 @@ export class FeatureEncoder {
   encode(activity: Activity, context: FeatureRecord, user: FeatureRecord, profile: ProfileAggregates): Float32Array {
     return this.encodeBatch([activity], context, user, profile);
   }
+}
+
+const FIELD_OTHER = 0;
+const FIELD_ID = 1;
+const FIELD_TYPE = 2;
+const FIELD_FEATURE = 3;
+
+/** How an activity field declaration's value is read inline (the same values `readerFor` gives). */
+function fieldOf(key: string): [field: number, featureName: string] {
+  if (key === 'id') return [FIELD_ID, ''];
+  if (key === 'type') return [FIELD_TYPE, ''];
+  if (key.startsWith('features.')) return [FIELD_FEATURE, key.slice('features.'.length)];
+  return [FIELD_OTHER, ''];
 }
 
 function know(group: ActivityGroup, value: string): void {
