@@ -149,6 +149,12 @@ export class FeatureEncoder {
         }
       } else if (feature.source !== 'activity') this.shared.push(col);
       else if (feature.kind === 'numeric') this.numeric.push({ offset, feature, read: readerFor(feature) });
+      else {
+        const read = readerFor(feature);
+        const g = groupFor(`activity:${feature.key}`, (a, c, u) => categoryOf(read(a, c, u)), fieldOf(feature.key));
+        g.categorical.push({ offset, index: col.index! });
+        for (const v of feature.vocab) know(g, v);
+      }
       offset += featureWidth(feature);
     }
     for (const g of this.groups) {
