@@ -17,8 +17,12 @@ const lazyBackends: Record<Exclude<BackendName, 'webgpu'>, () => Promise<{ confi
 // first real rank of up to 1,024 candidates free of shader compiles.
 const WARM_BATCHES = [32, 64, 128, 256, 512, 1024];
 const RACE_BATCH = 256;
-/** `auto`: how long the adapter request may take once WASM is ready to rank. */
-export const ADAPTER_GRACE_MS = 200;
+/**
+ * `auto`: how long the adapter request may still take once WASM is ready to rank. A safety net
+ * for drivers that never answer: a busy machine's first request (GPU process start) can take
+ * several hundred ms, and giving up on WebGPU for the page must stay rare.
+ */
+export const ADAPTER_GRACE_MS = 2_000;
 
 export interface SelectedScorer {
   scorer: Scorer;
