@@ -244,8 +244,11 @@ async function latency(browser: Browser, base: string) {
     for (const n of SIZES) {
       const slow = backend === 'webgpu' || backend === 'webgl' || backend === 'cpu';
       const runs = n >= 10000 ? (slow ? 8 : 30) : slow ? Math.min(RUNS, 40) : RUNS;
+      // Without cross-origin isolation Chromium coarsens performance.now() to 100 µs: each sample
+      // is the mean of back-to-back calls, 20 for sub-millisecond calls (5 µs resolution).
+      const repeat = n >= 10000 ? 1 : slow ? 10 : 20;
       const r = await page.evaluate(
-        async ({ n, runs }) => {
+        async ({ n, runs, repeat }) => {
           const scenario = (window as unknown as { __scenario: Scenario }).__scenario;
           const w = window as unknown as Record<string, unknown>;
           const v = w.__v as Vitrine;
@@ -263,9 +266,6 @@ async function latency(browser: Browser, base: string) {
           const rank: number[] = [];
           const exploring: number[] = [];
           const raw: number[] = [];
-          // Without cross-origin isolation Chromium coarsens performance.now() to 100 µs: each
-          // sample is the mean of a few back-to-back calls (sub-millisecond figures stay resolved).
-          const repeat = n >= 10000 ? 1 : 10;
           const time = async (fn: () => Promise<unknown>, into: number[]) => {
             const t0 = performance.now();
             for (let j = 0; j < repeat; j++) await fn();
@@ -290,7 +290,7 @@ async function latency(browser: Browser, base: string) {
             explored: (await vx.rank(activities, { context, slots: 5 })).policy.explored,
           };
         },
-        { n, runs },
+        { n, runs, repeat },
       );
       const sample = (xs: number[]): Sampled => ({ p50: round(pct(xs, 50), 3), p95: round(pct(xs, 95), 3) });
       // Means: each stage is timed once per call, at the coarse timer's resolution (its jitter averages out).
