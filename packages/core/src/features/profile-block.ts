@@ -172,42 +172,9 @@ export function writeShopperProfile(out: Float32Array, at: number, totals: Profi
 }
 
 /**
- * Writes the candidate-level columns of the profile block (all but SHOPPER_PROFILE_COLUMNS).
- * `typeTerms`: the candidate type's terms, memoised per type by the batch encoder.
- * `attributes`: the shopper's attribute residuals, computed once per batch.
- * `activityHistory`: the shopper's counts per activity id (`activityCounts`), once per batch.
- */
-export function writeCandidateProfile(
-  out: Float32Array,
-  at: number,
-  totals: ProfileTotals,
-  p: ProfileAggregates,
-  a: Activity,
-  priors: Priors,
-  typeTerms: ProfileTypeTerms,
-  attributes: AttributeResiduals | undefined,
-  activityHistory: ReadonlyMap<string, Counts> = activityCounts(p),
-): void {
-  const t = typeTerms;
-  // Shrink the per-activity rate towards the type rate.
-  const act = activityHistory.size ? activityHistory.get(a.id) : undefined;
-  const actAnswered = act ? act.positives + act.negatives : 0;
-  out[at + TYPE_ANSWERED_LOG] = t.typeAnsweredLog;
-  out[at + TYPE_ACCEPT_RATE] = t.typeRate;
-  out[at + ACTIVITY_ANSWERED_LOG] = actAnswered ? log1p(actAnswered) : 0;
-  out[at + ACTIVITY_ACCEPT_RATE] = ((act?.positives ?? 0) + 2 * t.typeRate) / (actAnswered + 2);
-  out[at + LAST_OUTCOME_TYPE] = t.lastType;
-  out[at + TYPE_VIEWS_LOG] = t.typeViewsLog;
-  out[at + TYPE_RESIDUAL] = t.typeResidual;
-  out[at + ACTIVITY_RESIDUAL] = act ? residual(act, own(priors.byActivity, a.id) ?? own(priors.byType, a.type) ?? priors.global) : 0;
-  out[at + ATTRIBUTE_RESIDUAL] = attributeResidual(a, attributes);
-  out[at + TYPE_LOGIT_EFFECT] = t.typeLogitEffect;
-}
-
-/**
  * The candidate-level columns of a candidate of one type without history of its own (no answers
- * to this activity, no attribute history): the batch encoder copies this row per candidate and
- * then writes only what differs (`writeCandidateProfile` computes the same values one by one).
+ * to this activity, no attribute history): written once per type and batch, copied per candidate,
+ * then `writeActivityProfile` writes what differs. Shopper-level columns are left at 0.
  */
 export function typeProfileRow(t: ProfileTypeTerms): Float32Array {
   const row = new Float32Array(PROFILE_FEATURES.length);
@@ -249,8 +216,10 @@ export function writeProfile(
   a: Activity,
   priors: Priors,
 ): void {
+  const terms = profileTypeTerms(totals, p, a.type, priors);
+  out.set(typeProfileRow(terms), at);
   writeShopperProfile(out, at, totals);
-  writeCandidateProfile(out, at, totals, p, a, priors, profileTypeTerms(totals, p, a.type, priors), attributeResiduals(p, priors));
+  writeActivityProfile(out, at, a, priors, terms, own(p.byActivity, a.id), attributeResiduals(p, priors));
 }
 
 /** The shopper's counts per activity id, as a Map (a lookup per candidate without prototype checks). */

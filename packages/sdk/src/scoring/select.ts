@@ -305,7 +305,7 @@ export async function selectScorer(
 
   // `auto` without a working WASM (or without an adapter): the first rank waits for what starts.
   if (option === 'auto' && adapter?.isFallbackAdapter && raceKey) {
-    const remembered = await deps.readRace(raceKey);
+    const remembered = await rememberedEarly;
     if (remembered) {
       const scorer = await tryPrepare(remembered.backend);
       if (scorer) {
