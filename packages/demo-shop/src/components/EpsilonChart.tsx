@@ -1,0 +1,78 @@
+import { useEffect, useRef } from 'react';
+// Only what a line chart over a linear axis needs, so the privacy page's chunk stays small.
+import { CategoryScale, Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+import type { EpsilonPoint } from '../epsilon-log';
+
+Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip);
+
+const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const eps = (e: number) => (e < 0.001 && e > 0 ? e.toExponential(2) : e.toFixed(3));
+
+/** Plain-words summary of the series: the chart's text alternative. */
+export function describeEpsilon(points: EpsilonPoint[], budget: number | null): string {
+  const budgetText = budget === null ? '' : ` of a budget of ${eps(budget)}`;
+  if (points.length === 0) return `No privacy budget spent yet${budgetText}.`;
+  const last = points[points.length - 1];
+  const span = `${points.length} readings from ${time(points[0].at)} to ${time(last.at)}`;
+  return `Privacy budget spent (ε) over time: ${span}; now ${eps(last.epsilon)}${budgetText}.`;
+}
+
+/** ε spent over time as a line chart, with the same data as a table (the text alternative). */
+export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[]; budget: number | null }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    if (!canvas.current) return;
+    const chart = new Chart(canvas.current, {
+      type: 'line',
+      data: {
+        labels: points.map((p) => time(p.at)),
+        datasets: [
+          {
+            label: 'ε spent',
+            data: points.map((p) => p.epsilon),
+            borderColor: '#1d4e89',
+            backgroundColor: '#1d4e89',
+            stepped: 'before',
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        scales: { y: { beginAtZero: true, title: { display: true, text: 'ε spent' } } },
+      },
+    });
+    return () => chart.destroy();
+  }, [points]);
+  const summary = describeEpsilon(points, budget);
+  return (
+    <figure className="chart" data-testid="epsilon-chart">
+      <div className="chart-box">
+        <canvas ref={canvas} role="img" aria-label={summary} />
+      </div>
+      <figcaption>{summary}</figcaption>
+      {points.length > 0 && (
+        <details>
+          <summary>Show the readings as a table</summary>
+          <table data-testid="epsilon-table">
+            <caption>Privacy budget spent (ε) over time</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">ε spent</th>
+              </tr>
+            </thead>
+            <tbody>
+              {points.map((p) => (
+                <tr key={p.at}>
+                  <td>{time(p.at)}</td>
+                  <td>{eps(p.epsilon)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      )}
+    </figure>
+  );
+}
