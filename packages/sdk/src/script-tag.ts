@@ -55,8 +55,8 @@ interface Global {
       model: data.model,
       endpoint: data.endpoint,
       backend: (data.backend as VitrineOptions['backend']) || 'auto',
-      // Only an explicit data-consent="signals" turns signals on.
-      consent: data.consent === 'signals' ? 'signals' : 'none',
+      // data-consent: 'none', 'profile' (the default) or 'signals'; only an explicit "signals" turns signals on.
+      consent: data.consent === 'signals' || data.consent === 'none' ? data.consent : 'profile',
       // data-model-key: the pinned model signing key (SPKI base64); only signed models are used then.
       ...(data.modelKey ? { modelKey: data.modelKey } : {}),
     }).catch(() => undefined);

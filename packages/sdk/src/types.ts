@@ -4,8 +4,12 @@ import type { VitrineError } from './errors';
 export type { Activity, FeatureRecord, FeatureValue, Outcome } from '@vitrine/core/domain';
 import type { FeatureRecord } from '@vitrine/core/domain';
 
-/** The shopper's choices: 'signals' allows anonymized reward signals. */
-export const CONSENTS = ['none', 'signals'] as const;
+/**
+ * The shopper's choice, weakest first: 'none' (nothing stored on the device, nothing sent; ranking
+ * from the page context only), 'profile' (the behaviour profile kept in IndexedDB, nothing sent),
+ * 'signals' (the profile, and anonymized reward signals sent to the Vitrine server).
+ */
+export const CONSENTS = ['none', 'profile', 'signals'] as const;
 export type Consent = (typeof CONSENTS)[number];
 /** Scoring backends, in fallback order. */
 export const BACKENDS = ['webgpu', 'wasm', 'webgl', 'cpu'] as const;
@@ -37,10 +41,14 @@ export interface VitrineOptions {
    * SDK sends it anonymized reward signals (see docs/privacy.md); nothing is sent otherwise.
    */
   endpoint?: string;
-  /** The shopper's choice: 'signals' allows anonymized reward signals; default 'none'. */
+  /**
+   * The shopper's choice (the shop sets the default; default 'profile'): 'none' stores nothing on
+   * the device and ranks from the page context only, 'profile' keeps the behaviour profile in
+   * IndexedDB, 'signals' also sends anonymized reward signals. `setConsent` changes it at once.
+   */
   consent?: Consent;
   backend?: BackendOption;
-  /** Attributes of a signed-in shopper; they never leave the device. */
+  /** Attributes of a signed-in shopper; they never leave the device (and are not used under consent 'none'). */
   user?: FeatureRecord;
   onProgress?: (p: Progress) => void;
   /** Receives errors of fire-and-forget calls (track) and degradations. */
@@ -127,7 +135,10 @@ export interface VitrineStatus {
   modelVersion?: string;
   /** What was verified about the model in use: signature (or 'unchecked' without `modelKey`), label, sequence. */
   integrity?: ModelIntegrity;
-  profile: StorageKind;
+  /** Where the behaviour profile lives; 'none' under consent 'none' (nothing kept, nothing used). */
+  profile: StorageKind | 'none';
+  /** The shopper's current choice (see `VitrineOptions.consent`). */
+  consent: Consent;
   /** Why the shop's own order is returned; says so when a retry of the model load is scheduled. */
   degraded?: string;
   /** Non-fatal problems met on the way (e.g. a refused model update, storage fallback). */
@@ -147,6 +158,11 @@ export interface RankedItem {
   propensity: number;
   position: number;
   reasons: Reason[];
+  /**
+   * The model never saw this activity (its id is not in the model's vocabulary): it is scored from
+   * its type and features only. Always false under rules and for models without an id feature.
+   */
+  coldStart: boolean;
   /** The model's input vector, only with `includeFeatures`. */
   features?: number[];
 }
@@ -170,4 +186,35 @@ export interface RankOptions {
   at?: string | number | Date;
   /** Attach each item's encoded feature vector (for QA and the shared test vectors). */
   includeFeatures?: boolean;
+}
+
+/** A group of a card's inputs, as `explain()` attributes its score. */
+export type ExplanationGroup = 'context' | 'history' | 'shopper' | 'offer' | 'exploration';
+
+export interface ExplanationReason {
+  /**
+   * 'context': the page context given to rank(); 'history': the behaviour profile; 'shopper': the
+   * shopper's attributes (`user`); 'offer': the activity's own id, type and features;
+   * 'exploration': the policy placed the card to learn (contribution 0).
+   */
+  group: ExplanationGroup;
+  /** The card's score minus its score with this group's inputs removed (probability points, -1..1). */
+  contribution: number;
+  /** The reason in plain words, e.g. "You often take Coffee House offers". */
+  text: string;
+}
+
+/** "Why this offer", computed on the device by `explain()` with the inputs the decision ranked with. */
+export interface Explanation {
+  decisionId: string;
+  activityId: string;
+  /** The card's score now (null when the decision used the shop's order). */
+  score: number | null;
+  coldStart: boolean;
+  /** The policy placed the card where the greedy order would not have (exploration). */
+  explored: boolean;
+  /** The leading reason, in plain words. */
+  summary: string;
+  /** Exploration first when it placed the card, then by contribution, most positive first; negligible groups left out. */
+  reasons: ExplanationReason[];
 }

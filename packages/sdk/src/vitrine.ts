@@ -6,16 +6,15 @@ import { createDecisionLog } from './policy/decision-log';
 import { createTaskSlicer } from './policy/task-slicer';
 import { chooseSlate } from './policy/epsilon-greedy';
 import { isEligible, toTime } from './policy/eligibility';
-import { explain } from './policy/explain';
+import { explain, knownActivityIds, type DecisionInputs } from './policy/explain';
 import { activityAttributes, coarseHour, emptyAggregates, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
-import { DB_NAME } from './profile/idb-store';
 import { MemoryProfileStore } from './profile/memory-store';
-import { openProfileStore, ResilientProfileStore } from './profile/index';
+import { openProfileStore } from './profile/index';
 import { DEFAULT_RETENTION, type ProfileExport, type ProfileStore } from './profile/store';
 import type { Scorer } from './scoring/scorer';
 import { loadModelParts, loadShadowModel, type ModelParts } from './model/model-parts';
 import type { BackgroundSelection } from './scoring/select';
-import { defaultRandom, deleteDatabase, newId, setTimer } from './platform';
+import { defaultRandom, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
@@ -24,6 +23,7 @@ import type {
   Activity,
   Consent,
   Decision,
+  Explanation,
   FeatureRecord,
   Outcome,
   Progress,
@@ -93,7 +93,14 @@ export interface RankTimings {
   total: number;
 }
 
-type NoSignalsReport = { consent: 'none'; sent: null };
+/**
+ * No signals stage runs: `consent` is what is in effect ('profile' while a granted 'signals' waits
+ * for a model or has no endpoint; `requested` then says 'signals').
+ */
+type NoSignalsReport = { consent: 'none' | 'profile'; sent: null; requested?: 'signals' };
+
+const NONE: ReadonlySet<string> = new Set();
+const NO_RECORD: FeatureRecord = {};
 
 export interface Vitrine {
   readonly status: VitrineStatus;
@@ -105,11 +112,21 @@ export interface Vitrine {
   forget(): Promise<void>;
   /**
    * What this device sent to the Vitrine server and how much of its privacy budget it used.
-   * `{ consent: 'none' }` when signals are off.
+   * `{ consent: 'none' | 'profile', sent: null }` when no signals stage runs.
    */
   privacyReport(): Promise<PrivacyReport | NoSignalsReport>;
-  /** Grants ('signals') or withdraws ('none') consent; withdrawing deletes unsent signals. */
+  /**
+   * Changes the shopper's choice at once. 'none' erases what was stored (the profile database and
+   * unsent signals) and ranks from the page context only; 'profile' opens the profile store again;
+   * leaving 'signals' deletes unsent signals and stops sending.
+   */
   setConsent(consent: Consent): Promise<void>;
+  /**
+   * "Why this offer" for a card of a recent decision: each input group's contribution to its score
+   * (the score minus the score with that group's inputs removed), in plain words. Computed on the
+   * device with the inputs the decision ranked with.
+   */
+  explain(decisionId: string, activityId: string): Promise<Explanation>;
   /** Sends pending signals now (they are also sent on their own and when the page is hidden). */
   flush(): Promise<void>;
   close(): void;
@@ -121,6 +138,8 @@ interface ClientParts {
   /** options.onProgress, guarded: a model-load retry reports through it and ends with 'ready'. */
   progress: (p: Progress) => void;
   store: ProfileStore;
+  /** Opens the profile store (consent going from 'none' to 'profile' or 'signals'). */
+  openStore: () => Promise<{ store: ProfileStore; warning?: string }>;
   status: VitrineStatus;
   internals: VitrineInternals;
 }
@@ -130,6 +149,11 @@ class VitrineClient implements Vitrine {
   private readonly options: VitrineOptions;
   private readonly progress: (p: Progress) => void;
   private store: ProfileStore;
+  private readonly openStore: () => Promise<{ store: ProfileStore; warning?: string }>;
+  /** Consent changes apply one at a time, in the order asked. */
+  private consentChange: Promise<void> = Promise.resolve();
+  /** Activity ids the model knows, per encoder (null: the model has no id feature). */
+  private known?: { encoder: FeatureEncoder; ids: ReadonlySet<string> | null };
   private readonly internals: VitrineInternals;
   private user: FeatureRecord;
   private readonly random: () => number;
@@ -156,10 +180,11 @@ class VitrineClient implements Vitrine {
   /** The warning of the profile store's current persistence failure, if any. */
   private storageFailure?: string;
 
-  constructor({ options, progress, store, status, internals }: ClientParts) {
+  constructor({ options, progress, store, openStore, status, internals }: ClientParts) {
     this.options = options;
     this.progress = progress;
     this.store = store;
+    this.openStore = openStore;
     this.status = status;
     this.internals = internals;
     this.user = { ...(options.user ?? {}) };
@@ -170,7 +195,7 @@ class VitrineClient implements Vitrine {
       const { activities: list, options: opts } = validateRank(activities, options);
       const { scorer, encoder } = this;
       if (!scorer?.prepareForwardPass || !encoder) throw new VitrineError('model_unavailable', 'no model is ranking yet');
-      return scorer.prepareForwardPass(encoder.encodeFactored(list, opts.context ?? {}, this.user, this.profile));
+      return scorer.prepareForwardPass(encoder.encodeFactored(list, opts.context ?? {}, this.personalUser(), this.profile));
     });
   }
 
@@ -276,7 +301,17 @@ class VitrineClient implements Vitrine {
     if (this.status.degraded) this.status = { ...this.status, degraded: this.loadFailure };
   }
 
+  private get consent(): Consent {
+    return this.options.consent ?? 'profile';
+  }
+
+  /** The shopper's attributes as ranking uses them: none under consent 'none' (page context only). */
+  private personalUser(): FeatureRecord {
+    return this.consent === 'none' ? NO_RECORD : this.user;
+  }
+
   async loadProfile(): Promise<void> {
+    if (this.consent === 'none') return;
     try {
       this.profile = await this.store.load();
     } catch (err) {
@@ -348,7 +383,9 @@ class VitrineClient implements Vitrine {
     }
     try {
       const t1 = timed ? performance.now() : 0;
-      const batch = encoder.encodeFactored(activities, context, this.user, this.profile);
+      const user = this.personalUser();
+      const profile = this.profile;
+      const batch = encoder.encodeFactored(activities, context, user, profile);
       const t2 = timed ? performance.now() : 0;
       const scores = await scorer.score(batch);
       const t3 = timed ? performance.now() : 0;
@@ -362,17 +399,25 @@ class VitrineClient implements Vitrine {
         epsilon: this.epsilon,
         encoder,
         context,
-        user: this.user,
-        profile: this.profile,
+        user,
+        profile,
       });
-      const items: RankedItem[] = slate.order.map((i, pos) => ({
-        id: activities[i].id,
-        score: scores[i],
-        propensity: slate.propensities[pos],
-        position: pos,
-        reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, this.profile),
-        ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
-      }));
+      const known = this.knownIds(encoder);
+      const exploredIds = slate.explored ? new Set<string>() : NONE;
+      const items: RankedItem[] = slate.order.map((i, pos) => {
+        const id = activities[i].id;
+        const coldStart = known !== null && !known.has(id);
+        if (slate.explored && slate.greedy[pos] !== i) (exploredIds as Set<string>).add(id);
+        return {
+          id,
+          score: scores[i],
+          propensity: slate.propensities[pos],
+          position: pos,
+          reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, profile),
+          coldStart,
+          ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
+        };
+      });
       const decision = this.remember(
         {
           id,
@@ -384,6 +429,8 @@ class VitrineClient implements Vitrine {
         },
         slate.order.map((i) => activities[i]),
         placements,
+        // A copy of the context: the page may reuse its object; user and profile are replaced, never mutated.
+        { context: { ...context }, user, profile, exploredIds },
       );
       if (timed) {
         const t4 = performance.now();
@@ -407,6 +454,7 @@ class VitrineClient implements Vitrine {
         propensity: 1,
         position,
         reasons: [{ code: 'fallback', text: `shop order (${reason})` }],
+        coldStart: false,
       })),
       modelVersion: this.model?.manifest.version ?? null,
       backend: 'rules',
@@ -416,9 +464,19 @@ class VitrineClient implements Vitrine {
     };
   }
 
-  private remember(decision: Decision, placedActivities: Activity[], placements?: Map<string, Placement>): Decision {
-    this.decisions.remember(decision.id, placedActivities, placements);
+  private remember(
+    decision: Decision,
+    placedActivities: Activity[],
+    placements?: Map<string, Placement>,
+    inputs?: DecisionInputs,
+  ): Decision {
+    this.decisions.remember(decision.id, placedActivities, placements, inputs);
     return decision;
+  }
+
+  private knownIds(encoder: FeatureEncoder): ReadonlySet<string> | null {
+    if (this.known?.encoder !== encoder) this.known = { encoder, ids: knownActivityIds(encoder) };
+    return this.known.ids;
   }
 
   track(decisionId: string, activityId: string, outcome: Outcome): Promise<void> {
@@ -428,6 +486,30 @@ class VitrineClient implements Vitrine {
   private async trackImpl(decisionIdIn: string, activityIdIn: string, outcomeIn: Outcome): Promise<void> {
     if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
     const { decisionId, activityId, outcome } = validateTrack(decisionIdIn, activityIdIn, outcomeIn);
+    const { decision, activity } = this.placed(decisionId, activityId);
+    const attributes = activityAttributes(activity.features);
+    const event: ProfileEvent = {
+      activityId,
+      activityType: activity.type,
+      outcome,
+      hour: coarseHour(this.now()),
+      ...(attributes ? { attributes } : {}),
+    };
+    // Consent 'none': nothing is kept, so the outcome only reaches the page (e.g. a dismissed card hides).
+    if (this.consent !== 'none') {
+      try {
+        this.profile = await this.store.append(event);
+      } catch (err) {
+        await this.toMemory(err);
+        this.profile = await this.store.append(event);
+      }
+    }
+    const placement = decision.placements?.get(activityId);
+    if (placement && this.signals) await this.signals.record(decisionId, activityId, placement, outcome);
+  }
+
+  /** The decision and the placed activity that track() and explain() refer to, or a typed rejection. */
+  private placed(decisionId: string, activityId: string) {
     const decision = this.decisions.get(decisionId);
     if (!decision) {
       throw new VitrineError('unknown_decision', `decisionId "${decisionId}" is not a recent decision of this page`, {
@@ -440,22 +522,7 @@ class VitrineClient implements Vitrine {
         field: 'activityId',
       });
     }
-    const attributes = activityAttributes(activity.features);
-    const event: ProfileEvent = {
-      activityId,
-      activityType: activity.type,
-      outcome,
-      hour: coarseHour(this.now()),
-      ...(attributes ? { attributes } : {}),
-    };
-    try {
-      this.profile = await this.store.append(event);
-    } catch (err) {
-      await this.toMemory(err);
-      this.profile = await this.store.append(event);
-    }
-    const placement = decision.placements?.get(activityId);
-    if (placement && this.signals) await this.signals.record(decisionId, activityId, placement, outcome);
+    return { decision, activity };
   }
 
   /** startSignals() for callers that have no one to reject to (start-up, a model-load retry). */
@@ -503,28 +570,95 @@ class VitrineClient implements Vitrine {
   }
 
   privacyReport(): Promise<PrivacyReport | NoSignalsReport> {
-    return settled((async () => (this.signals ? this.signals.report() : { consent: 'none' as const, sent: null }))(), this.report);
-  }
-
-  setConsent(consent: Consent): Promise<void> {
     return settled(
       (async () => {
-        const parsed = v.safeParse(ConsentSchema, consent);
-        if (!parsed.success) throw new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' });
-        (this.options as VitrineOptions).consent = parsed.output;
-        if (parsed.output === 'signals') return this.startSignals();
-        // Queued with the starts: a start under way finishes first (its stage is stopped too), and
-        // a later setConsent('signals') starts only after this stop is done.
-        const stop = this.signalsStart.then(async () => {
-          await this.signals?.stop();
-          this.signals = null;
-          this.decisions.dropPlacements();
-        });
-        this.signalsStart = stop.catch(() => undefined);
-        await stop;
+        if (this.signals) return this.signals.report();
+        const consent = this.consent;
+        return consent === 'signals' ? { consent: 'profile' as const, sent: null, requested: consent } : { consent, sent: null };
       })(),
       this.report,
     );
+  }
+
+  explain(decisionId: string, activityId: string): Promise<Explanation> {
+    return settled(this.explainImpl(decisionId, activityId), this.report);
+  }
+
+  private async explainImpl(decisionIdIn: string, activityIdIn: string): Promise<Explanation> {
+    if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
+    const { decisionId, activityId } = validateTrack(decisionIdIn, activityIdIn, 'view');
+    const { decision, activity } = this.placed(decisionId, activityId);
+    // The attribution scores the card several times: a lazy chunk, fetched on the first "why".
+    const { explainPlacement } = await import('./policy/why');
+    return explainPlacement(decisionId, activity, decision.inputs, this.encoder, this.scorer);
+  }
+
+  setConsent(consent: Consent): Promise<void> {
+    const parsed = v.safeParse(ConsentSchema, consent);
+    if (!parsed.success) {
+      return settled(
+        Promise.reject(new VitrineError('invalid_input', `consent ${parsed.issues[0].message}`, { field: 'consent' })),
+        this.report,
+      );
+    }
+    const next = parsed.output;
+    const previous = this.consent;
+    // Takes effect at once for rank() and track(); the storage work behind it runs in order.
+    this.options.consent = next;
+    this.status = { ...this.status, consent: next };
+    const change = this.consentChange.then(() => this.applyConsent(previous, next));
+    this.consentChange = change.catch(() => undefined);
+    return settled(change, this.report);
+  }
+
+  private async applyConsent(previous: Consent, next: Consent): Promise<void> {
+    if (next === 'signals') await this.startSignals();
+    else {
+      // Queued with the starts: a start under way finishes first (its stage is stopped too), and
+      // a later setConsent('signals') starts only after this stop is done.
+      const stop = this.signalsStart.then(async () => {
+        await this.signals?.stop();
+        this.signals = null;
+        this.decisions.dropPlacements();
+      });
+      this.signalsStart = stop.catch(() => undefined);
+      await stop;
+    }
+    if (next === 'none') await this.eraseProfile();
+    else if (previous === 'none') await this.reopenStore(); // the store is the placeholder 'none' left
+  }
+
+  /** Consent 'none': the stored profile goes (its database too); nothing is kept until consent is given again. */
+  private async eraseProfile(): Promise<void> {
+    this.profile = emptyAggregates();
+    this.decisions.dropPersonalInputs();
+    const store = this.store;
+    this.store = new MemoryProfileStore(DEFAULT_RETENTION, this.now);
+    this.storageChanged(null);
+    this.status = { ...this.status, profile: 'none' };
+    await this.eraseStore(store);
+    store.close();
+  }
+
+  /** Clears a store and deletes its IndexedDB database (a lazy chunk: erasing is rare). */
+  private async eraseStore(store: ProfileStore): Promise<void> {
+    const { eraseStore } = await import('./profile/erase');
+    await eraseStore(store);
+  }
+
+  /** Consent given again after 'none': the profile store opens (empty: 'none' erased it). */
+  private async reopenStore(): Promise<void> {
+    const { store, warning } = await this.openStore();
+    if (this.consent === 'none' || this.closed) {
+      store.close();
+      return;
+    }
+    // Outcomes tracked while the store opened went to the placeholder: they move over.
+    const early = await this.store.events();
+    this.store = store;
+    this.status = { ...this.status, profile: store.kind, warnings: warning ? [...this.status.warnings, warning] : this.status.warnings };
+    await this.loadProfile();
+    for (const event of early) this.profile = await this.store.append(event);
   }
 
   flush(): Promise<void> {
@@ -551,11 +685,11 @@ class VitrineClient implements Vitrine {
   exportProfile(): Promise<ProfileExport> {
     return settled(
       (async () => ({
-        storage: this.store.kind,
+        storage: this.consent === 'none' ? ('none' as const) : this.store.kind,
         schemaVersion: 1,
         user: { ...this.user },
         aggregates: this.profile,
-        events: await this.store.events(),
+        events: this.consent === 'none' ? [] : await this.store.events(),
         retention: DEFAULT_RETENTION,
       }))(),
       this.report,
@@ -579,18 +713,12 @@ class VitrineClient implements Vitrine {
       this.signals = null;
       await this.startSignals();
     }
+    await this.consentChange; // a consent change under way finishes first
     this.decisions.clear();
     this.user = {};
     this.profile = emptyAggregates();
-    // Backed by IndexedDB even while its writes fail (the store then says 'memory'): the database goes whatever clear() did.
-    const backedByIdb = (this.store instanceof ResilientProfileStore ? this.store.persistentKind : this.store.kind) === 'indexeddb';
-    try {
-      await this.store.clear();
-    } catch (err) {
-      if (!backedByIdb) throw err;
-    }
-    // Our own connection steps aside on the delete's versionchange; the next event opens a fresh database.
-    if (backedByIdb) await deleteDatabase(DB_NAME);
+    // The store stays usable: a closed IndexedDB store opens a fresh database on the next event.
+    await this.eraseStore(this.store);
     // The model cache holds nothing personal, but "forget" promises an empty origin.
     if (typeof caches !== 'undefined') await caches.delete(MODEL_CACHE).catch(() => false);
   }
@@ -630,18 +758,28 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
     // The store reports repairs and failures from its first read on; the client takes them once it exists.
     const attached: { client?: VitrineClient } = {};
     const early: string[] = [];
-    const storeP = internals.profileStore
-      ? Promise.resolve({ store: internals.profileStore, warning: undefined })
-      : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now, {
-          onRepair: (reason) => (attached.client ? attached.client.storageRepaired(reason) : early.push(reason)),
-          onChange: (failure, cause) => attached.client?.storageChanged(failure, cause),
-        });
+    const openStore = (): Promise<{ store: ProfileStore; warning?: string }> =>
+      internals.profileStore
+        ? Promise.resolve({ store: internals.profileStore })
+        : openProfileStore(opts.storage ?? 'auto', opts.now ?? Date.now, {
+            onRepair: (reason) => (attached.client ? attached.client.storageRepaired(reason) : early.push(reason)),
+            onChange: (failure, cause) => attached.client?.storageChanged(failure, cause),
+          });
+    const consent = opts.consent ?? 'profile';
+    // Consent 'none': no profile store is opened (no IndexedDB database is created).
+    const storeP = consent === 'none' ? Promise.resolve({ store: new MemoryProfileStore(DEFAULT_RETENTION, opts.now) }) : openStore();
     // The model loads while the profile store opens; its failure is handled by useModel.
     const loading = loadModelParts(opts, progress);
     loading.catch(() => undefined);
-    const { store, warning } = await storeP;
-    const status: VitrineStatus = { ready: true, backend: 'rules', profile: store.kind, warnings: [] };
-    const client = new VitrineClient({ options: opts, progress, store, internals, status });
+    const { store, warning } = (await storeP) as { store: ProfileStore; warning?: string };
+    const status: VitrineStatus = {
+      ready: true,
+      backend: 'rules',
+      profile: consent === 'none' ? 'none' : store.kind,
+      consent,
+      warnings: [],
+    };
+    const client = new VitrineClient({ options: { ...opts, consent }, progress, store, openStore, internals, status });
     attached.client = client;
     for (const reason of early) client.storageRepaired(reason);
     await client.useModel(loading);

@@ -7,6 +7,8 @@
  */
 export interface SlateChoice {
   order: number[];
+  /** The greedy order's first k (what `order` is unless the policy explored). */
+  greedy: number[];
   propensities: number[];
   explored: boolean;
 }
@@ -33,7 +35,7 @@ export function chooseSlate(scores: ArrayLike<number>, slots: number, epsilon: n
   }
   const eps = n > 1 ? epsilon : 0;
   const propensities = order.map((item, pos) => (1 - eps) * (greedy[pos] === item ? 1 : 0) + eps / n);
-  return { order, propensities, explored };
+  return { order, greedy, propensities, explored };
 }
 
 /** Candidates are at most 2^17 (the API allows 100,000): index bits of a sort key. */

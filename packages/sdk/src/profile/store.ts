@@ -3,7 +3,8 @@ import type { ProfileAggregates, ProfileEvent } from '@vitrine/core/features';
 
 /** Everything stored about the shopper, as returned by `exportProfile()`. */
 export interface ProfileExport {
-  storage: StorageKind;
+  /** 'none': consent 'none', nothing is kept (events and aggregates are empty). */
+  storage: StorageKind | 'none';
   schemaVersion: number;
   user: FeatureRecord;
   aggregates: ProfileAggregates;
