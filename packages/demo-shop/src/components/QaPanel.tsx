@@ -139,6 +139,14 @@ export function QaPanel() {
       ))}
 
       <h3>Privacy report</h3>
+      <button
+        type="button"
+        className="secondary"
+        data-testid="qa-flush"
+        onClick={() => void client?.flush().catch((err) => console.warn('[demo] flush failed', err))}
+      >
+        Send pending signals now
+      </button>
       <pre data-testid="privacy" tabIndex={0} aria-label="Privacy report (JSON)">
         {privacy}
       </pre>
