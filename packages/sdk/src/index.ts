@@ -1,3 +1,9 @@
+/**
+ * On-device personalization for online shops: `createVitrine` loads a verified model and ranks a
+ * shop's activities on the shopper's device; see the README's quick start and docs/api.md.
+ *
+ * @module @vitrine/sdk
+ */
 export { createVitrine } from './vitrine';
 export { VitrineError } from './errors';
 export type { Vitrine } from './vitrine';
@@ -10,6 +16,9 @@ export type {
   BackendOption,
   BackendSelection,
   Decision,
+  Explanation,
+  ExplanationGroup,
+  ExplanationReason,
   FeatureRecord,
   FeatureValue,
   Outcome,
