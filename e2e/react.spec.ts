@@ -185,6 +185,13 @@ for (const [name, major] of Object.entries(APPS) as [AppName, string][]) {
       );
     });
 
+    test('without an injected create, the provider creates its own client and ranks', async ({ page }) => {
+      await page.goto(`${built.get(name)!.url}/?plain&budget=60000`);
+      const shop = await settled(page);
+      expect(shop.created).toBe(0);
+      expect(shop.slot).toMatchObject({ phase: 'ranked', personalized: true });
+    });
+
     test('no flicker with the default budget: the order changes at most once, only within 150 ms of mount', async ({ page }) => {
       await recordOrders(page);
       const hydration = watchHydration(page);

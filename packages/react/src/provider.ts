@@ -1,5 +1,5 @@
 import { createContext, createElement, useContext, useEffect, useState, type ReactNode } from 'react';
-import { createVitrine, type Vitrine, type VitrineOptions } from '@vitrine/sdk';
+import type { Vitrine, VitrineOptions } from '@vitrine/sdk';
 import {
   acquireClient,
   createViewTracker,
@@ -94,7 +94,7 @@ export interface VitrineProviderProps {
 export function VitrineProvider({ options, client, create, children }: VitrineProviderProps): ReactNode {
   const [host] = useState(() => new VitrineHost(options));
   useEffect(() => {
-    const handle = acquireClient(options, client ? () => Promise.resolve(client) : (create ?? createVitrine));
+    const handle = acquireClient(options, client ? () => Promise.resolve(client) : create);
     host.connect(handle);
     return () => {
       handle.release();

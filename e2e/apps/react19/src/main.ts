@@ -46,7 +46,13 @@ async function create(options: VitrineOptions): Promise<Vitrine> {
 const app = h(
   StrictMode,
   null,
-  h(Shop, { config: shopConfig(location.search), create, onSlot: (report) => (probe.slot = report), onMount: () => probe.mountEffects++ }),
+  h(Shop, {
+    config: shopConfig(location.search),
+    // `?plain`: the provider's own createVitrine, as most shops use it (nothing counted or recorded).
+    create: new URLSearchParams(location.search).has('plain') ? undefined : create,
+    onSlot: (report) => (probe.slot = report),
+    onMount: () => probe.mountEffects++,
+  }),
 );
 const root = document.getElementById('root')!;
 if (root.firstElementChild) {
