@@ -4,6 +4,8 @@ import type { PrivacyReport, ProfileExport } from '@vitrine/sdk';
 import { offerById } from '../catalog';
 import EpsilonChart from '../components/EpsilonChart';
 import { CONSENT_CHOICES, consentLabel, useChooseConsent } from '../consent';
+import { consentChoice$ } from '../state';
+import { useStore } from '../store';
 import { clearEpsilonLog, readEpsilonLog, recordEpsilon, type EpsilonPoint } from '../epsilon-log';
 
 type Report = Awaited<ReturnType<NonNullable<ReturnType<typeof useVitrine>['client']>['privacyReport']>>;
@@ -34,6 +36,8 @@ function download(profile: ProfileExport) {
 export default function Privacy() {
   const { client, consent } = useVitrine();
   const choose = useChooseConsent();
+  // The radios follow the choice at once; the client applies it a moment later.
+  const chosen = useStore(consentChoice$) ?? consent;
   const [profile, setProfile] = useState<ProfileExport | null>(null);
   const [report, setReport] = useState<Report | null>(null);
   const [epsilon, setEpsilon] = useState<EpsilonPoint[]>(readEpsilonLog);
@@ -80,7 +84,7 @@ export default function Privacy() {
                 type="radio"
                 name="consent"
                 value={c.value}
-                checked={consent === c.value}
+                checked={chosen === c.value}
                 onChange={() => void choose(c.value).then(load)}
                 data-testid={`consent-${c.value}`}
               />
