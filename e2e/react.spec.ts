@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Page } from '@playwright/test';
 import sirv from 'sirv';
+import type { build as viteBuild } from 'vite';
 import { test, expect, CATALOG } from './fixtures';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,6 +45,9 @@ interface ShopProbe {
   } | null;
 }
 
+/** What one `vite build` gives (not watching). */
+type BuildOutput = Extract<Awaited<ReturnType<typeof viteBuild>>, { output: unknown }>;
+
 interface ServerEntry {
   render(search: string): string;
   reactVersion: string;
@@ -66,8 +70,17 @@ async function buildApp(name: AppName): Promise<BuiltApp> {
   const dev = { mode: 'development', define: { 'process.env.NODE_ENV': '"development"' }, logLevel: 'warn' as const };
   const client = join(outDir, name, 'client');
   const ssr = join(outDir, name, 'server');
-  await build({ ...dev, configFile, build: { outDir: client, minify: false } });
-  await build({ ...dev, configFile, build: { outDir: ssr, ssr: 'src/server.ts', minify: false } });
+  for (const output of [
+    await build({ ...dev, configFile, build: { outDir: client, minify: false } }),
+    await build({ ...dev, configFile, build: { outDir: ssr, ssr: 'src/server.ts', minify: false } }),
+  ]) {
+    // The shop must get the package a shop installs: its built dist through the "import" export, not its sources.
+    const modules = (Array.isArray(output) ? output : [output as BuildOutput]).flatMap((o) =>
+      o.output.flatMap((chunk) => (chunk.type === 'chunk' ? chunk.moduleIds : [])),
+    );
+    expect(modules.filter((id) => /packages\/(react|storefront)\//.test(id))).toEqual([join(ROOT, 'packages/react/dist/index.js')]);
+    expect(modules.some((id) => id.startsWith(join(ROOT, 'packages/sdk/dist/')))).toBe(true);
+  }
   const entry = (await import(pathToFileURL(join(ssr, 'server.js')).href)) as ServerEntry;
   const template = readFileSync(join(client, 'index.html'), 'utf8');
   const assets = sirv(client, { dev: true });
