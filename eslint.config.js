@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'models/coupons/**', '.vitrine*/**', 'test-results/**', 'playwright-report/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', 'models/coupons/**', '.vitrine*/**', 'test-results/**', 'playwright-report/**', 'docs/reference/**'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
