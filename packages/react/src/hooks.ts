@@ -1,10 +1,7 @@
 import { useCallback, useEffect, useMemo, useSyncExternalStore } from 'react';
-import type { Activity, Consent, Decision, FeatureRecord, Vitrine, VitrineError, VitrineStatus } from '@vitrine/sdk';
+import type { Activity, Consent, Decision, Explanation, FeatureRecord, Vitrine, VitrineError, VitrineStatus } from '@vitrine/sdk';
 import { createSlotRanking, slotKey, track, CARD_ATTRIBUTE, SLOT_ATTRIBUTE, type SlotPhase } from '@vitrine/storefront';
 import { useHost } from './provider';
-
-/** A card's explanation ("why this offer"), computed on the device. */
-export type Explanation = Awaited<ReturnType<Vitrine['explain']>>;
 
 export interface VitrineState {
   /** The page's client; null on the server and until it has been created. */
