@@ -5,15 +5,13 @@ import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import sirv from 'sirv';
 
-/** The built SDK, found through the package (`npm run build` writes it). */
-const require = createRequire(import.meta.url);
-const sdkDist = join(dirname(require.resolve('@vitrine/sdk/package.json')), 'dist');
 /**
- * @vitrine/react from its sources (its "source" export): the dev server compiles them with the page,
- * so the shop needs no separate build of the bindings. The SDK itself is the built dist (its
- * "import" export): the wasm binaries' hashes are baked in at build time.
+ * The built SDK, found through the package (`npm run build` writes it). The page imports
+ * `@vitrine/react` and `@vitrine/sdk` by name, which resolve to their built dist (the "import"
+ * export), so the shop runs exactly what ships; this folder is also served at /sdk/ for the wasm
+ * binaries (options.wasmPaths) and the script-tag build.
  */
-const reactSource = join(dirname(require.resolve('@vitrine/react/package.json')), 'src', 'index.ts');
+const sdkDist = join(dirname(createRequire(import.meta.url).resolve('@vitrine/sdk/package.json')), 'dist');
 
 /** Serves the built SDK at /sdk/, as a shop's CDN would (models come from the Vitrine server). */
 function vitrineAssets(): Plugin {
@@ -29,7 +27,6 @@ const proxy = { '/v1': process.env.VITRINE_SERVER ?? 'http://127.0.0.1:8787' };
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   plugins: [react(), vitrineAssets()],
-  resolve: { alias: { '@vitrine/react': reactSource } },
   // Pre-bundled at start-up, so a page visited later (the privacy page's chart) never triggers a re-optimisation and reload.
   optimizeDeps: { include: ['react', 'react-dom', 'react-dom/client', 'react/jsx-runtime', 'react/jsx-dev-runtime', 'chart.js'] },
   // QA loop servers publish privacy below the SDK's floors; the page then loosens them (src/options.ts).

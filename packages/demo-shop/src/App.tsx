@@ -47,11 +47,22 @@ function Shop() {
   useEffect(() => {
     const offer = route.page === 'offer' ? offerById(route.id) : undefined;
     document.title = `${offer?.title ?? TITLES[route.page]} · Vitrine demo shop`;
-    // After an in-page navigation, move the keyboard and screen reader to the new page's heading.
+    // After an in-page navigation, move the keyboard and screen reader to the new page's heading
+    // (a lazily loaded page renders it a moment later).
     if (path === firstPath.current) return;
     firstPath.current = '';
-    const heading = main.current?.querySelector<HTMLElement>('h1');
-    (heading ?? main.current)?.focus();
+    const root = main.current;
+    if (!root) return;
+    const focusHeading = () => {
+      const heading = root.querySelector<HTMLElement>('h1');
+      heading?.focus();
+      return heading !== null;
+    };
+    if (focusHeading()) return;
+    root.focus();
+    const watch = new MutationObserver(() => focusHeading() && watch.disconnect());
+    watch.observe(root, { childList: true, subtree: true });
+    return () => watch.disconnect();
   }, [path]); // route is derived from path
 
   return (

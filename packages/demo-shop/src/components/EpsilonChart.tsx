@@ -63,8 +63,8 @@ export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[
               </tr>
             </thead>
             <tbody>
-              {points.map((p) => (
-                <tr key={p.at}>
+              {points.map((p, i) => (
+                <tr key={i}>
                   <td>{time(p.at)}</td>
                   <td>{eps(p.epsilon)}</td>
                 </tr>
