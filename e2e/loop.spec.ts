@@ -2,8 +2,8 @@ import * as v from 'valibot';
 import { test, expect } from './fixtures';
 import { BatchSchema } from '@vitrine/core/protocol';
 import { ADMIN_TOKEN, SERVER_PORT } from './playwright.config';
+import { DEMO, cards, nav, qaProfile, rankedIds, setUpDemo, slot } from './demo-helpers';
 
-const DEMO = 'http://127.0.0.1:5174/';
 const SERVER = `http://127.0.0.1:${SERVER_PORT}`;
 
 /** Every request the shop page may make: its own assets, the SDK, and the Vitrine endpoints. */
@@ -13,6 +13,7 @@ const ALLOWED: RegExp[] = [
   /^\/@vite\//,
   /^\/@id\//,
   /^\/@fs\//,
+  /^\/@react-refresh$/,
   /^\/node_modules\//,
   /^\/favicon\.ico$/,
   /^\/sdk\//,
@@ -49,32 +50,43 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
     (await request.post(`${SERVER}/v1/admin/rounds`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
   const seedVersion = (await stats()).models.current as string;
 
+  // Tall enough for the home page's five cards to be on screen at once (views need 50% visible).
+  await page.setViewportSize({ width: 1280, height: 1400 });
   // A shop cookie exists on the page; it must never reach the Vitrine endpoint.
-  await page.goto(DEMO);
+  await setUpDemo(page); // a first visit: the consent banner shows, the shop's default ('profile') applies
+  await page.goto(`${DEMO}/`);
   await page.evaluate(() => {
     document.cookie = 'shop_session=s3cr3t; path=/';
   });
-  await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
+  await expect(cards(page, 'offers-for-you')).toHaveCount(4, { timeout: 60_000 });
   await expect(page.locator('[data-field="model version"]')).toHaveText(seedVersion);
-  // Without consent: nothing but model downloads.
+  // Without consent to signals: nothing but model downloads.
   expect(seen.filter((s) => s.url.pathname.startsWith('/v1/') && !s.url.pathname.startsWith('/v1/models/'))).toEqual([]);
 
-  await page.check('[data-testid="consent"]');
-  await expect(page.locator('[data-testid="privacy"]')).toContainText('"consent": "signals"');
-  const act = async (clicks: number) => {
-    for (let i = 0; i < clicks; i++) {
-      await page
-        .locator('.card')
-        .nth(i % 2)
-        .locator(`button[data-outcome="${i % 3 === 2 ? 'dismiss' : 'click'}"]`)
+  await page.getByTestId('consent-banner').getByRole('button', { name: 'Personalize and help improve offers' }).click();
+  await expect(page.getByTestId('privacy')).toContainText('"consent": "signals"');
+  /**
+   * Each round is a new visit of the home page (both slots rank afresh: new decisions); the shopper
+   * sees its five cards (views count after 1 s at 50% visible, recorded in the profile too), then
+   * clicks or dismisses one.
+   */
+  const act = async (rounds: number) => {
+    for (let i = 0; i < rounds; i++) {
+      await nav(page, 'Cart');
+      await nav(page, 'Home');
+      const seen = (await qaProfile(page)).events.length;
+      const id = (await rankedIds(page, 'offers-for-you'))[i % 2];
+      await rankedIds(page, 'hero');
+      await expect.poll(async () => (await qaProfile(page)).events.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(seen + 5);
+      await slot(page, 'offers-for-you')
+        .locator(`[data-vitrine-activity="${id}"] [data-action="${i % 3 === 2 ? 'dismiss' : 'get'}"]`)
         .click();
-      await expect(page.locator('.card')).toHaveCount(4);
     }
   };
   await act(3);
   // Leaving the page flushes with keepalive; anything not acknowledged is resent by the next page.
   await page.reload();
-  await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
+  await expect(cards(page, 'offers-for-you')).toHaveCount(4, { timeout: 60_000 });
   await expect.poll(async () => (await stats()).signals.updates, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
 
   const round = await aggregate();
@@ -85,11 +97,16 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
 
   // Next page: the SDK loads the shadow beside the current model and reports propensities for it.
   await page.reload();
-  await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
+  await expect(cards(page, 'offers-for-you')).toHaveCount(4, { timeout: 60_000 });
   await expect.poll(() => seen.some((s) => s.url.pathname === `/v1/models/${shadow}/weights.bin`), { timeout: 30_000 }).toBe(true);
   await act(4);
+  // The QA panel's "Send pending signals now": the batch with shadow propensities leaves while the page lives.
+  await page.getByTestId('qa-flush').click();
+  await expect
+    .poll(() => seen.some((s) => s.method === 'POST' && s.body !== null && JSON.parse(s.body).shadow === shadow), { timeout: 30_000 })
+    .toBe(true);
   await page.reload();
-  await expect(page.locator('.card')).toHaveCount(4, { timeout: 60_000 });
+  await expect(cards(page, 'offers-for-you')).toHaveCount(4, { timeout: 60_000 });
   let last: { promotion?: { decision: string } } = {};
   await expect
     .poll(
@@ -108,7 +125,7 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
   // The next page load ranks with the promoted version.
   await page.reload();
   await expect(page.locator('[data-field="model version"]')).toHaveText(shadow, { timeout: 60_000 });
-  await expect(page.locator('.card')).toHaveCount(4);
+  await expect(cards(page, 'offers-for-you')).toHaveCount(4);
 
   await Promise.all(pending);
   // Every request the page made is on the allow-list; signals are cookieless text/plain batches

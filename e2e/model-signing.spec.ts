@@ -17,6 +17,7 @@ import {
 } from '@vitrine/core/artifact';
 import { CATALOG, MODEL, expect, init, test, type TestWindow } from './fixtures';
 import { TEST_MODEL_KEY } from './playwright.config';
+import { setUpDemo } from './demo-helpers';
 
 /** The demo shop the e2e config starts (port 5174), proxying /v1 to the e2e server, which signs with the TEST-ONLY key. */
 const DEMO = 'http://127.0.0.1:5174/';
@@ -70,7 +71,8 @@ test('models the e2e server signed load with the pinned key: the demo shop (opti
   page,
 }) => {
   const keyId = (await testKey).keyId;
-  // The demo shop pins VITRINE_MODEL_KEY and reaches the server through its same-origin /v1 proxy.
+  // The demo shop pins VITRINE_MODEL_KEY and reaches the server through its same-origin /v1 proxy (QA panel open).
+  await setUpDemo(page, { consent: 'profile' });
   await page.goto(DEMO);
   await expect(page.locator('[data-field="model signature"]')).toHaveText(new RegExp(`^verified \\(key ${keyId}, sequence \\d+`), {
     timeout: 60_000,
