@@ -7,7 +7,8 @@ export default defineConfig({
   plugins: [vue()],
   // Production Vue reports hydration mismatches only as one generic error; the test wants the details.
   define: { __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'true' },
-  // Node loads the built packages themselves when it renders (nothing of them bundled into the SSR entry).
-  ssr: { external: ['vue', '@vue/server-renderer', '@vitrine/vue', '@vitrine/sdk'] },
+  // Node loads the built packages themselves when it renders (nothing of them bundled into the SSR entry;
+  // 'vue' covers vue/server-renderer).
+  ssr: { external: ['vue', '@vitrine/vue', '@vitrine/sdk'] },
   build: { emptyOutDir: true },
 });

@@ -26,7 +26,7 @@ describe('@vitrine/vue on the server', () => {
     vi.resetModules();
     const { vitrinePlugin, useRanking, useVitrine } = await import('../src');
     const { createSSRApp, defineComponent, h } = await import('vue');
-    const { renderToString } = await import('@vue/server-renderer');
+    const { renderToString } = await import('vue/server-renderer');
     const create = vi.fn();
     const Page = defineComponent(() => {
       const { consent, client } = useVitrine();

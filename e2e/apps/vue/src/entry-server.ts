@@ -1,4 +1,4 @@
-import { renderToString } from '@vue/server-renderer';
+import { renderToString } from 'vue/server-renderer';
 import { createShopApp, type ShopState } from './shop';
 
 export type { ShopState };
