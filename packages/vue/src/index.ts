@@ -1,8 +1,10 @@
 /**
- * @vitrine/vue: Vue 3.5 bindings for Vitrine. A plugin that gives the app one client (created in
+ * Vue 3.5 bindings for Vitrine. A plugin that gives the app one client (created in
  * the browser only), `useVitrine()` for its state and consent, and `useRanking()` for slots ranked
  * without flicker, with viewability tracking. SSR-safe: importing it and rendering on the server
  * touch no browser API and render the shop's own order.
+ *
+ * @module @vitrine/vue
  */
 export { vitrinePlugin, useVitrine } from './plugin';
 export type { UseVitrine, VitrinePluginOptions } from './plugin';

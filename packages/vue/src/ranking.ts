@@ -1,4 +1,4 @@
-import type { Activity, Decision, FeatureRecord, Outcome, Vitrine, VitrineStatus } from '@vitrine/sdk';
+import type { Activity, Decision, Explanation, FeatureRecord, Outcome, VitrineStatus } from '@vitrine/sdk';
 import {
   CARD_ATTRIBUTE,
   SLOT_ATTRIBUTE,
@@ -26,7 +26,7 @@ import {
 import { injectVitrine } from './plugin';
 
 /** "Why this offer" for one card (what the SDK's `explain()` returns). */
-export type Explanation = Awaited<ReturnType<Vitrine['explain']>>;
+export type { Explanation };
 
 export interface UseRankingOptions {
   /** The slot's name, rendered as `data-vitrine-slot` (default `'default'`). */
