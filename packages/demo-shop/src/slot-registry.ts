@@ -9,7 +9,6 @@ export interface SlotReport {
   phase: string;
   personalized: boolean;
   rankedAfterMs?: number;
-  reason?: string;
   decision: Decision | null;
   /** The ids the slot renders, in order (the shop's order until ranked). */
   shown: string[];

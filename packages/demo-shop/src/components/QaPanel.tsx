@@ -179,12 +179,6 @@ function SlotDecision({ report }: { report: SlotReport }) {
           <dt>ranked after</dt>
           <dd data-field="ranked after">{report.rankedAfterMs === undefined ? '–' : `${report.rankedAfterMs.toFixed(1)} ms`}</dd>
         </div>
-        {report.reason && (
-          <div>
-            <dt>reason</dt>
-            <dd data-field="reason">{report.reason}</dd>
-          </div>
-        )}
         <div>
           <dt>decision</dt>
           <dd data-field="decision">{d ? d.id : 'none (shop order)'}</dd>
