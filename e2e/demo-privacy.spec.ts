@@ -34,7 +34,8 @@ test('"Download as JSON" saves the stored profile as valid JSON', async ({ page 
 test('ε spent over time: a chart that renders, with a text alternative', async ({ page }) => {
   await openDemo(page, '/', { consent: 'signals' });
   await nav(page, 'Privacy');
-  // Before anything is sent: an empty chart that says so.
+  // Before anything is sent (the report read: a first reading at 0): a chart that says so.
+  await expect(page.locator('[data-field="sent updates"]')).toHaveText('0');
   const canvas = page.getByTestId('epsilon-chart').locator('canvas');
   await expect(canvas).toHaveAttribute('role', 'img');
   await expect(canvas).toHaveAttribute('aria-label', /No privacy budget spent yet/);

@@ -6,14 +6,14 @@ import type { EpsilonPoint } from '../epsilon-log';
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip);
 
 const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const eps = (e: number) => (e < 0.001 && e > 0 ? e.toExponential(2) : e.toFixed(3));
+const eps = (e: number) => (e > 0 && e < 0.001 ? e.toExponential(2) : String(Number(e.toPrecision(3))));
 
 /** Plain-words summary of the series: the chart's text alternative. */
 export function describeEpsilon(points: EpsilonPoint[], budget: number | null): string {
   const budgetText = budget === null ? '' : ` of a budget of ${eps(budget)}`;
-  if (points.length === 0) return `No privacy budget spent yet${budgetText}.`;
   const last = points[points.length - 1];
-  const span = `${points.length} readings from ${time(points[0].at)} to ${time(last.at)}`;
+  if (!last || last.epsilon === 0) return `No privacy budget spent yet${budgetText}.`;
+  const span = `${points.length} ${points.length === 1 ? 'reading' : 'readings'} from ${time(points[0].at)} to ${time(last.at)}`;
   return `Privacy budget spent (ε) over time: ${span}; now ${eps(last.epsilon)}${budgetText}.`;
 }
 
