@@ -26,13 +26,12 @@ export function readEpsilonLog(): EpsilonPoint[] {
   }
 }
 
-/** Adds a reading when ε changed since the last one (the first reading also records the start at 0). */
+/** Adds a reading when ε changed since the last one (readings only: nothing is interpolated). */
 export function recordEpsilon(report: PrivacyReport, now = Date.now()): EpsilonPoint[] {
   const log = readEpsilonLog();
   const epsilon = report.spent?.epsilon ?? 0;
   const last = log[log.length - 1];
   if (last && last.epsilon === epsilon) return log;
-  if (!last && epsilon > 0) log.push({ at: report.sent.lastAt ?? now, epsilon: 0 });
   log.push({ at: now, epsilon });
   const kept = log.slice(-MAX_POINTS);
   local.set(KEY, JSON.stringify(kept));

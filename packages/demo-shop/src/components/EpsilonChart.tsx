@@ -1,9 +1,9 @@
 import { useEffect, useRef } from 'react';
-// Only what a line chart over a linear axis needs, so the privacy page's chunk stays small.
-import { CategoryScale, Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
+// Only what a line chart over two linear axes needs, so the privacy page's chunk stays small.
+import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
 import type { EpsilonPoint } from '../epsilon-log';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
 
 const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const eps = (e: number) => (e > 0 && e < 0.001 ? e.toExponential(2) : String(Number(e.toPrecision(3))));
@@ -22,24 +22,36 @@ export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
+    const from = points[0]?.at ?? Date.now();
+    const to = points[points.length - 1]?.at ?? from;
     const chart = new Chart(canvas.current, {
       type: 'line',
       data: {
-        labels: points.map((p) => time(p.at)),
         datasets: [
           {
             label: 'ε spent',
-            data: points.map((p) => p.epsilon),
+            // Time on a linear axis (ms), so readings sit where they were taken.
+            data: points.map((p) => ({ x: p.at, y: p.epsilon })),
             borderColor: '#1d4e89',
             backgroundColor: '#1d4e89',
-            stepped: 'before',
+            stepped: 'after',
           },
         ],
       },
       options: {
         animation: false,
         maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: 'ε spent' } } },
+        scales: {
+          x: {
+            type: 'linear',
+            // At least a minute wide, so close readings (or a single one) do not stretch the axis over nothing.
+            suggestedMin: from - 30_000,
+            suggestedMax: to + 30_000,
+            ticks: { callback: (value) => time(Number(value)), maxTicksLimit: 6 },
+          },
+          y: { beginAtZero: true, title: { display: true, text: 'ε spent' } },
+        },
+        plugins: { tooltip: { callbacks: { title: (items) => time(items[0].parsed.x ?? 0) } } },
       },
     });
     return () => chart.destroy();

@@ -48,7 +48,9 @@ export default function Privacy() {
     const [p, r] = await Promise.all([client.exportProfile(), client.privacyReport()]);
     setProfile(p);
     setReport(r);
-    setEpsilon(isSignals(r) ? recordEpsilon(r) : readEpsilonLog());
+    const next = isSignals(r) ? recordEpsilon(r) : readEpsilonLog();
+    // The same readings keep the same array: the chart is only redrawn when a reading was added.
+    setEpsilon((prev) => (prev.length === next.length && prev.every((p, i) => p.at === next[i].at) ? prev : next));
   }, [client]);
 
   useEffect(() => {
