@@ -61,9 +61,11 @@ export async function slotContext(page: Page, name: string): Promise<Record<stri
   return JSON.parse((await qaSlot(page, name).locator('[data-field="context"]').textContent())!);
 }
 
-/** The stored profile as the QA panel shows it (it re-reads exportProfile() every second). */
+/** The stored profile as the QA panel shows it (it re-reads exportProfile() every second, once the client is ready). */
 export async function qaProfile(page: Page): Promise<ProfileExport> {
-  return JSON.parse((await page.getByTestId('profile').textContent())!);
+  const shown = page.getByTestId('profile');
+  await expect(shown).toContainText('"events"', { timeout: 60_000 });
+  return JSON.parse((await shown.textContent())!);
 }
 
 /** Navigates inside the shop (History API, no page load) through the header's links. */
