@@ -34,7 +34,7 @@ test('"Download as JSON" saves the stored profile as valid JSON', async ({ page 
 test('ε spent over time: a chart that renders, with a text alternative', async ({ page }) => {
   await openDemo(page, '/', { consent: 'signals' });
   await nav(page, 'Privacy');
-  // Before anything is sent (the report read: a first reading at 0): a chart that says so.
+  // Before anything is sent (the device's ledger has no contribution): a chart that says so.
   await expect(page.locator('[data-field="sent updates"]')).toHaveText('0');
   const canvas = page.getByTestId('epsilon-chart').locator('canvas');
   await expect(canvas).toHaveAttribute('role', 'img');
@@ -47,10 +47,10 @@ test('ε spent over time: a chart that renders, with a text alternative', async 
   await expect
     .poll(async () => Number(await page.locator('[data-field="sent updates"]').textContent()), { timeout: 30_000 })
     .toBeGreaterThan(0);
-  // The reading after the update: ε above zero, in the label, the caption and the table.
+  // From the device's ledger after the update: ε above zero, in the label, the caption and the table.
   await expect(canvas).toHaveAttribute(
     'aria-label',
-    /Privacy budget spent \(ε\) over time: \d+ readings .* now [0-9.e+-]+ of a budget of/,
+    /Privacy budget spent \(ε\) over time: \d+ contributions? .* now [0-9.e+-]+ of a budget of/,
     {
       timeout: 10_000,
     },
@@ -58,9 +58,10 @@ test('ε spent over time: a chart that renders, with a text alternative', async 
   const label = (await canvas.getAttribute('aria-label'))!;
   expect(Number(/now ([0-9.e+-]+)/.exec(label)![1])).toBeGreaterThan(0);
   await expect(page.getByTestId('epsilon-chart').locator('figcaption')).toHaveText(label);
-  await page.getByText('Show the readings as a table').click();
+  await page.getByText('Show the contributions as a table').click();
+  // One row per model update this device contributed (each charged to its ledger before it was sent).
   const rows = page.getByTestId('epsilon-table').locator('tbody tr');
-  expect(await rows.count()).toBeGreaterThanOrEqual(2);
+  await expect(rows).toHaveCount(Number(await page.locator('[data-field="sent updates"]').textContent()));
   // The canvas really drew something (a line and axes), at a real size.
   const drawn = await canvas.evaluate((c: HTMLCanvasElement) => {
     const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;

@@ -1,6 +1,5 @@
 import { useCallback } from 'react';
 import { useVitrine, type Consent } from '@vitrine/react';
-import { clearEpsilonLog } from './epsilon-log';
 import { saveConsent } from './state';
 
 /** The three choices as the banner and the privacy page word them. */
@@ -30,7 +29,6 @@ export function useChooseConsent(): (c: Consent) => Promise<void> {
   return useCallback(
     async (c: Consent) => {
       saveConsent(c);
-      if (c === 'none') clearEpsilonLog();
       await setConsent(c);
     },
     [setConsent],

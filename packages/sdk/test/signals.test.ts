@@ -393,6 +393,15 @@ describe('signals stage', () => {
       now += 5 * 86_400_000;
     }
     expect(updates).toEqual([true, false, true, false, true, false]);
+    // The history: ε in the window (30 days: day 0's contribution has left it) after each contribution, rising.
+    const v = await client({ consent: 'signals', now: () => now, outbox });
+    const report = await v.privacyReport();
+    if (report.consent !== 'signals') throw new Error('consent');
+    const history = report.spent!.history;
+    expect(history.map((h) => h.at)).toEqual([10, 20].map((days) => Date.UTC(2026, 6, 1) + days * 86_400_000));
+    expect(history.every((h, i) => i === 0 || h.epsilon > history[i - 1].epsilon)).toBe(true);
+    expect(history.at(-1)!.epsilon).toBeCloseTo(report.spent!.epsilon, 12);
+    v.close();
   });
 
   it('the accountant refuses a contribution that would exceed the budget', () => {

@@ -1,9 +1,14 @@
 import { useEffect, useRef } from 'react';
 // Only what a line chart over two linear axes needs, so the privacy page's chunk stays small.
 import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import type { EpsilonPoint } from '../epsilon-log';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
+
+/** ε spent in the privacy window right after one of this device's contributions (privacyReport().spent.history). */
+export interface EpsilonPoint {
+  at: number;
+  epsilon: number;
+}
 
 const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const eps = (e: number) => (e > 0 && e < 0.001 ? e.toExponential(2) : String(Number(e.toPrecision(3))));
@@ -13,7 +18,7 @@ export function describeEpsilon(points: EpsilonPoint[], budget: number | null): 
   const budgetText = budget === null ? '' : ` of a budget of ${eps(budget)}`;
   const last = points[points.length - 1];
   if (!last || last.epsilon === 0) return `No privacy budget spent yet${budgetText}.`;
-  const span = `${points.length} ${points.length === 1 ? 'reading' : 'readings'} from ${time(points[0].at)} to ${time(last.at)}`;
+  const span = `${points.length} ${points.length === 1 ? 'contribution' : 'contributions'} from ${time(points[0].at)} to ${time(last.at)}`;
   return `Privacy budget spent (ε) over time: ${span}; now ${eps(last.epsilon)}${budgetText}.`;
 }
 
@@ -30,7 +35,7 @@ export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[
         datasets: [
           {
             label: 'ε spent',
-            // Time on a linear axis (ms), so readings sit where they were taken.
+            // Time on a linear axis (ms), so contributions sit where they were made.
             data: points.map((p) => ({ x: p.at, y: p.epsilon })),
             borderColor: '#1d4e89',
             backgroundColor: '#1d4e89',
@@ -44,7 +49,7 @@ export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[
         scales: {
           x: {
             type: 'linear',
-            // At least a minute wide, so close readings (or a single one) do not stretch the axis over nothing.
+            // At least a minute wide, so close contributions (or a single one) do not stretch the axis over nothing.
             suggestedMin: from - 30_000,
             suggestedMax: to + 30_000,
             ticks: { callback: (value) => time(Number(value)), maxTicksLimit: 6 },
@@ -65,7 +70,7 @@ export default function EpsilonChart({ points, budget }: { points: EpsilonPoint[
       <figcaption>{summary}</figcaption>
       {points.length > 0 && (
         <details>
-          <summary>Show the readings as a table</summary>
+          <summary>Show the contributions as a table</summary>
           <table data-testid="epsilon-table">
             <caption>Privacy budget spent (ε) over time</caption>
             <thead>

@@ -6,7 +6,6 @@ import { BUDGETS } from '../options';
 import { slotReports$, type SlotReport } from '../slot-registry';
 import { backend$, budget$, setBudget, user$ } from '../state';
 import { useStore } from '../store';
-import { clearEpsilonLog } from '../epsilon-log';
 
 const BACKENDS: BackendOption[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
 const num = (x: number | null | undefined, digits = 4) => (x == null ? '–' : x.toFixed(digits));
@@ -77,7 +76,6 @@ export function QaPanel() {
   };
   const forget = async () => {
     await client?.forget();
-    clearEpsilonLog();
   };
 
   return (

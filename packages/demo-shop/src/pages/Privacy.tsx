@@ -2,11 +2,10 @@ import { useCallback, useEffect, useState } from 'react';
 import { useVitrine } from '@vitrine/react';
 import type { PrivacyReport, ProfileExport } from '@vitrine/sdk';
 import { offerById } from '../catalog';
-import EpsilonChart from '../components/EpsilonChart';
+import EpsilonChart, { type EpsilonPoint } from '../components/EpsilonChart';
 import { CONSENT_CHOICES, consentLabel, useChooseConsent } from '../consent';
 import { consentChoice$ } from '../state';
 import { useStore } from '../store';
-import { clearEpsilonLog, readEpsilonLog, recordEpsilon, type EpsilonPoint } from '../epsilon-log';
 
 type Report = Awaited<ReturnType<NonNullable<ReturnType<typeof useVitrine>['client']>['privacyReport']>>;
 const isSignals = (r: Report | null): r is PrivacyReport => r?.consent === 'signals';
@@ -40,7 +39,7 @@ export default function Privacy() {
   const chosen = useStore(consentChoice$) ?? consent;
   const [profile, setProfile] = useState<ProfileExport | null>(null);
   const [report, setReport] = useState<Report | null>(null);
-  const [epsilon, setEpsilon] = useState<EpsilonPoint[]>(readEpsilonLog);
+  const [epsilon, setEpsilon] = useState<EpsilonPoint[]>([]);
   const [notice, setNotice] = useState('');
 
   const load = useCallback(async () => {
@@ -48,8 +47,9 @@ export default function Privacy() {
     const [p, r] = await Promise.all([client.exportProfile(), client.privacyReport()]);
     setProfile(p);
     setReport(r);
-    const next = isSignals(r) ? recordEpsilon(r) : readEpsilonLog();
-    // The same readings keep the same array: the chart is only redrawn when a reading was added.
+    // The device's own privacy ledger: ε in the current window after each contribution.
+    const next = isSignals(r) ? (r.spent?.history ?? []) : [];
+    // The same points keep the same array: the chart is only redrawn when a contribution was added.
     setEpsilon((prev) => (prev.length === next.length && prev.every((p, i) => p.at === next[i].at) ? prev : next));
   }, [client]);
 
@@ -63,7 +63,6 @@ export default function Privacy() {
   const forget = async () => {
     if (!client) return;
     await client.forget();
-    clearEpsilonLog();
     setNotice('Everything this shop kept about you on this device was erased.');
     await load();
   };

@@ -49,9 +49,20 @@ export class PrivacyAccountant {
   report(ledger: Ledger) {
     const rho = this.spentRho(ledger);
     const { epsilon, delta, windowDays } = this.params.budget;
+    // ε spent in the current window as it stood after each of its contributions (zCDP composes by adding rho).
+    let running = 0;
+    const history = [...this.window(ledger)]
+      .sort((a, b) => a.at - b.at)
+      .map((c) => ({ at: c.at, epsilon: epsilonFromRho((running += c.rho), delta) }));
     return {
       budget: { epsilon, delta, windowDays },
-      spent: { epsilon: epsilonFromRho(rho, delta), delta: rho > 0 ? delta : 0, rho, contributions: this.window(ledger).length },
+      spent: {
+        epsilon: epsilonFromRho(rho, delta),
+        delta: rho > 0 ? delta : 0,
+        rho,
+        contributions: this.window(ledger).length,
+        history,
+      },
       remaining: {
         rho: Math.max(0, this.budgetRho() - rho),
         contributions: Math.floor(Math.max(0, this.budgetRho() - rho) / this.params.update.rhoPerContribution + 1e-9),
