@@ -8,7 +8,15 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'models/coupons/**', '.vitrine*/**', 'test-results/**', 'playwright-report/**', 'docs/reference/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'models/coupons/**',
+      '.vitrine*/**',
+      'test-results/**',
+      'playwright-report/**',
+      'docs/reference/**',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
