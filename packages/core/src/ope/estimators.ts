@@ -3,7 +3,21 @@
  * logged impression is one (action, position, reward) with the logging policy's marginal
  * probability of showing that action at that position. The estimate is the target policy's
  * expected reward per impression. Shared by the model tools, the SDK and the server.
+ *
+ * Definitions follow the Open Bandit Pipeline (obp/ope/estimators.py), with the position-wise
+ * weight w_i = π_e(a_i | k_i) / π_b(a_i | k_i):
+ *   IPW   = mean_i w_i r_i
+ *   SNIPW = mean_i w_i r_i / mean_i w_i
+ *   DR    = mean_i [ Σ_a π_e(a | k_i) q̂(a, k_i) + w_i (r_i − q̂(a_i, k_i)) ]
  */
+import {
+  clampInterval,
+  clippedSensitivity,
+  percentileBootstrap,
+  weightDiagnostics,
+  type ClippedEstimate,
+  type WeightDiagnostics,
+} from './diagnostics';
 
 export interface LoggedImpression {
   action: string;
@@ -17,8 +31,12 @@ export interface LoggedImpression {
 
 export interface Estimate {
   value: number;
-  /** 95% confidence interval (normal approximation). */
+  /**
+   * 95% confidence interval: normal approximation, or a seeded percentile bootstrap when the
+   * weights are degenerate; clamped to [0, 1] when every reward is in [0, 1].
+   */
   ci: [number, number];
+  interval: 'normal' | 'bootstrap';
   stderr: number;
 }
 
@@ -30,6 +48,19 @@ export interface OpeResult {
   /** (sum w)^2 / sum w^2: how many logged samples the weighted estimate is worth. */
   effectiveSampleSize: number;
   maxWeight: number;
+  /** ESS, the largest row's weight share (row named) and warnings. */
+  diagnostics: WeightDiagnostics;
+  /** IPW and SNIPW with weights clipped at 10, 100 and 1000 × the mean weight. */
+  clipped: ClippedEstimate[];
+}
+
+export interface OpeOptions {
+  /** Names row i in warnings (e.g. its item, position and propensity). */
+  describeRow?: (i: number) => string;
+  /** Percentile bootstrap used when the weights are degenerate (default 2,000 resamples, seed 12). */
+  bootstrap?: { resamples?: number; seed?: number };
+  /** Always use the bootstrap interval (not only when the weights are degenerate). */
+  forceBootstrap?: boolean;
 }
 
 /** q(action, position): a reward model for the doubly robust estimator. */
@@ -48,7 +79,7 @@ function meanAndStderr(terms: number[]): { mean: number; stderr: number } {
 }
 
 function estimate(mean: number, stderr: number): Estimate {
-  return { value: mean, stderr, ci: [mean - Z95 * stderr, mean + Z95 * stderr] };
+  return { value: mean, stderr, interval: 'normal', ci: [mean - Z95 * stderr, mean + Z95 * stderr] };
 }
 
 /**
@@ -58,6 +89,7 @@ function estimate(mean: number, stderr: number): Estimate {
 export function offPolicyEstimates(
   logs: LoggedImpression[],
   dr?: { modelFor: (i: number) => RewardModel; target: TargetDistribution },
+  options: OpeOptions = {},
 ): OpeResult {
   if (logs.length === 0) throw new Error('offPolicyEstimates: no logged impressions');
   logs.forEach((l, i) => {
@@ -78,8 +110,9 @@ export function offPolicyEstimates(
   const snErr = meanAndStderr(snTerms).stderr;
 
   let drEstimate: Estimate | undefined;
+  let drTerms: number[] | undefined;
   if (dr) {
-    const drTerms = logs.map((l, i) => {
+    drTerms = logs.map((l, i) => {
       const q = dr.modelFor(i);
       let direct = 0;
       for (const [a, p] of dr.target(l.position)) direct += p * q(a, l.position);
@@ -88,14 +121,44 @@ export function offPolicyEstimates(
     const d = meanAndStderr(drTerms);
     drEstimate = estimate(d.mean, d.stderr);
   }
-  const sumW2 = w.reduce((a, b) => a + b * b, 0);
+  const rewards = logs.map((l) => l.reward);
+  const diagnostics = weightDiagnostics(w, options.describeRow);
+  const ipwEstimate = estimate(ipw.mean, ipw.stderr);
+  const snEstimate = estimate(sn, snErr);
+  if (diagnostics.degenerate || options.forceBootstrap) {
+    const boot = (stat: (idx: Uint32Array) => number) => percentileBootstrap(logs.length, stat, options.bootstrap);
+    const meanOf = (terms: number[]) => (idx: Uint32Array) => {
+      let s = 0;
+      for (const i of idx) s += terms[i];
+      return s / idx.length;
+    };
+    ipwEstimate.ci = boot(meanOf(ipwTerms));
+    ipwEstimate.interval = 'bootstrap';
+    snEstimate.ci = boot((idx) => {
+      let num = 0;
+      let den = 0;
+      for (const i of idx) {
+        num += ipwTerms[i];
+        den += w[i];
+      }
+      return den > 0 ? num / den : 0;
+    });
+    snEstimate.interval = 'bootstrap';
+    if (drEstimate && drTerms) {
+      drEstimate.ci = boot(meanOf(drTerms));
+      drEstimate.interval = 'bootstrap';
+    }
+  }
+  if (rewards.every((r) => r >= 0 && r <= 1)) for (const e of [ipwEstimate, snEstimate, drEstimate]) if (e) e.ci = clampInterval(e.ci);
   return {
     n: logs.length,
-    ipw: estimate(ipw.mean, ipw.stderr),
-    snipw: estimate(sn, snErr),
+    ipw: ipwEstimate,
+    snipw: snEstimate,
     ...(drEstimate ? { dr: drEstimate } : {}),
-    effectiveSampleSize: (sumW * sumW) / sumW2,
-    maxWeight: w.reduce((m, x) => Math.max(m, x), -Infinity),
+    effectiveSampleSize: diagnostics.effectiveSampleSize,
+    maxWeight: diagnostics.maxWeight,
+    diagnostics,
+    clipped: clippedSensitivity(w, rewards),
   };
 }
 

@@ -1,1 +1,2 @@
 export * from './estimators';
+export * from './diagnostics';
