@@ -4,5 +4,5 @@ export { seedUpdatePrior } from './prior';
 export { loadCoupons, COUPON_CATALOG, type CouponRow } from './datasets/coupons';
 export { fitEnsemble } from './ensemble';
 export { buildExamples, respondentFolds } from './examples';
-export { auc, logloss } from './metrics';
+export { auc, logloss, ndcgAtK, hitAtK, rankingMetrics, type RankingList, type RankingSummary } from './metrics';
 export { DEFAULT_MLP, initBackend, predictMlp, trainMlp, type MlpConfig, type MlpWeights } from './mlp';
