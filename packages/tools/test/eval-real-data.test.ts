@@ -29,5 +29,12 @@ describe.skipIf(!present)('committed coupons model replayed through the SDK', ()
     expect(res.model.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(Math.abs(res.auc - res.float32.auc)).toBeLessThanOrEqual(0.002);
     expect(res.auc).toBeGreaterThan(CV_AUC_TARGET); // in-sample, so only a sanity floor
+    // Ranking lists (respondent x scenario): counts fixed by the file; the model must order them
+    // better than a random order and than the (in-sample) population prior.
+    expect(res.ranking).toMatchObject({ lists: 1591, skipped_single: 5226, skipped_no_positive: 328, all_positive: 581, k: [1, 3, 5] });
+    for (const k of ['1', '3', '5']) {
+      expect(res.ranking.ndcg[k]).toBeGreaterThan(res.ranking.baselines.prior.ndcg[k]);
+      expect(res.ranking.baselines.prior.ndcg[k]).toBeGreaterThan(res.ranking.baselines.random.ndcg[k]);
+    }
   }, 300_000);
 });

@@ -24,6 +24,30 @@ describe('npm run eval', () => {
     expect(out.model.bytes).toBeGreaterThan(0);
     for (const k of ['auc', 'logloss', 'auc_after_5']) expect(Number.isFinite(out[k])).toBe(true);
     expect(Math.abs(out.auc - out.float32.auc)).toBeLessThan(0.01);
+    // Ranking lists: respondent x scenario; the fixture's counts, fixed by its generator.
+    expect(out.ranking).toMatchObject({ lists: 130, skipped_single: 2440, skipped_no_positive: 48, all_positive: 36, k: [1, 3, 5] });
+    expect(out.ranking.definition).toMatch(/respondent.*scenario/);
+    for (const m of [out.ranking, out.ranking.baselines.random, out.ranking.baselines.prior])
+      for (const k of ['1', '3', '5']) {
+        expect(m.ndcg[k]).toBeGreaterThan(0);
+        expect(m.ndcg[k]).toBeLessThanOrEqual(1);
+        expect(m.hit_rate[k]).toBeGreaterThanOrEqual(m.ndcg[k]); // binary relevance: NDCG@k <= hit@k
+      }
+    expect(out.ranking.ndcg['1']).toBe(out.ranking.hit_rate['1']);
+  });
+
+  it('takes the cut-offs from --k and refuses a bad list', () => {
+    const out = lastJson(run(['--data', FIXTURE, '--model', MODEL, '--json', '--k', '2,10']));
+    expect(out.ranking.k).toEqual([2, 10]);
+    expect(Object.keys(out.ranking.ndcg)).toEqual(['2', '10']);
+    expect(Object.keys(out.ranking.baselines.random.hit_rate)).toEqual(['2', '10']);
+    let message = '';
+    try {
+      run(['--data', FIXTURE, '--model', MODEL, '--k', '0,x']);
+    } catch (e) {
+      message = String((e as { stderr?: string }).stderr);
+    }
+    expect(message).toMatch(/eval: --k must be a comma-separated list of positive integers/);
   });
 
   it('refuses a CSV without the survey columns, naming them', () => {
