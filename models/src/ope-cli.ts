@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Papa from 'papaparse';
-import { crossFittedRateModel, offPolicyEstimates, type Estimate, type LoggedImpression } from '@vitrine/core/ope';
+import { clampInterval, crossFittedRateModel, offPolicyEstimates, type Estimate, type LoggedImpression } from '@vitrine/core/ope';
 
 const { values: args } = parseArgs({
   options: {
@@ -119,7 +119,7 @@ const rate = (rows: Row[]) => rows.reduce((s, r) => s + r.click, 0) / rows.lengt
 const binomialCi = (rows: Row[]): [number, number] => {
   const p = rate(rows);
   const se = Math.sqrt((p * (1 - p)) / rows.length);
-  return [p - 1.96 * se, p + 1.96 * se];
+  return clampInterval([p - 1.96 * se, p + 1.96 * se]);
 };
 const result = {
   campaign: args.campaign,
@@ -142,9 +142,9 @@ for (const [target, e] of Object.entries(result.estimates)) {
     target,
     e.from,
     `${pct(obs)} ${ci(result.observed_ci[target as 'random' | 'bts'])}`,
-    `${pct(e.ipw.value)} ${ci(e.ipw.ci)}`,
-    `${pct(e.snipw.value)} ${ci(e.snipw.ci)}`,
-    `${pct(e.dr.value)} ${ci(e.dr.ci)}`,
+    `${pct(e.ipw.value)} ${ci(e.ipw.ci)}${e.ipw.interval === 'bootstrap' ? ' (bootstrap)' : ''}`,
+    `${pct(e.snipw.value)} ${ci(e.snipw.ci)}${e.snipw.interval === 'bootstrap' ? ' (bootstrap)' : ''}`,
+    `${pct(e.dr.value)} ${ci(e.dr.ci)}${e.dr.interval === 'bootstrap' ? ' (bootstrap)' : ''}`,
     e.effective_sample_size.toFixed(0),
   ];
   console.error(`| ${cells.join(' | ')} |`);
