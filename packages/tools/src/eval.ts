@@ -88,8 +88,8 @@ function scenarioLists(rows: CouponRow[]): number[][] {
 
 const RANDOM_SEEDS = 20;
 
-function ranking(rows: CouponRow[], scores: number[]) {
-  const groups = scenarioLists(rows);
+/** The model's order and the two baselines' on the given lists. */
+function rankOrders(rows: CouponRow[], scores: number[], groups: number[][]) {
   const lists = (score: (i: number) => number): RankingList[] =>
     groups.map((g) => ({ scores: g.map(score), labels: g.map((i) => rows[i].label) }));
   const strip = (s: RankingSummary) => ({ ndcg: s.ndcg, hit_rate: s.hit_rate });
@@ -128,17 +128,36 @@ function ranking(rows: CouponRow[], scores: number[]) {
     random.hit_rate[k] /= RANDOM_SEEDS;
   }
   return {
-    definition: RANKING_DEFINITION,
-    lists: model.lists,
-    skipped_single: model.skipped_single,
-    skipped_no_positive: model.skipped_no_positive,
-    all_positive: model.all_positive,
-    k: ks,
-    ndcg: model.ndcg,
-    hit_rate: model.hit_rate,
+    model,
     baselines: {
       random: { description: `random order, mean over seeds 1..${RANDOM_SEEDS}`, ...random },
       prior: { description: "population prior: each offer's acceptance rate in this file (in-sample)", ...strip(prior) },
+    },
+  };
+}
+
+function ranking(rows: CouponRow[], scores: number[]) {
+  const groups = scenarioLists(rows);
+  const all = rankOrders(rows, scores, groups);
+  // Lists with both an acceptance and a refusal: the ones where the order can be wrong.
+  const mixedGroups = groups.filter((g) => g.length >= 2 && g.some((i) => rows[i].label === 1) && g.some((i) => rows[i].label === 0));
+  const mixed = rankOrders(rows, scores, mixedGroups);
+  return {
+    definition: RANKING_DEFINITION,
+    lists: all.model.lists,
+    skipped_single: all.model.skipped_single,
+    skipped_no_positive: all.model.skipped_no_positive,
+    all_positive: all.model.all_positive,
+    k: ks,
+    ndcg: all.model.ndcg,
+    hit_rate: all.model.hit_rate,
+    baselines: all.baselines,
+    mixed: {
+      description: 'the same metrics on the used lists that also hold a refusal (all-accepted lists score 1 under any order)',
+      lists: mixed.model.lists,
+      ndcg: mixed.model.ndcg,
+      hit_rate: mixed.model.hit_rate,
+      baselines: mixed.baselines,
     },
   };
 }
@@ -224,7 +243,9 @@ console.error(
 console.error(
   `eval: ranking over ${rank.lists} lists (respondent x scenario; ${rank.skipped_single} single-offer and ` +
     `${rank.skipped_no_positive} without an acceptance skipped): NDCG ${fmt(rank.ndcg)}, hit rate ${fmt(rank.hit_rate)}; ` +
-    `random NDCG ${fmt(rank.baselines.random.ndcg)}, prior NDCG ${fmt(rank.baselines.prior.ndcg)}`,
+    `random NDCG ${fmt(rank.baselines.random.ndcg)}, prior NDCG ${fmt(rank.baselines.prior.ndcg)}; ` +
+    `on the ${rank.mixed.lists} lists with a refusal too: NDCG ${fmt(rank.mixed.ndcg)}, random ${fmt(rank.mixed.baselines.random.ndcg)}, ` +
+    `prior ${fmt(rank.mixed.baselines.prior.ndcg)}`,
 );
 const out = {
   auc: q.auc,

@@ -35,6 +35,8 @@ describe.skipIf(!present)('committed coupons model replayed through the SDK', ()
     for (const k of ['1', '3', '5']) {
       expect(res.ranking.ndcg[k]).toBeGreaterThan(res.ranking.baselines.prior.ndcg[k]);
       expect(res.ranking.baselines.prior.ndcg[k]).toBeGreaterThan(res.ranking.baselines.random.ndcg[k]);
+      expect(res.ranking.mixed.ndcg[k]).toBeGreaterThan(res.ranking.mixed.baselines.prior.ndcg[k]);
     }
+    expect(res.ranking.mixed.lists).toBe(1591 - 581);
   }, 300_000);
 });

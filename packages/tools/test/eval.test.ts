@@ -34,6 +34,9 @@ describe('npm run eval', () => {
         expect(m.hit_rate[k]).toBeGreaterThanOrEqual(m.ndcg[k]); // binary relevance: NDCG@k <= hit@k
       }
     expect(out.ranking.ndcg['1']).toBe(out.ranking.hit_rate['1']);
+    // The lists that also hold a refusal: the used ones less the all-accepted ones.
+    expect(out.ranking.mixed.lists).toBe(130 - 36);
+    expect(out.ranking.mixed.ndcg['1']).toBeLessThan(out.ranking.ndcg['1']);
   });
 
   it('takes the cut-offs from --k and refuses a bad list', () => {
