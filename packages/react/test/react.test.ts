@@ -2,39 +2,9 @@
 import { StrictMode, createElement as h, useState, type ReactNode } from 'react';
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Activity, Consent, Decision, RankOptions, Vitrine, VitrineOptions, VitrineStatus } from '@vitrine/sdk';
+import type { Activity, Vitrine, VitrineOptions } from '@vitrine/sdk';
 import { VitrineProvider, useRanking, useVitrine, type UseRankingOptions } from '../src';
-
-const SHOP: Activity[] = ['a', 'b', 'c', 'd'].map((id) => ({ id, type: 'Bar', features: { expiration: '1d' } }));
-
-/** A client that ranks `order` after `rankDelayMs` and records what it is asked. */
-function fakeClient(order = ['c', 'a', 'd', 'b'], rankDelayMs = 5) {
-  const calls = { rank: [] as RankOptions[], track: [] as string[][], close: 0, explain: [] as string[][] };
-  let status = { ready: true, backend: 'wasm', consent: 'profile', profile: 'indexeddb', warnings: [] } as unknown as VitrineStatus;
-  const client = {
-    get status() {
-      return status;
-    },
-    rank: (_activities: Activity[], options: RankOptions = {}) => {
-      calls.rank.push(options);
-      const ids = order.slice(0, options.slots ?? order.length);
-      const decision = {
-        id: `d${calls.rank.length}`,
-        items: ids.map((id, position) => ({ id, score: 0.5, propensity: 1, position, reasons: [] })),
-        backend: 'wasm',
-      } as unknown as Decision;
-      return new Promise<Decision>((resolve) => setTimeout(() => resolve(decision), rankDelayMs));
-    },
-    track: async (decisionId: string, activityId: string, outcome: string) => void calls.track.push([decisionId, activityId, outcome]),
-    explain: async (decisionId: string, activityId: string) => {
-      calls.explain.push([decisionId, activityId]);
-      return { decisionId, activityId, summary: 'because' };
-    },
-    setConsent: async (consent: Consent) => void (status = { ...status, consent }),
-    close: () => void calls.close++,
-  };
-  return { client: client as unknown as Vitrine, calls };
-}
+import { SHOP, fakeClient } from '@vitrine/storefront/testing';
 
 function Slot(props: UseRankingOptions & { activities?: Activity[] }) {
   const { activities = SHOP, ...options } = props;
@@ -188,7 +158,7 @@ describe('useVitrine', () => {
     render(app(async () => client, h(Probe)));
     expect(await explain('a')).toBeNull();
     await waitFor(() => expect(screen.getByText('ranked')).toBeTruthy());
-    await expect(explain('a')).resolves.toMatchObject({ decisionId: 'd1', summary: 'because' });
+    await expect(explain('a')).resolves.toMatchObject({ decisionId: 'd1', summary: 'You often take Bar offers' });
     expect(calls.explain).toEqual([['d1', 'a']]);
   });
 });

@@ -1,5 +1,8 @@
-import type { Consent, Decision, RankOptions, Vitrine, VitrineStatus } from '@vitrine/sdk';
-import type { Activity } from '@vitrine/sdk';
+/**
+ * Test doubles for the storefront core and both bindings (`@vitrine/storefront/testing`): fake
+ * clients and an IntersectionObserver the test drives by hand.
+ */
+import type { Activity, Consent, Decision, RankOptions, Vitrine, VitrineStatus } from '@vitrine/sdk';
 
 export const ACTIVITIES: Activity[] = ['a', 'b', 'c', 'd'].map((id) => ({ id, type: 'Coffee House', features: { expiration: '1d' } }));
 
@@ -62,6 +65,41 @@ export class FakeClient {
   asVitrine(): Vitrine {
     return this as unknown as Vitrine;
   }
+}
+
+/** The shop's own four activities, for the bindings' tests. */
+export const SHOP: Activity[] = ['a', 'b', 'c', 'd'].map((id) => ({ id, type: 'Bar', features: { expiration: '1d' } }));
+
+/** A client that ranks `order` after `rankDelayMs` (real or fake timers) and records what it is asked. */
+export function fakeClient(order = ['c', 'a', 'd', 'b'], rankDelayMs = 5) {
+  const calls = { rank: [] as RankOptions[], track: [] as string[][], close: 0, explain: [] as string[][], setConsent: [] as Consent[] };
+  let status = { ready: true, backend: 'wasm', consent: 'profile', profile: 'indexeddb', warnings: [] } as unknown as VitrineStatus;
+  const client = {
+    get status() {
+      return status;
+    },
+    rank: (activities: Activity[], options: RankOptions = {}) => {
+      calls.rank.push(options);
+      const ids = order.filter((id) => activities.some((a) => a.id === id)).slice(0, options.slots ?? order.length);
+      const decision = {
+        id: `d${calls.rank.length}`,
+        items: ids.map((id, position) => ({ id, score: 0.5, propensity: 1, position, reasons: [] })),
+        backend: 'wasm',
+      } as unknown as Decision;
+      return new Promise<Decision>((resolve) => setTimeout(() => resolve(decision), rankDelayMs));
+    },
+    track: async (decisionId: string, activityId: string, outcome: string) => void calls.track.push([decisionId, activityId, outcome]),
+    explain: async (decisionId: string, activityId: string) => {
+      calls.explain.push([decisionId, activityId]);
+      return { decisionId, activityId, summary: 'You often take Bar offers', reasons: [] };
+    },
+    setConsent: async (consent: Consent) => {
+      calls.setConsent.push(consent);
+      status = { ...status, consent };
+    },
+    close: () => void calls.close++,
+  };
+  return { client: client as unknown as Vitrine, calls };
 }
 
 /** An IntersectionObserver the test drives by hand: `FakeIntersectionObserver.report(el, ratio)`. */

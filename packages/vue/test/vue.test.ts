@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSSRApp, defineComponent, h, nextTick, type Component, type PropType } from 'vue';
 import type { Activity, Vitrine, VitrineOptions } from '@vitrine/sdk';
 import { useRanking, useVitrine, vitrinePlugin, type UseRankingOptions } from '../src';
-import { FakeIntersectionObserver, SHOP, fakeClient } from './fakes';
+import { FakeIntersectionObserver, SHOP, fakeClient } from '@vitrine/storefront/testing';
 
 /** A slot as a shop writes it: the ranked items, the slot and card attributes, click and dismiss. */
 const Slot = defineComponent({
