@@ -12,8 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 import sirv from 'sirv';
-import type { Logger } from 'vite';
-import { test, expect, CATALOG } from './fixtures';
+import { test, expect, capturingLogger, CATALOG } from './fixtures';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Inside the repository, so the app resolves vite from the root node_modules; ignored by git. */
@@ -54,20 +53,6 @@ function installTarball(): void {
   mkdirSync(target, { recursive: true });
   cpSync(join(MODEL_DIR, 'manifest.json'), join(target, 'manifest.json'));
   for (const f of manifest.files) cpSync(join(MODEL_DIR, f.path), join(target, f.path), { recursive: true });
-}
-
-/** A Vite logger that keeps warnings and errors (and prints nothing). */
-function capturingLogger(into: string[]): Logger {
-  const keep = (msg: string) => void into.push(msg);
-  return {
-    info: () => undefined,
-    warn: keep,
-    warnOnce: keep,
-    error: keep,
-    clearScreen: () => undefined,
-    hasErrorLogged: () => false,
-    hasWarned: false,
-  };
 }
 
 /** Requests that failed (4xx/5xx or network), by URL. */

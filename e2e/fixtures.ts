@@ -1,5 +1,6 @@
 import { test as base, expect, type Page } from '@playwright/test';
 import type { Vitrine, VitrineOptions } from '@vitrine/sdk';
+import type { Logger } from 'vite';
 
 export const MODEL = '/models/coupons/manifest.json';
 
@@ -50,4 +51,18 @@ export async function init(page: Page, options: Record<string, unknown>, path = 
     },
     { model: MODEL, ...options },
   );
+}
+
+/** A Vite logger that keeps warnings and errors (and prints nothing): specs that build apps assert on them. */
+export function capturingLogger(into: string[]): Logger {
+  const keep = (msg: string) => void into.push(msg);
+  return {
+    info: () => undefined,
+    warn: keep,
+    warnOnce: keep,
+    error: keep,
+    clearScreen: () => undefined,
+    hasErrorLogged: () => false,
+    hasWarned: false,
+  };
 }

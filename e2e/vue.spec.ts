@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test as plainTest, type BrowserContext, type Page } from '@playwright/test';
 import sirv from 'sirv';
-import type { Logger } from 'vite';
 import type { Vitrine } from '@vitrine/sdk';
 import { buildBinding } from '../scripts/build-bindings';
-import { test, expect, CATALOG, MODEL } from './fixtures';
+import { test, expect, capturingLogger, CATALOG, MODEL } from './fixtures';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const APP = join(ROOT, 'e2e/apps/vue');
@@ -73,20 +72,6 @@ function trapBrowserGlobals(): () => void {
   }
   return () => {
     for (const name of names) delete (globalThis as Record<string, unknown>)[name];
-  };
-}
-
-/** A Vite logger that keeps warnings and errors (and prints nothing). */
-function capturingLogger(into: string[]): Logger {
-  const keep = (msg: string) => void into.push(msg);
-  return {
-    info: () => undefined,
-    warn: keep,
-    warnOnce: keep,
-    error: keep,
-    clearScreen: () => undefined,
-    hasErrorLogged: () => false,
-    hasWarned: false,
   };
 }
 
