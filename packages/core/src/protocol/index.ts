@@ -8,6 +8,7 @@ export {
   MAX_EVENTS_PER_BATCH,
   MAX_UPDATE_DIMENSION,
   SIGNALS_FORMAT,
+  SegmentReportSchema,
   SignalFormatError,
   TIME_BUCKET_HOURS,
   UPDATE_WIRE_NAMES,

@@ -26,6 +26,11 @@ export const PrivacySchema = v.object({
     rhoPerContribution: Positive,
     /** A device contributes at most once per this many hours. */
     minHoursBetween: v.pipe(v.number(), v.minValue(0)),
+    /**
+     * With merchant segments: the ε of the randomized-response segment report a contribution
+     * carries. Its cost ε²/2 (pure ε-DP implies that zCDP) is included in rhoPerContribution.
+     */
+    segmentEpsilon: v.optional(Positive),
   }),
   aggregation: v.object({
     minCohort: v.number(),

@@ -37,6 +37,22 @@ export const EventSchema = v.strictObject({
   ),
   /** Shadow model's propensity for the same (a, s), when a shadow model was published. */
   q: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  /**
+   * 1: the page view was in the A/B holdout's control arm. `p` stays the logging policy's
+   * propensity over both arms (share × control's + (1 − share) × Vitrine's), as OPE needs.
+   */
+  c: v.optional(v.literal(1)),
+});
+
+/**
+ * The device's segment, reported through k-ary randomized response (see @vitrine/core/policy):
+ * `i` is an index into the segments of policy version `v` (their count means "none of them"),
+ * true with probability e^ε/(e^ε+m), any other with 1/(e^ε+m). Only in batches with an update,
+ * whose published privacy cost includes the report's.
+ */
+export const SegmentReportSchema = v.strictObject({
+  v: Id,
+  i: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(64)),
 });
 
 const UpdateVector = v.pipe(v.array(v.pipe(v.number(), v.finite())), v.minLength(1), v.maxLength(MAX_UPDATE_DIMENSION));
@@ -62,6 +78,7 @@ export const BatchSchema = v.strictObject({
   shadow: v.optional(Id),
   events: v.pipe(v.array(EventSchema), v.maxLength(MAX_EVENTS_PER_BATCH)),
   update: v.optional(UpdateSchema),
+  seg: v.optional(SegmentReportSchema),
 });
 
 /** A batch exactly as it travels: compact field names, validated by BatchSchema. */
@@ -79,6 +96,8 @@ export interface SignalEvent {
   timeBucket: number;
   /** The shadow model's propensity for the same placement, when a shadow was published. */
   shadowPropensity?: number;
+  /** The page view was in the holdout's control arm. */
+  control?: true;
 }
 
 export interface ModelUpdate {
@@ -97,6 +116,8 @@ export interface SignalBatch {
   shadow?: string;
   events: SignalEvent[];
   update?: ModelUpdate;
+  /** The randomized-response segment report (policy version, reported index). */
+  segment?: { policy: string; index: number };
 }
 
 /** The one place named fields meet their compact wire names. */
@@ -107,6 +128,7 @@ export const EVENT_WIRE_NAMES = {
   reward: 'r',
   timeBucket: 't',
   shadowPropensity: 'q',
+  control: 'c',
 } as const satisfies Record<keyof SignalEvent, keyof WireEvent>;
 export const UPDATE_WIRE_NAMES = { gradient: 'g', curvature: 'h', examples: 'n' } as const satisfies Record<
   keyof ModelUpdate,
@@ -125,20 +147,24 @@ export const BATCH_FIELD_DESCRIPTIONS: readonly string[] = [
   `events[].${EVENT_WIRE_NAMES.reward} reward 0..1`,
   `events[].${EVENT_WIRE_NAMES.timeBucket} 6-hour bucket`,
   `events[].${EVENT_WIRE_NAMES.shadowPropensity} shadow propensity`,
+  `events[].${EVENT_WIRE_NAMES.control} holdout control arm`,
   `update.${UPDATE_WIRE_NAMES.gradient} clipped gradient sum`,
   `update.${UPDATE_WIRE_NAMES.curvature} clipped curvature sum`,
   `update.${UPDATE_WIRE_NAMES.examples} examples`,
+  'seg segment, randomized response (only with an update)',
 ];
 
 export function eventToWire(e: SignalEvent): WireEvent {
   const wire: WireEvent = { a: e.activityId, s: e.slot, p: e.propensity, r: e.reward, t: e.timeBucket };
   if (e.shadowPropensity !== undefined) wire.q = e.shadowPropensity;
+  if (e.control) wire.c = 1;
   return wire;
 }
 
 export function eventFromWire(w: WireEvent): SignalEvent {
   const e: SignalEvent = { activityId: w.a, slot: w.s, propensity: w.p, reward: w.r, timeBucket: w.t };
   if (w.q !== undefined) e.shadowPropensity = w.q;
+  if (w.c === 1) e.control = true;
   return e;
 }
 
@@ -150,6 +176,7 @@ export function batchToWire(b: SignalBatch): WireBatch {
     ...(b.shadow !== undefined ? { shadow: b.shadow } : {}),
     events: b.events.map(eventToWire),
     ...(b.update ? { update: { g: b.update.gradient, h: b.update.curvature, n: b.update.examples } } : {}),
+    ...(b.segment ? { seg: { v: b.segment.policy, i: b.segment.index } } : {}),
   };
 }
 
@@ -157,6 +184,7 @@ export function batchFromWire(w: WireBatch): SignalBatch {
   const b: SignalBatch = { format: w.format, id: w.id, model: w.model, events: w.events.map(eventFromWire) };
   if (w.shadow !== undefined) b.shadow = w.shadow;
   if (w.update) b.update = { gradient: w.update.g, curvature: w.update.h, examples: w.update.n };
+  if (w.seg) b.segment = { policy: w.seg.v, index: w.seg.i };
   return b;
 }
 
@@ -190,6 +218,7 @@ export function parseWireBatch(json: unknown): WireBatch {
     throw new SignalFormatError('update.n: more examples than the batch has events', 'update.n');
   if (result.output.events.some((e) => e.q !== undefined) && !result.output.shadow)
     throw new SignalFormatError('shadow: events carry q terms but no shadow version', 'shadow');
+  if (result.output.seg && !result.output.update) throw new SignalFormatError('seg: a segment report rides only with an update', 'seg');
   return result.output;
 }
 
