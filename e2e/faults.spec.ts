@@ -12,7 +12,14 @@ const ENDPOINT = `http://127.0.0.1:${SERVER_PORT}/v1`;
 /** The e2e server publishes QA privacy (rounds of one network, a huge epsilon): loosened as the QA shop does. */
 const QA_FLOORS = { maxEpsilon: 1e9, minCohort: 1, minKThreshold: 1 };
 const CORS = { 'access-control-allow-origin': '*' };
-const SIGNALS = { consent: 'signals', endpoint: ENDPOINT, model: `${ENDPOINT}/models/current`, backend: 'wasm', privacyFloors: QA_FLOORS };
+const SIGNALS = {
+  consent: 'signals',
+  holdout: false,
+  endpoint: ENDPOINT,
+  model: `${ENDPOINT}/models/current`,
+  backend: 'wasm',
+  privacyFloors: QA_FLOORS,
+};
 
 type FaultWindow = TestWindow & {
   __rejections: string[];

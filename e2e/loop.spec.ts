@@ -20,6 +20,7 @@ const ALLOWED: RegExp[] = [
   /^\/v1\/models\/current$/,
   /^\/v1\/models\/[A-Za-z0-9._-]+\/(manifest\.json|weights\.bin)$/,
   /^\/v1\/privacy$/,
+  /^\/v1\/policy$/,
   /^\/v1\/signals$/,
 ];
 
@@ -60,8 +61,9 @@ test('reward loop: consented signals only, a DP round, shadow evidence, and the 
   });
   await expect(cards(page, 'offers-for-you')).toHaveCount(4, { timeout: 60_000 });
   await expect(page.locator('[data-field="model version"]')).toHaveText(seedVersion);
-  // Without consent to signals: nothing but model downloads.
-  expect(seen.filter((s) => s.url.pathname.startsWith('/v1/') && !s.url.pathname.startsWith('/v1/models/'))).toEqual([]);
+  // Without consent to signals: nothing but public documents (the model, the merchant's policy), fetched with GET.
+  const publicDocument = (p: string) => p.startsWith('/v1/models/') || p === '/v1/policy';
+  expect(seen.filter((s) => s.url.pathname.startsWith('/v1/') && (s.method !== 'GET' || !publicDocument(s.url.pathname)))).toEqual([]);
 
   await page.getByTestId('consent-banner').getByRole('button', { name: 'Personalize and help improve offers' }).click();
   await expect(page.getByTestId('privacy')).toContainText('"consent": "signals"');

@@ -28,6 +28,7 @@ test('two tabs of one shopper: one update between them, no batch sealed under a 
   // The server's current model (another test may have promoted one): updates are asked for that version only.
   const options = {
     consent: 'signals',
+    holdout: false,
     endpoint: ENDPOINT,
     model: `${ENDPOINT}/models/current`,
     backend: 'wasm',

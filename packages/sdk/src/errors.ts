@@ -9,6 +9,8 @@ export type VitrineErrorCode =
   | 'storage_unavailable'
   | 'scoring_failed'
   | 'signals_failed'
+  /** The server's merchant policy (rules, segments, pacing) could not be fetched or was not valid. */
+  | 'policy_unavailable'
   | 'closed'
   /** Something failed that has no better code (a platform error the SDK did not expect); `cause` holds it. */
   | 'internal';

@@ -2,7 +2,9 @@ import type { PrivacyFloors } from './signals/privacy-parameters';
 import type { VitrineError } from './errors';
 
 export type { Activity, FeatureRecord, FeatureValue, Outcome } from '@vitrine/core/domain';
+export type { Condition, Match, Rules, Segment } from '@vitrine/core/policy';
 import type { FeatureRecord } from '@vitrine/core/domain';
+import type { Rules, Segment } from '@vitrine/core/policy';
 
 /**
  * The shopper's choice, weakest first: 'none' (nothing stored on the device, nothing sent; ranking
@@ -76,6 +78,20 @@ export interface VitrineOptions {
    * version label matches their weights and whose `sequence` never goes down are used.
    */
   modelKey?: string | JsonWebKey;
+  /**
+   * The shop's business rules (exclusions, targeting, caps, boosts, pins, diversity; see
+   * docs/merchant.md). They add to the rules the server publishes at `${endpoint}/policy`.
+   */
+  rules?: Rules;
+  /** The shop's segments: rules over the on-device profile and attributes; membership never leaves the device as such. */
+  segments?: Segment[];
+  /**
+   * The A/B holdout: a share of page views (default 0.1) ranked by a control policy, the shop's
+   * order (default) or a uniformly random one, to measure lift. It runs while signals are sent
+   * (consent 'signals' and an endpoint): only there can the lift be measured. `sticky` keeps one
+   * arm per device (stored on the device, never sent). `false` turns it off.
+   */
+  holdout?: false | { share?: number; control?: 'shop-order' | 'uniform'; sticky?: boolean };
 }
 
 /** What was verified about the model in use (`status.integrity`). */
@@ -146,7 +162,7 @@ export interface VitrineStatus {
 }
 
 export interface Reason {
-  code: 'model' | 'explore' | 'profile' | 'rules' | 'fallback';
+  code: 'model' | 'explore' | 'profile' | 'rules' | 'fallback' | 'control';
   text: string;
 }
 
@@ -172,9 +188,21 @@ export interface Decision {
   items: RankedItem[];
   modelVersion: string | null;
   backend: RankingBackend;
-  policy: { name: 'epsilon-greedy-slate'; epsilon: number; explored: boolean };
+  policy: {
+    name: 'epsilon-greedy-slate';
+    epsilon: number;
+    explored: boolean;
+    /** The holdout arm of this page view: 'control' follows the control policy (absent when no holdout runs). */
+    arm?: 'vitrine' | 'control';
+  };
   /** Activities dropped because they were outside their eligibility window. */
   ineligible: string[];
+  /**
+   * Activities the merchant's rules left out, and which rule: 'exclude', 'target' (not in a
+   * targeted segment), 'hidden' (an outcome in `hideAfter`, e.g. redeemed), 'cap' (frequency cap),
+   * 'paced' (the server's pacing), 'diversity' (more of its type than `maxPerType`).
+   */
+  excluded?: { id: string; rule: 'exclude' | 'target' | 'hidden' | 'cap' | 'paced' | 'diversity' }[];
   degraded?: string;
 }
 
@@ -186,6 +214,8 @@ export interface RankOptions {
   at?: string | number | Date;
   /** Attach each item's encoded feature vector (for QA and the shared test vectors). */
   includeFeatures?: boolean;
+  /** Rules for this call only, added to the client's and the server's. */
+  rules?: Rules;
 }
 
 /** A group of a card's inputs, as `explain()` attributes its score. */

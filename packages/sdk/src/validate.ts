@@ -36,12 +36,16 @@ export const ActivitiesSchema = v.pipe(
   v.maxLength(100_000, 'has more than 100000 activities'),
 );
 
+const PlainObject = v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'must be an object');
+
 const RankOptionsSchema = v.optional(
   v.object({
     context: v.optional(Record_),
     slots: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1, 'must be at least 1'))),
     at: v.optional(TimeValue),
     includeFeatures: v.optional(v.boolean()),
+    // Checked in full by the rules chunk.
+    rules: v.optional(PlainObject),
   }),
 );
 
@@ -110,6 +114,19 @@ const OptionsSchema = v.object({
   random: v.optional(v.function()),
   now: v.optional(v.function()),
   modelKey: v.optional(ModelKeySchema),
+  // Checked in full by the rules chunk (policy/rules.ts) before createVitrine resolves.
+  rules: v.optional(PlainObject),
+  segments: v.optional(v.array(v.unknown())),
+  holdout: v.optional(
+    v.union([
+      v.literal(false),
+      v.strictObject({
+        share: v.optional(v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
+        control: v.optional(v.picklist(['shop-order', 'uniform'])),
+        sticky: v.optional(v.boolean()),
+      }),
+    ]),
+  ),
 });
 
 const TrackSchema = v.object({

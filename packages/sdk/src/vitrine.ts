@@ -17,6 +17,7 @@ import type { BackgroundSelection } from './scoring/select';
 import { defaultRandom, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
+import type { Holdout, PolicyDocument, RuleContext, RuledSlate, RuleEvent, Rules, Segment } from './policy/rules';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
 import type {
@@ -34,6 +35,13 @@ import type {
 } from './types';
 
 const DEFAULT_EPSILON = 0.05;
+const DEFAULT_HOLDOUT_SHARE = 0.1;
+/** The server's policy (rules, segments, pacing multipliers) is fetched again after this long, or after a minute when it failed. */
+const POLICY_REFRESH_MS = 5 * 60_000;
+const POLICY_RETRY_MS = 60_000;
+/** Events kept in memory for caps and segments (the store keeps as many). */
+const RULE_EVENTS_LIMIT = 500;
+type RulesChunk = typeof import('./policy/rules');
 /**
  * A model that could not be loaded (a server answering 502 while it starts, a flaky network,
  * a tampered download) is tried again: 2 s, 4 s, 8 s … (each with jitter) up to 5 minutes,
@@ -122,6 +130,11 @@ export interface Vitrine {
    */
   setConsent(consent: Consent): Promise<void>;
   /**
+   * The merchant's segments (the shop's and the server's) this shopper is in, computed on the
+   * device from the profile and attributes. Never sent as such.
+   */
+  segments(): Promise<{ id: string; name: string }[]>;
+  /**
    * "Why this offer" for a card of a recent decision: each input group's contribution to its score
    * (the score minus the score with that group's inputs removed), in plain words. Computed on the
    * device with the inputs the decision ranked with.
@@ -179,6 +192,18 @@ class VitrineClient implements Vitrine {
   private retries = 0;
   /** The warning of the profile store's current persistence failure, if any. */
   private storageFailure?: string;
+  /** The rules chunk (policy/rules.ts), once a page uses rules, a server policy or the holdout. */
+  private rulesChunk?: RulesChunk;
+  private shopRules?: Rules;
+  private shopSegments: Segment[] = [];
+  /** The server's policy document, when one was fetched; the next fetch is due at `policyDue`. */
+  private serverPolicy: PolicyDocument | null = null;
+  private policyDue = 0;
+  private policyFetching?: Promise<void>;
+  private policyFailure?: string;
+  /** The profile's events as caps and segments read them: from the store once, then kept up to date. */
+  private ruleEvents: RuleEvent[] | null = null;
+  private arm?: { share: number; arm: 'vitrine' | 'control' };
 
   constructor({ options, progress, store, openStore, status, internals }: ClientParts) {
     this.options = options;
@@ -369,7 +394,16 @@ class VitrineClient implements Vitrine {
     const { activities: all, options } = validateRank(activitiesIn, optionsIn);
     const at = toTime(options.at) ?? this.now();
     const ineligible: string[] = [];
-    const activities = all.some(hasWindow) ? all.filter((a) => (isEligible(a, at) ? true : (ineligible.push(a.id), false))) : all;
+    let activities = all.some(hasWindow) ? all.filter((a) => (isEligible(a, at) ? true : (ineligible.push(a.id), false))) : all;
+    // The merchant's rules act first (a lazy chunk): what they leave eligible is what is scored and explored.
+    const ruled = this.usesRules(options.rules) ? await this.ruleContext(options.rules, at) : null;
+    let excluded: Decision['excluded'];
+    if (ruled) {
+      const filtered = ruled.chunk.filterByRules(activities, ruled.ctx);
+      excluded = filtered.removed;
+      const list = activities;
+      activities = filtered.kept.map((i) => list[i]);
+    }
     const slots = options.slots ?? activities.length;
     const context = options.context ?? {};
     const id = newId();
@@ -377,7 +411,7 @@ class VitrineClient implements Vitrine {
     const { model, scorer, encoder } = this;
     if (!model || !scorer || !encoder) {
       return this.remember(
-        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model'),
+        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model', excluded),
         activities.slice(0, slots),
       );
     }
@@ -392,7 +426,20 @@ class VitrineClient implements Vitrine {
       // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
       if (!allFinite(scores)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
-      const slate = chooseSlate(scores, slots, this.epsilon, this.random);
+      const ruledSlate: RuledSlate | null = ruled
+        ? ruled.chunk.chooseRuledSlate({
+            activities,
+            scores,
+            slots,
+            epsilon: this.epsilon,
+            rules: ruled.ctx.rules,
+            segments: ruled.ctx.segments,
+            holdout: this.holdout(ruled.chunk),
+            random: this.random,
+          })
+        : null;
+      const slate = ruledSlate ?? chooseSlate(scores, slots, this.epsilon, this.random);
+      if (ruledSlate?.removed.length) excluded = [...(excluded ?? []), ...ruledSlate.removed];
       const placements = this.signals?.placements({
         ...slate,
         activities,
@@ -413,7 +460,10 @@ class VitrineClient implements Vitrine {
           score: scores[i],
           propensity: slate.propensities[pos],
           position: pos,
-          reasons: explain(activities[i], scores[i], slate.propensities[pos], slate.explored, profile),
+          reasons: [
+            ...(ruledSlate ? ruled!.chunk.ruleReasons(ruledSlate, pos, scores) : []),
+            ...explain(activities[i], scores[i], slate.propensities[pos], slate.explored, profile),
+          ],
           coldStart,
           ...(rows ? { features: Array.from(rows.subarray(i * encoder.dimension, (i + 1) * encoder.dimension)) } : {}),
         };
@@ -424,8 +474,14 @@ class VitrineClient implements Vitrine {
           items,
           modelVersion: model.manifest.version,
           backend: scorer.backend,
-          policy: { name: 'epsilon-greedy-slate', epsilon: this.epsilon, explored: slate.explored },
+          policy: {
+            name: 'epsilon-greedy-slate',
+            epsilon: this.epsilon,
+            explored: slate.explored,
+            ...(ruledSlate && this.holdout(ruled!.chunk) ? { arm: ruledSlate.arm } : {}),
+          },
           ineligible,
+          ...(excluded ? { excluded } : {}),
         },
         slate.order.map((i) => activities[i]),
         placements,
@@ -440,12 +496,19 @@ class VitrineClient implements Vitrine {
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
-      return this.remember(this.rulesDecision(id, activities, slots, ineligible, error.message), activities.slice(0, slots));
+      return this.remember(this.rulesDecision(id, activities, slots, ineligible, error.message, excluded), activities.slice(0, slots));
     }
   }
 
   /** The shop's own order, eligible items only: what the page gets when the model can't run. */
-  private rulesDecision(id: string, activities: Activity[], slots: number, ineligible: string[], reason: string): Decision {
+  private rulesDecision(
+    id: string,
+    activities: Activity[],
+    slots: number,
+    ineligible: string[],
+    reason: string,
+    excluded: Decision['excluded'],
+  ): Decision {
     return {
       id,
       items: activities.slice(0, slots).map((a, position) => ({
@@ -460,8 +523,126 @@ class VitrineClient implements Vitrine {
       backend: 'rules',
       policy: { name: 'epsilon-greedy-slate', epsilon: 0, explored: false },
       ineligible,
+      ...(excluded ? { excluded } : {}),
       degraded: reason,
     };
+  }
+
+  /** Whether rank() goes through the rules chunk: rules, segments or a server policy exist, or the holdout runs. */
+  private usesRules(callRules: Rules | undefined): boolean {
+    return (
+      callRules !== undefined ||
+      this.shopRules !== undefined ||
+      this.shopSegments.length > 0 ||
+      this.serverPolicy !== null ||
+      (this.signals !== null && this.options.holdout !== false)
+    );
+  }
+
+  private async loadRulesChunk(): Promise<RulesChunk> {
+    return (this.rulesChunk ??= await import('./policy/rules'));
+  }
+
+  /** Loads the rules chunk and checks the shop's rules and segments (createVitrine rejects bad ones); fetches the server's policy. */
+  async prepareRules(): Promise<void> {
+    const { rules, segments, endpoint } = this.options;
+    if (rules === undefined && segments === undefined && !endpoint) return;
+    const chunk = await this.loadRulesChunk();
+    if (rules !== undefined) this.shopRules = chunk.parseRules(rules, 'options.rules', 'invalid_options');
+    if (segments !== undefined) this.shopSegments = chunk.parseSegments(segments);
+    await this.refreshPolicy();
+  }
+
+  /**
+   * Fetches `${endpoint}/policy` when it is due (never two at once); a failure leaves the last good
+   * policy in force, warns, and is tried again a minute later.
+   */
+  private refreshPolicy(): Promise<void> {
+    const { endpoint } = this.options;
+    const chunk = this.rulesChunk;
+    if (!endpoint || !chunk || this.closed || this.policyFetching || this.now() < this.policyDue)
+      return this.policyFetching ?? Promise.resolve();
+    const fetching = chunk.fetchPolicy(endpoint).then(
+      (doc) => {
+        this.serverPolicy = doc;
+        this.policyDue = this.now() + POLICY_REFRESH_MS;
+        this.setPolicyFailure(undefined);
+      },
+      (err: unknown) => {
+        this.policyDue = this.now() + POLICY_RETRY_MS;
+        const reason = `merchant policy not loaded from ${endpoint}/policy (${(err as Error)?.message ?? err}); the shop's own rules apply`;
+        if (this.policyFailure !== reason) this.report(new VitrineError('policy_unavailable', reason, { cause: err }));
+        this.setPolicyFailure(reason);
+      },
+    );
+    this.policyFetching = fetching.finally(() => {
+      this.policyFetching = undefined;
+    });
+    return this.policyFetching;
+  }
+
+  private setPolicyFailure(reason: string | undefined): void {
+    const warnings = this.status.warnings.filter((w) => w !== this.policyFailure);
+    this.policyFailure = reason;
+    this.status = { ...this.status, warnings: reason ? [...warnings, reason] : warnings };
+  }
+
+  /** What the rules act on for one rank: the rule sets in force, pacing, segments, the profile's events. */
+  private async ruleContext(callRules: Rules | undefined, at: number): Promise<{ chunk: RulesChunk; ctx: RuleContext }> {
+    const chunk = await this.loadRulesChunk();
+    void this.refreshPolicy(); // in the background: this rank uses the policy in force
+    const server = this.serverPolicy;
+    const rules = [
+      ...(server ? [server.rules] : []),
+      ...(this.shopRules ? [this.shopRules] : []),
+      ...(callRules !== undefined ? [chunk.parseRules(callRules, 'options.rules', 'invalid_input')] : []),
+    ];
+    const events = await this.eventsForRules();
+    const segments = new Set(chunk.deviceSegments(this.segmentDefinitions(), this.profile, events, this.personalUser(), at));
+    return { chunk, ctx: { rules, pacing: server?.pacing ?? {}, segments, events, now: at, random: this.random } };
+  }
+
+  private segmentDefinitions(): Segment[] {
+    return [...(this.serverPolicy?.segments ?? []), ...this.shopSegments];
+  }
+
+  /** The profile's events for caps and segments, read from the store once (none under consent 'none'). */
+  private async eventsForRules(): Promise<RuleEvent[]> {
+    if (this.consent === 'none') return [];
+    if (!this.ruleEvents) {
+      try {
+        this.ruleEvents = (await this.store.events()).map(({ activityId, outcome, hour }) => ({ activityId, outcome, hour }));
+      } catch {
+        this.ruleEvents = [];
+      }
+    }
+    return this.ruleEvents;
+  }
+
+  /** The holdout in force: only while signals are sent (where lift can be measured), unless turned off. */
+  private holdout(chunk: RulesChunk): Holdout | null {
+    const h = this.options.holdout;
+    if (h === false || !this.signals) return null;
+    const share = h?.share ?? DEFAULT_HOLDOUT_SHARE;
+    if (share <= 0) return null;
+    const control = h?.control ?? 'shop-order';
+    if (!h?.sticky) return { share, control };
+    if (this.arm?.share !== share) this.arm = { share, arm: chunk.stickyArm(share, this.random) };
+    return { share, control, sticky: this.arm.arm };
+  }
+
+  segments(): Promise<{ id: string; name: string }[]> {
+    return settled(
+      (async () => {
+        if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
+        const definitions = this.segmentDefinitions();
+        if (!definitions.length) return [];
+        const chunk = await this.loadRulesChunk();
+        const ids = new Set(chunk.deviceSegments(definitions, this.profile, await this.eventsForRules(), this.personalUser(), this.now()));
+        return definitions.filter((d) => ids.has(d.id)).map(({ id, name }) => ({ id, name }));
+      })(),
+      this.report,
+    );
   }
 
   private remember(
@@ -502,6 +683,10 @@ class VitrineClient implements Vitrine {
       } catch (err) {
         await this.toMemory(err);
         this.profile = await this.store.append(event);
+      }
+      if (this.ruleEvents) {
+        this.ruleEvents.push({ activityId, outcome, hour: event.hour });
+        if (this.ruleEvents.length > RULE_EVENTS_LIMIT) this.ruleEvents.shift();
       }
     }
     const placement = decision.placements?.get(activityId);
@@ -631,6 +816,7 @@ class VitrineClient implements Vitrine {
   /** Consent 'none': the stored profile goes (its database too); nothing is kept until consent is given again. */
   private async eraseProfile(): Promise<void> {
     this.profile = emptyAggregates();
+    this.ruleEvents = null;
     this.decisions.dropPersonalInputs();
     const store = this.store;
     this.store = new MemoryProfileStore(DEFAULT_RETENTION, this.now);
@@ -658,6 +844,7 @@ class VitrineClient implements Vitrine {
     this.store = store;
     this.status = { ...this.status, profile: store.kind, warnings: warning ? [...this.status.warnings, warning] : this.status.warnings };
     await this.loadProfile();
+    this.ruleEvents = null;
     for (const event of early) this.profile = await this.store.append(event);
   }
 
@@ -717,6 +904,13 @@ class VitrineClient implements Vitrine {
     this.decisions.clear();
     this.user = {};
     this.profile = emptyAggregates();
+    this.ruleEvents = null;
+    this.arm = undefined;
+    try {
+      localStorage.removeItem('vitrine.holdout'); // the sticky holdout arm (policy/rules.ts)
+    } catch {
+      /* no storage */
+    }
     // The store stays usable: a closed IndexedDB store opens a fresh database on the next event.
     await this.eraseStore(this.store);
     // The model cache holds nothing personal, but "forget" promises an empty origin.
@@ -782,7 +976,16 @@ export function createVitrine(options: VitrineOptions, internals: VitrineInterna
     const client = new VitrineClient({ options: { ...opts, consent }, progress, store, openStore, internals, status });
     attached.client = client;
     for (const reason of early) client.storageRepaired(reason);
+    // The rules chunk and the server's policy load beside the model; the shop's bad rules reject createVitrine.
+    const rules = client.prepareRules();
+    rules.catch(() => undefined);
     await client.useModel(loading);
+    try {
+      await rules;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
     if (warning) client.status.warnings.push(warning);
     await client.loadProfile();
     await client.startSignalsOrReport();

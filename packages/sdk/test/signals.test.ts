@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { openDB } from 'idb';
 import { createServer, openDb, type VitrineServer } from '@vitrine/server';
 import { testConfig } from '@vitrine/server/testing';
-import { createVitrine, type Activity, type VitrineError } from '../src/index';
+import { createVitrine, type Activity, type VitrineError, type VitrineOptions } from '../src/index';
 import { IdbOutbox, MemoryOutbox, SIGNALS_DB } from '../src/signals/outbox';
 import * as valibot from 'valibot';
 import { REWARDS } from '@vitrine/core/domain';
@@ -76,6 +76,8 @@ afterEach(() => {
 
 interface ClientOptions {
   consent?: 'none' | 'signals';
+  holdout?: VitrineOptions['holdout'];
+  random?: () => number;
   now?: () => number;
   outbox?: MemoryOutbox | IdbOutbox;
   errors?: VitrineError[];
@@ -90,6 +92,9 @@ function client(options: ClientOptions = {}) {
       storage: 'memory',
       consent: options.consent,
       now: options.now,
+      // The holdout's control arm changes the order and marks events: off unless a test is about it.
+      holdout: options.holdout ?? false,
+      ...(options.random ? { random: options.random } : {}),
       onError: (e) => options.errors?.push(e),
       // This test server runs rounds of one network with a huge epsilon (QA settings).
       privacyFloors: QA_FLOORS,
@@ -107,7 +112,12 @@ describe('signals stage', () => {
     await v.track(d.id, d.items[0].id, 'click');
     await v.flush();
     v.close();
-    expect(requests.filter((r) => !r.url.includes('/v1/models/'))).toEqual([]);
+    // Only public documents are fetched: the model and the merchant's policy, GET, no cookies, no query, no body.
+    const other = requests.filter((r) => !r.url.includes('/v1/models/'));
+    expect(other.map((r) => r.url)).toEqual([`${base}/v1/policy`]);
+    expect(other[0].init).toMatchObject({ credentials: 'omit' });
+    expect(other[0].init.method ?? 'GET').toBe('GET');
+    expect(other[0].init.body).toBeUndefined();
     // The default consent keeps the profile on the device and sends nothing.
     expect(await v.privacyReport()).toEqual({ consent: 'profile', sent: null });
   });
@@ -156,6 +166,39 @@ describe('signals stage', () => {
     expect(report.spent!.contributions).toBe(1);
     expect(report.spent!.epsilon).toBeGreaterThan(0);
     expect(report.spent!.epsilon).toBeLessThanOrEqual(report.budget!.epsilon);
+    v.close();
+  });
+
+  it("holdout: control page views keep the shop's order, say so, and mark their events", async () => {
+    const v = await client({ consent: 'signals', holdout: { share: 1 } });
+    const d = await v.rank(activities, { context, slots: 3 });
+    expect(d.policy.arm).toBe('control');
+    expect(d.items.map((i) => i.id)).toEqual(activities.slice(0, 3).map((a) => a.id));
+    // Share 1: the logging policy is the shop's order, so each placement had probability 1.
+    expect(d.items.map((i) => i.propensity)).toEqual([1, 1, 1]);
+    expect(d.items[0].reasons[0]).toMatchObject({ code: 'control' });
+    await v.track(d.id, d.items[0].id, 'click');
+    await v.flush();
+    const events = (signalPosts()[0].body as { events: Record<string, unknown>[] }).events;
+    expect(events).toEqual([expect.objectContaining({ a: d.items[0].id, c: 1, p: 1, r: 1 })]);
+    v.close();
+  });
+
+  it('holdout: by default about 10% of page views are control, drawn per page view', async () => {
+    let seed = 1;
+    const v = await client({ consent: 'signals', holdout: {}, random: () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646 });
+    let control = 0;
+    const runs = 600;
+    for (let r = 0; r < runs; r++) {
+      const d = await v.rank(activities, { context, slots: 2 });
+      if (d.policy.arm === 'control') control++;
+      else expect(d.policy.arm).toBe('vitrine');
+      // Propensities are over both arms: (1 − 0.1)·Vitrine's + 0.1·control's.
+      for (const item of d.items) expect(item.propensity).toBeGreaterThan(0);
+    }
+    // Binomial(600, 0.1): mean 60, sd 7.3; 4.5 sd either side.
+    expect(control).toBeGreaterThan(27);
+    expect(control).toBeLessThan(93);
     v.close();
   });
 

@@ -250,6 +250,8 @@ async function runSplit(split: number): Promise<{ info: SplitInfo; runs: Run[] }
                 model: `${host}/v1/models/current`,
                 endpoint: `${host}/v1`,
                 consent: 'signals',
+                // The simulation measures learning: every page view ranks with Vitrine (no A/B holdout).
+                holdout: false,
                 backend: 'cpu',
                 storage: 'memory',
                 user: chunk[0]?.user,

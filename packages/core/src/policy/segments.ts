@@ -14,7 +14,7 @@ export interface SegmentInputs {
 }
 
 /** The newest event's hour of an event log (null when it is empty). */
-export function lastEventHour(events: readonly ProfileEvent[]): number | null {
+export function lastEventHour(events: readonly Pick<ProfileEvent, 'hour'>[]): number | null {
   let last: number | null = null;
   for (const e of events) if (last === null || e.hour > last) last = e.hour;
   return last;

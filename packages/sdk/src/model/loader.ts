@@ -4,7 +4,6 @@ import {
   checkVersionLabel,
   dequantize,
   parseManifest,
-  verifyManifestSignature,
   weightsDigest,
   type ModelManifest,
   type PinnedKey,
@@ -49,7 +48,7 @@ export interface LoaderEnv {
 }
 
 /** The highest sequence accepted before from a URL, and what it was accepted for. */
-interface Floor {
+export interface Floor {
   sequence: number;
   version?: string;
   /** The weights digest (signature.ts); absent in records written before it was kept. */
@@ -57,7 +56,7 @@ interface Floor {
 }
 
 /** A manifest as parsed, with the JSON it came from (what the signature covers). */
-interface Received {
+export interface Received {
   manifest: ModelManifest;
   raw: unknown;
 }
@@ -301,34 +300,9 @@ async function checkTrust(
     ...(manifest.role ? { role: manifest.role } : {}),
   };
   if (!pinned) return { signature: 'unchecked', ...base };
-  const refuse = (message: string) => new VitrineError('model_integrity', message, { field: 'model' });
-  const check = await verifyManifestSignature(subtle!, raw, pinned);
-  if (!check.ok) throw refuse(check.message);
-  if (manifest.role !== role) {
-    throw refuse(
-      manifest.role === undefined
-        ? `a signed manifest must name its role (expected ${role})`
-        : `manifest ${manifest.version} was published as the ${manifest.role} model, not the ${role} one`,
-    );
-  }
-  if (labelProblem) throw refuse(labelProblem);
-  if (manifest.sequence === undefined) throw refuse('a signed manifest must carry a sequence');
-  const highest = Math.max(0, ...floors.map((f) => f.sequence));
-  if (manifest.sequence < highest) {
-    throw refuse(`stale manifest: sequence ${manifest.sequence} is below ${highest}, accepted before from this URL`);
-  }
-  if (manifest.sequence === highest) {
-    const weights = await weightsDigest(subtle!, manifest);
-    const other = floors.find(
-      (f) => f.sequence === highest && (f.version !== manifest.version || (f.weights !== undefined && f.weights !== weights)),
-    );
-    if (other) {
-      throw refuse(
-        `sequence ${highest} was accepted before from this URL for other content (${other.version ?? 'unknown'}), not ${manifest.version}`,
-      );
-    }
-  }
-  return { signature: 'verified', keyId: check.keyId, ...base, verifyMs: Math.round((performance.now() - started) * 100) / 100 };
+  // Signature, role and sequence checks only run with a pinned key: a lazy chunk, off the default first download.
+  const { checkPinned } = await import('./pinned');
+  return checkPinned({ manifest, raw }, subtle!, pinned, role, floors, base, labelProblem, started);
 }
 
 async function readHighest(cache: Cache, manifestUrl: string): Promise<Floor | undefined> {

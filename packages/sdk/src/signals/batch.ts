@@ -68,6 +68,7 @@ export function outcomeEvent({ key, activityId, placement, reward, at, withShado
   const event: OpenEvent = { key, activityId, slot: placement.slot, propensity: placement.propensity, reward, timeBucket: timeBucket(at) };
   if (placement.shadowPropensity !== undefined && withShadow) event.shadowPropensity = placement.shadowPropensity;
   if (placement.example) event.example = placement.example;
+  if (placement.control) event.control = true;
   return event;
 }
 

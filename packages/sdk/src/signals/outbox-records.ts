@@ -34,6 +34,7 @@ const OpenEventSchema = v.object({
   reward: v.pipe(Finite, v.minValue(0), v.maxValue(1)),
   timeBucket: v.pipe(v.number(), v.integer(), v.minValue(0)),
   shadowPropensity: v.optional(v.pipe(Finite, v.minValue(0), v.maxValue(1))),
+  control: v.optional(v.literal(true)),
   example: v.optional(
     v.pipe(
       v.object({ index: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))), value: v.array(Finite), logit: Finite }),

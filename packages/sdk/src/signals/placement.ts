@@ -13,6 +13,8 @@ export interface Placement {
   example?: HeadExample;
   /** The shadow model's propensity for the same placement, when a shadow is published. */
   shadowPropensity?: number;
+  /** The page view was in the holdout's control arm. */
+  control?: true;
   /** The two above are computed after rank() has returned (off its latency); track() waits for this. */
   pending?: Promise<void>;
 }
@@ -25,6 +27,8 @@ export interface RankedSlate {
   order: number[];
   /** Logging propensity per slot. */
   propensities: number[];
+  /** The page view's holdout arm ('vitrine' when no holdout runs). */
+  arm?: 'vitrine' | 'control';
   epsilon: number;
   encoder: FeatureEncoder;
   context: FeatureRecord;

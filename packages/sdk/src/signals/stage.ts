@@ -230,7 +230,11 @@ export class SignalsStage {
     const placed: [number, Placement][] = [];
     slate.order.forEach((i, slot) => {
       if (!this.catalog.has(slate.activities[i].id)) return; // never name an activity outside the published catalog
-      const placement: Placement = { slot, propensity: slate.propensities[slot] };
+      const placement: Placement = {
+        slot,
+        propensity: slate.propensities[slot],
+        ...(slate.arm === 'control' ? { control: true as const } : {}),
+      };
       out.set(slate.activities[i].id, placement);
       placed.push([slot, placement]);
     });

@@ -1,0 +1,380 @@
+/**
+ * The merchant's rules in the policy stage (a lazy chunk: pages without rules, a server policy
+ * or a running holdout never download it). Rules act before exploration, and every placed
+ * item's propensity is computed over what they left eligible, so off-policy estimates stay
+ * unbiased (the eligible set is part of the context they condition on):
+ *
+ * 1. Filters (no randomness but pacing's): exclusions, targeting by segment, shown-once
+ *    outcomes (`hideAfter`), frequency caps counted from the profile's events, then pacing: a
+ *    page view keeps a paced activity with probability = its published multiplier.
+ * 2. Boosts change scores (score × multiply + add).
+ * 3. Pins take their slots with propensity 1.
+ * 4. Diversity: only each type's best `maxPerType` (minus its pinned ones) compete, so every
+ *    order of the pool respects the cap, exploration's too; the greedy order is by score, or
+ *    by maximal marginal relevance when `lambda` < 1.
+ * 5. The holdout draws the arm; Vitrine's arm explores with probability ε (a uniformly random
+ *    order of the pool), control takes the shop's order or a uniformly random one. The free
+ *    slot j's item i is logged with P = (1 − h)·[(1 − ε)·[greedy_j = i] + ε/n] + h·P_control(i, j).
+ */
+import * as v from 'valibot';
+import {
+  MatchSchema,
+  PolicyDocumentSchema,
+  RulesSchema,
+  SegmentsSchema,
+  lastEventHour,
+  segmentMemberships,
+  type Match,
+  type PolicyDocument,
+  type Rules,
+  type Segment,
+} from '@vitrine/core/policy';
+import { own, type ProfileAggregates } from '@vitrine/core/features';
+import type { Activity, FeatureRecord, Outcome } from '@vitrine/core/domain';
+import { VitrineError } from '../errors';
+import { topK } from './epsilon-greedy';
+
+export { lastEventHour, segmentMemberships };
+export type { PolicyDocument, Rules, Segment };
+
+export const HOLDOUT_CONTROLS = ['shop-order', 'uniform'] as const;
+export type HoldoutControl = (typeof HOLDOUT_CONTROLS)[number];
+export type Arm = 'vitrine' | 'control';
+
+/** Why the rules left an activity out of a decision. */
+export type RuleRemoval = 'exclude' | 'target' | 'hidden' | 'cap' | 'paced' | 'diversity';
+
+/** The events caps and `hideAfter` count (the profile's event log, oldest first). */
+export interface RuleEvent {
+  activityId: string;
+  outcome: Outcome;
+  /** Epoch ms floored to the hour. */
+  hour: number;
+}
+
+export interface RuleContext {
+  rules: readonly Rules[];
+  /** Server pacing multipliers by activity id (absent: 1). */
+  pacing: Readonly<Record<string, number>>;
+  segments: ReadonlySet<string>;
+  events: readonly RuleEvent[];
+  now: number;
+  random: () => number;
+}
+
+export interface Filtered {
+  /** Indices of the activities the rules keep, in the shop's order. */
+  kept: number[];
+  removed: { id: string; rule: RuleRemoval }[];
+}
+
+/** Parses the shop's rules (options or a rank call): a typed VitrineError names the first bad field. */
+export function parseRules(raw: unknown, field: string, code: 'invalid_input' | 'invalid_options'): Rules {
+  return parse(RulesSchema, raw, field, code);
+}
+
+export function parseSegments(raw: unknown): Segment[] {
+  return parse(SegmentsSchema, raw, 'options.segments', 'invalid_options');
+}
+
+function parse<T>(schema: v.GenericSchema<unknown, T>, raw: unknown, field: string, code: 'invalid_input' | 'invalid_options'): T {
+  const parsed = v.safeParse(schema, raw);
+  if (parsed.success) return parsed.output;
+  const issue = parsed.issues[0];
+  const path = v.getDotPath(issue);
+  throw new VitrineError(code, `${field}${path ? `.${path}` : ''}: ${issue.message}`, { field });
+}
+
+const oneOrMany = <T>(x: T | T[] | undefined): T[] | undefined => (x === undefined ? undefined : Array.isArray(x) ? x : [x]);
+
+export function matches(match: Match, activity: Activity, segments: ReadonlySet<string>): boolean {
+  const ids = oneOrMany(match.activity);
+  const types = oneOrMany(match.type);
+  return (
+    (ids === undefined || ids.includes(activity.id)) &&
+    (types === undefined || types.includes(activity.type)) &&
+    (match.segment === undefined || segments.has(match.segment))
+  );
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Step 1: what the rules leave eligible. Pacing draws one random number per paced activity, in the shop's order. */
+export function filterByRules(activities: readonly Activity[], ctx: RuleContext): Filtered {
+  // Any rules at all (the shop's or the server's) bring the default: a redeemed offer is not shown again.
+  const hideAfter = new Set<Outcome>(ctx.rules.reduce<Outcome[]>((acc, r) => r.hideAfter ?? acc, ctx.rules.length ? ['purchase'] : []));
+  const finished = new Set<string>();
+  for (const e of ctx.events) if (hideAfter.has(e.outcome)) finished.add(e.activityId);
+  const caps = ctx.rules.flatMap((r) => r.caps ?? []);
+  const kept: number[] = [];
+  const removed: Filtered['removed'] = [];
+  activities.forEach((a, i) => {
+    const rule = removal(a);
+    if (rule) removed.push({ id: a.id, rule });
+    else kept.push(i);
+  });
+  return { kept, removed };
+
+  function removal(a: Activity): RuleRemoval | null {
+    for (const r of ctx.rules) {
+      if (r.exclude?.some((m) => matches(m, a, ctx.segments))) return 'exclude';
+      const targeted = r.target?.filter((t) => oneOrMany(t.activity)!.includes(a.id));
+      if (targeted?.length && !targeted.some((t) => t.segments.some((s) => ctx.segments.has(s)))) return 'target';
+    }
+    if (finished.has(a.id)) return 'hidden';
+    for (const cap of caps) {
+      if (!matches(cap.match, a, ctx.segments)) continue;
+      // Events keep the hour only: a view counts while its hour is inside the window.
+      const since = ctx.now - cap.perHours * HOUR_MS;
+      let views = 0;
+      for (const e of ctx.events) if (e.outcome === 'view' && e.activityId === a.id && e.hour + HOUR_MS > since) views++;
+      if (views >= cap.maxViews) return 'cap';
+    }
+    const multiplier = own(ctx.pacing, a.id);
+    if (multiplier !== undefined && multiplier < 1 && !(ctx.random() < multiplier)) return 'paced';
+    return null;
+  }
+}
+
+export interface Holdout {
+  share: number;
+  control: HoldoutControl;
+  /** The device's arm when assignment is sticky (drawn once, kept on the device); else drawn per page view. */
+  sticky?: Arm;
+}
+
+export interface RuledSlateInput {
+  /** The activities the filters kept, in the shop's order, and their model scores. */
+  activities: readonly Activity[];
+  scores: ArrayLike<number>;
+  slots: number;
+  epsilon: number;
+  rules: readonly Rules[];
+  segments: ReadonlySet<string>;
+  holdout: Holdout | null;
+  random: () => number;
+}
+
+export interface RuledSlate {
+  /** Indices into `activities`, slot 0 first. */
+  order: number[];
+  propensities: number[];
+  /** What Vitrine's greedy order would put in each slot (what `order` is unless it explored or the page view is control). */
+  greedy: number[];
+  /** Slots a pin took. */
+  pinned: boolean[];
+  /** Scores after boosts, by activity index. */
+  adjusted: Float32Array;
+  explored: boolean;
+  arm: Arm;
+  removed: { id: string; rule: RuleRemoval }[];
+}
+
+export function chooseRuledSlate(input: RuledSlateInput): RuledSlate {
+  const { activities, slots, rules, segments, random } = input;
+  const n = activities.length;
+  const adjusted = Float32Array.from(input.scores);
+  for (const r of rules) {
+    for (const b of r.boost ?? []) {
+      activities.forEach((a, i) => {
+        if (matches(b.match, a, segments)) adjusted[i] = adjusted[i] * (b.multiply ?? 1) + (b.add ?? 0);
+      });
+    }
+  }
+  // Pins: the first pin of an activity and of a slot wins; pins past the slate's end are not pins.
+  const pinAt = new Map<number, number>();
+  const pinnedItems = new Set<number>();
+  const indexById = new Map(activities.map((a, i) => [a.id, i] as const));
+  for (const r of rules) {
+    for (const p of r.pin ?? []) {
+      const i = indexById.get(p.activity);
+      if (i === undefined || p.position >= slots || pinAt.has(p.position) || pinnedItems.has(i)) continue;
+      if (p.segment !== undefined && !segments.has(p.segment)) continue;
+      pinAt.set(p.position, i);
+      pinnedItems.add(i);
+    }
+  }
+  const maxPerType = rules.reduce<number | undefined>((acc, r) => r.diversity?.maxPerType ?? acc, undefined);
+  const lambda = rules.reduce<number | undefined>((acc, r) => r.diversity?.lambda ?? acc, undefined) ?? 1;
+  const removed: RuledSlate['removed'] = [];
+  let pool = [...Array(n).keys()].filter((i) => !pinnedItems.has(i));
+  if (maxPerType !== undefined) {
+    const left = new Map<string, number>();
+    for (const i of pinnedItems) left.set(activities[i].type, (left.get(activities[i].type) ?? maxPerType) - 1);
+    // Best first, ties in the shop's order: each type keeps its best `left` activities.
+    const byScore = topK(
+      Float32Array.from(pool, (i) => adjusted[i]),
+      pool.length,
+    ).map((j) => pool[j]);
+    const keep = new Set<number>();
+    for (const i of byScore) {
+      const t = activities[i].type;
+      const room = left.get(t) ?? maxPerType;
+      if (room > 0) keep.add(i);
+      else removed.push({ id: activities[i].id, rule: 'diversity' });
+      left.set(t, room - 1);
+    }
+    pool = pool.filter((i) => keep.has(i));
+  }
+  const total = Math.min(slots, pool.length + pinnedItems.size);
+  const free = total - [...pinAt.keys()].filter((p) => p < total).length;
+  const freeSlots = Math.max(0, Math.min(free, pool.length));
+  const poolScores = Float32Array.from(pool, (i) => adjusted[i]);
+  const greedyPool = (lambda < 1 ? mmr(pool, poolScores, activities, lambda, freeSlots) : topK(poolScores, freeSlots)).map((j) => pool[j]);
+
+  const h = input.holdout && pool.length > 0 ? input.holdout.share : 0;
+  const arm: Arm = input.holdout?.sticky ?? (h > 0 && random() < h ? 'control' : 'vitrine');
+  const m = pool.length;
+  const eps = m > 1 ? input.epsilon : 0;
+  let explored = false;
+  let chosen = greedyPool;
+  if (arm === 'vitrine') {
+    explored = m > 1 && random() < input.epsilon;
+    if (explored) chosen = randomPrefix(pool, freeSlots, random);
+  } else {
+    chosen = input.holdout!.control === 'uniform' ? randomPrefix(pool, freeSlots, random) : pool.slice(0, freeSlots);
+  }
+  const control = input.holdout?.control ?? 'shop-order';
+  const probability = (i: number, j: number) => {
+    const vitrine = (1 - eps) * (greedyPool[j] === i ? 1 : 0) + eps / m;
+    if (h === 0) return vitrine;
+    const ctrl = control === 'uniform' ? 1 / m : pool[j] === i ? 1 : 0;
+    return (1 - h) * vitrine + h * ctrl;
+  };
+
+  // Slots in order: a pin where one is, else the next free choice; a pin past a short pool moves up.
+  const order: number[] = [];
+  const greedy: number[] = [];
+  const propensities: number[] = [];
+  const pinned: boolean[] = [];
+  let j = 0;
+  for (let pos = 0; order.length < total; pos++) {
+    const pin = pinAt.get(pos);
+    if (pin !== undefined) {
+      order.push(pin);
+      greedy.push(pin);
+      propensities.push(1);
+      pinned.push(true);
+    } else if (j < freeSlots) {
+      order.push(chosen[j]);
+      greedy.push(greedyPool[j]);
+      propensities.push(probability(chosen[j], j));
+      pinned.push(false);
+      j++;
+    } else if (pos >= slots) break;
+  }
+  return { order, propensities, greedy, pinned, adjusted, explored, arm, removed };
+}
+
+/** The first k of a uniformly random permutation of `pool` (k draws). */
+function randomPrefix(pool: readonly number[], k: number, random: () => number): number[] {
+  const perm = [...pool];
+  const out: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const j = Math.min(perm.length - 1, i + Math.floor(random() * (perm.length - i)));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+    out.push(perm[i]);
+  }
+  return out;
+}
+
+/**
+ * Maximal marginal relevance (Carbonell & Goldstein 1998): each next slot takes the candidate with
+ * the best λ·score − (1 − λ)·max similarity to those already taken; ties in the shop's order.
+ * Returns positions in `pool`.
+ */
+function mmr(pool: readonly number[], scores: Float32Array, activities: readonly Activity[], lambda: number, k: number): number[] {
+  const taken: number[] = [];
+  const closest = new Float64Array(pool.length);
+  const used = new Uint8Array(pool.length);
+  for (let step = 0; step < k; step++) {
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let j = 0; j < pool.length; j++) {
+      if (used[j]) continue;
+      const value = lambda * scores[j] - (1 - lambda) * closest[j];
+      if (value > bestValue) {
+        bestValue = value;
+        best = j;
+      }
+    }
+    used[best] = 1;
+    taken.push(best);
+    const chosen = activities[pool[best]];
+    for (let j = 0; j < pool.length; j++) if (!used[j]) closest[j] = Math.max(closest[j], similarity(chosen, activities[pool[j]]));
+  }
+  return taken;
+}
+
+/** Half for the same type, half for the share of categorical features with equal values: 0..1. */
+export function similarity(a: Activity, b: Activity): number {
+  const fa = a.features ?? {};
+  const fb = b.features ?? {};
+  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)].filter((key) => typeof (own(fa, key) ?? own(fb, key)) === 'string'));
+  let same = 0;
+  for (const key of keys) if (own(fa, key) !== undefined && own(fa, key) === own(fb, key)) same++;
+  return (a.type === b.type ? 0.5 : 0) + (keys.size ? (0.5 * same) / keys.size : 0);
+}
+
+/** The server's policy document, or why it could not be used. */
+export async function fetchPolicy(endpoint: string): Promise<PolicyDocument> {
+  const res = await fetch(`${endpoint.replace(/\/+$/, '')}/policy`, { credentials: 'omit', cache: 'no-cache' });
+  if (!res.ok) throw new Error(`GET /policy answered ${res.status}`);
+  const parsed = v.safeParse(PolicyDocumentSchema, await res.json());
+  if (!parsed.success)
+    throw new Error(`the published policy is not valid (${v.getDotPath(parsed.issues[0]) ?? 'document'}: ${parsed.issues[0].message})`);
+  return parsed.output;
+}
+
+/** Segment membership from what is on the device (profile, its newest event, the shopper's attributes). */
+export function deviceSegments(
+  definitions: readonly Segment[],
+  profile: ProfileAggregates,
+  events: readonly RuleEvent[],
+  user: FeatureRecord,
+  now: number,
+): string[] {
+  return segmentMemberships(definitions, { profile, lastEventHour: lastEventHour(events), user, now });
+}
+
+export { MatchSchema };
+
+const ARM_KEY = 'vitrine.holdout';
+
+/**
+ * A sticky holdout arm: drawn once per device and share, kept in localStorage (never sent;
+ * `forget()` removes it). Without storage the arm is drawn again on each page.
+ */
+export function stickyArm(share: number, random: () => number): Arm {
+  try {
+    const saved = JSON.parse(localStorage.getItem(ARM_KEY) ?? 'null') as { share?: unknown; arm?: unknown } | null;
+    if (saved?.share === share && (saved.arm === 'vitrine' || saved.arm === 'control')) return saved.arm;
+  } catch {
+    /* no storage, or a corrupt record: draw again */
+  }
+  const arm: Arm = random() < share ? 'control' : 'vitrine';
+  try {
+    localStorage.setItem(ARM_KEY, JSON.stringify({ share, arm }));
+  } catch {
+    /* storage full or blocked: the arm lasts this page */
+  }
+  return arm;
+}
+
+export function forgetArm(): void {
+  try {
+    localStorage.removeItem(ARM_KEY);
+  } catch {
+    /* nothing stored */
+  }
+}
+
+/** Reasons the rules add to a placed item, before the model's. */
+export function ruleReasons(slate: RuledSlate, pos: number, scores: ArrayLike<number>): { code: 'rules' | 'control'; text: string }[] {
+  const i = slate.order[pos];
+  if (slate.pinned[pos]) return [{ code: 'rules', text: 'pinned by the shop' }];
+  const out: { code: 'rules' | 'control'; text: string }[] = [];
+  if (slate.arm === 'control') out.push({ code: 'control', text: 'A/B holdout: ranked without personalization' });
+  if (Math.abs(slate.adjusted[i] - scores[i]) > 1e-9) out.push({ code: 'rules', text: 'boosted by the shop' });
+  return out;
+}
