@@ -14,6 +14,7 @@ import type { Db } from '../store/db';
 import { refuseAdminPreflights } from './admin-auth';
 import { registerAdminRoundRoutes } from './admin-rounds';
 import { registerAdminModelRoutes } from './admin-models';
+import { registerDashboardRoutes } from '../dashboard/routes';
 import { HttpError, installErrorHandler } from './errors';
 import { registerModelRoutes } from './models';
 import { registerPrivacyRoutes } from './privacy';
@@ -95,6 +96,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   const stats = registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech, ...(config.stats ?? DEFAULT_STATS) });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
   registerAdminModelRoutes(app, { adminToken: config.adminToken, registry });
+  registerDashboardRoutes(app, { adminToken: config.adminToken });
   refuseAdminPreflights(app);
 
   let timer: ReturnType<typeof setInterval> | undefined;
