@@ -10,7 +10,8 @@
  * few events) in its own data directory `.vitrine-qa/`. It offers no privacy: QA only.
  *
  * PORT (server, default 8787) and DEMO_PORT (demo, default 5173) choose the ports. The admin routes
- * (`npm run aggregate`) always need a token: VITRINE_ADMIN_TOKEN, or one generated here and printed.
+ * (`npm run aggregate`) and the dashboard (its URL is printed; the demo's QA panel links to it)
+ * always need a token: VITRINE_ADMIN_TOKEN, or one generated here and printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -164,9 +165,11 @@ const adminToken = process.env.VITRINE_ADMIN_TOKEN || randomBytes(32).toString('
 // Models are signed: VITRINE_SIGNING_KEY(_FILE) when set, else a dev key pair kept in the data directory
 // (so it survives restarts); the demo shop pins its public half.
 const { signingEnv, modelKey } = devSigningKey(process.env.VITRINE_DATA_DIR ?? (qaLoop ? '.vitrine-qa' : '.vitrine'));
+const dashboardUrl = `${serverUrl}/dashboard`;
 if (!process.env.VITRINE_ADMIN_TOKEN) {
   console.log(
-    `npm start: generated a dev admin token for this run; run a round with\n  VITRINE_ADMIN_TOKEN=${adminToken} npm run aggregate`,
+    `npm start: generated a dev admin token for this run (set VITRINE_ADMIN_TOKEN to choose one):\n  ${adminToken}\n` +
+      `  sign in to the dashboard (${dashboardUrl}) with it, or run a round with\n  VITRINE_ADMIN_TOKEN=${adminToken} npm run aggregate`,
   );
 }
 run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/server/src/main.ts'], {
@@ -180,6 +183,8 @@ run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], {
   DEMO_PORT: demoPort,
   VITRINE_QA_LOOP: qaLoop ? '1' : '',
   VITRINE_MODEL_KEY: modelKey,
+  // The QA panel links to the dashboard (Vite exposes VITE_* variables to the page).
+  VITE_VITRINE_DASHBOARD: dashboardUrl,
 });
 
 const deadline = Date.now() + timeoutS * 1000;
@@ -189,7 +194,11 @@ try {
   await waitFor200(`${demoUrl}v1/privacy`, deadline);
   if (!stopping) {
     ready = true;
-    console.log(`\nVitrine demo shop ready: ${demoUrl}  (server ${serverUrl}, stats ${serverUrl}/v1/stats; Ctrl-C stops both)\n`);
+    const token = process.env.VITRINE_ADMIN_TOKEN ? 'your VITRINE_ADMIN_TOKEN' : 'the admin token printed above (VITRINE_ADMIN_TOKEN)';
+    console.log(
+      `\nVitrine demo shop ready: ${demoUrl}  (server ${serverUrl}, stats ${serverUrl}/v1/stats; Ctrl-C stops both)\n` +
+        `Dashboard: ${dashboardUrl}  (sign in with ${token})\n`,
+    );
   }
 } catch (err) {
   if (!stopping) {

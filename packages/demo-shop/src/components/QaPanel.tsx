@@ -7,6 +7,21 @@ import { slotReports$, type SlotReport } from '../slot-registry';
 import { backend$, budget$, setBudget, user$ } from '../state';
 import { useStore } from '../store';
 
+declare global {
+  interface ImportMetaEnv {
+    /** The Vitrine server's dashboard (`npm start` sets it to `${server}/dashboard`; unset elsewhere). */
+    readonly VITE_VITRINE_DASHBOARD?: string;
+  }
+  interface ImportMeta {
+    readonly env: ImportMetaEnv;
+  }
+}
+
+/** Where the QA panel's dashboard link points: only an http(s) URL that `npm start` gave the dev server. */
+const DASHBOARD_URL = /^https?:\/\//.test(import.meta.env.VITE_VITRINE_DASHBOARD ?? '')
+  ? import.meta.env.VITE_VITRINE_DASHBOARD
+  : undefined;
+
 const BACKENDS: BackendOption[] = ['auto', 'webgpu', 'wasm', 'webgl', 'cpu'];
 const num = (x: number | null | undefined, digits = 4) => (x == null ? '–' : x.toFixed(digits));
 
@@ -89,6 +104,18 @@ export function QaPanel() {
           </div>
         ))}
       </dl>
+
+      <p className="qa-dashboard">
+        {DASHBOARD_URL ? (
+          <a href={DASHBOARD_URL} data-testid="qa-dashboard">
+            Open the Vitrine dashboard (admin token needed)
+          </a>
+        ) : (
+          <>
+            Dashboard: <code>/dashboard</code> on the Vitrine server (<code>npm start</code> prints its URL).
+          </>
+        )}
+      </p>
 
       <h3>Engine</h3>
       <div className="qa-controls">
