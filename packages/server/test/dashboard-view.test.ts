@@ -107,7 +107,7 @@ describe('dashboard view', () => {
     expect(view.tables[0].rows).toHaveLength(3);
   });
 
-  it('lift: overall interval in percentage points; only days with both arms above k are drawn', () => {
+  it('lift: relative, with its interval; only days with both arms above k are drawn', () => {
     const arm = (batches: number, clicks: number, impressions: number) => ({
       batches,
       impressions,
@@ -122,34 +122,41 @@ describe('dashboard view', () => {
       lift: {
         vitrine: arm(200, 90, 1000),
         control: arm(25, 7, 100),
-        ctrLift: { estimate: 0.02, low: -0.031, high: 0.071 },
+        ctrLift: { estimate: 0.2857, low: -0.31, high: 1.4 },
         rewardLift: null,
         overTime: [
-          { day: T0, vitrine: arm(100, 40, 500), control: arm(21, 3, 50), ctrLift: { estimate: 0.02, low: -0.05, high: 0.09 } },
-          { day: T0 + 24 * HOUR, vitrine: arm(100, 50, 500), control: { batches: 4, suppressed: true }, ctrLift: null },
+          { day: T0, vitrine: arm(100, 40, 500), control: arm(21, 3, 50), ctrLift: { estimate: 0.3333, low: -0.5, high: 2.5 } },
+          { day: T0 + 24 * HOUR, vitrine: arm(100, 50, 500), control: { batches: null, suppressed: true }, ctrLift: null },
         ],
       },
     };
     const view = section(dashboardView(parseReport(report)), 'lift');
-    expect(view.sentences).toEqual(['CTR lift (Vitrine − control): +2.00 pp, 95% interval −3.10 pp to +7.10 pp.']);
+    expect(view.sentences).toEqual(['CTR lift (Vitrine ÷ control − 1): +28.6%, 95% interval −31.0% to +140.0%.']);
     expect(view.chart!.labels).toEqual(['2026-05-04']);
     expect(view.chart!.series.map((s) => s.role)).toEqual(['band-low', 'band-high', 'line']);
-    expect(view.chart!.series.map((s) => s.values[0])).toEqual([-0.05, 0.09, 0.02]);
+    expect(view.chart!.series.map((s) => s.values[0])).toEqual([-0.5, 2.5, 0.3333]);
     const [arms, daily] = view.tables;
     expect(arms.rows[1].slice(0, 5)).toEqual(['Control', '25', '100', '7', '7.00%']);
-    expect(daily.rows[1]).toEqual(['2026-05-05', '10.00%', 'below k', '–', 'below k']);
+    expect(daily.rows[1]).toEqual(['2026-05-05', '10.00%', 'below k', '–', 'not available']);
   });
 
   it('lift without any day above k: the empty state names k and the arms are still tabulated', () => {
     const report = {
       ...emptyReport(20),
-      lift: { vitrine: { batches: 3, suppressed: true }, control: null, ctrLift: null, rewardLift: null, overTime: [] },
+      lift: {
+        vitrine: { batches: null, suppressed: true },
+        control: { batches: null, suppressed: true },
+        ctrLift: null,
+        rewardLift: null,
+        overTime: [],
+      },
     };
     const view = section(dashboardView(parseReport(report)), 'lift');
     expect(view.chart).toBeNull();
     expect(view.empty).toMatch(/k = 20/);
-    expect(view.sentences).toEqual(['No overall lift yet: each arm needs at least k = 20 batches (Vitrine 3, control 0).']);
-    expect(view.tables[0].rows[0]).toEqual(['Vitrine', '3 (below k)', '–', '–', '–', '–', '–', '–']);
+    expect(view.sentences).toEqual(['No overall lift yet: the Vitrine arm and the control arm are below k = 20 batches.']);
+    // The batch count of a suppressed arm is itself below k: it is not shown.
+    expect(view.tables[0].rows[0]).toEqual(['Vitrine', 'below k', '–', '–', '–', '–', '–', '–']);
   });
 
   it('segments: k-anonymous cells only, suppressed ones counted; an empty state when none is above k', () => {

@@ -53,9 +53,6 @@ export const num = (x: number | null | undefined, digits = 4): string =>
 export const hourLabel = (ms: number): string => `${new Date(ms).toISOString().slice(0, 13).replace('T', ' ')}:00 UTC`;
 export const dayLabel = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const ci = (low: number | null, high: number | null) => (low == null || high == null ? '–' : `${pct(low)} – ${pct(high)}`);
-/** A difference of proportions, in percentage points, with its sign. */
-const pp = (x: number | null | undefined) =>
-  x == null || !Number.isFinite(x) ? '–' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(2)} pp`;
 const plural = (n: number, one: string, many = `${one}s`) => `${int(n)} ${n === 1 ? one : many}`;
 
 export function signalsSection(r: AdminReport): SectionView {
@@ -140,7 +137,8 @@ export function activitiesSection(r: AdminReport): SectionView {
 }
 
 function armRow(name: string, a: ArmStats | null): string[] {
-  if (!a || a.suppressed) return [name, a ? `${int(a.batches)} (below k)` : '–', '–', '–', '–', '–', '–', '–'];
+  // A suppressed arm's numbers (its batch count included) are not released: only "below k" is said.
+  if (!a || a.suppressed) return [name, 'below k', '–', '–', '–', '–', '–', '–'];
   return [
     name,
     int(a.batches),
@@ -153,8 +151,14 @@ function armRow(name: string, a: ArmStats | null): string[] {
   ];
 }
 
+/** A relative change with its sign: +12.5%, −3.0%. */
+const rel = (x: number | null | undefined) =>
+  x == null || !Number.isFinite(x) ? '–' : `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)}%`;
+
 const liftText = (what: string, x: Interval | null) =>
-  x ? `${what} lift (Vitrine − control): ${pp(x.estimate)}, 95% interval ${pp(x.low)} to ${pp(x.high)}.` : null;
+  x ? `${what} lift (Vitrine ÷ control − 1): ${rel(x.estimate)}, 95% interval ${rel(x.low)} to ${rel(x.high)}.` : null;
+
+const belowK = (a: ArmStats | null) => !a || a.suppressed === true;
 
 export function liftSection(r: AdminReport): SectionView {
   const base = { id: 'lift', title: 'Lift against the control arm' };
@@ -163,9 +167,11 @@ export function liftSection(r: AdminReport): SectionView {
   const days = lift.overTime.filter((d) => d.ctrLift !== null);
   const sentences = [liftText('CTR', lift.ctrLift), liftText('Reward', lift.rewardLift)].filter((s): s is string => s !== null);
   if (!lift.ctrLift) {
+    const low = [belowK(lift.vitrine) && 'the Vitrine arm', belowK(lift.control) && 'the control arm'].filter(Boolean);
     sentences.push(
-      `No overall lift yet: each arm needs at least k = ${r.k} batches ` +
-        `(Vitrine ${int(lift.vitrine?.batches ?? 0)}, control ${int(lift.control?.batches ?? 0)}).`,
+      low.length
+        ? `No overall lift yet: ${low.join(' and ')} ${low.length === 1 ? 'is' : 'are'} below k = ${r.k} batches.`
+        : 'No overall lift yet: an arm has no click, so the ratio of click-through rates is not defined.',
     );
   }
   const arms: TableView = {
@@ -180,10 +186,10 @@ export function liftSection(r: AdminReport): SectionView {
     numeric: [false, true, true, true, false],
     rows: lift.overTime.map((d) => [
       dayLabel(d.day),
-      d.vitrine?.suppressed ? 'below k' : pct(d.vitrine?.ctr),
-      d.control?.suppressed ? 'below k' : pct(d.control?.ctr),
-      pp(d.ctrLift?.estimate),
-      d.ctrLift ? `${pp(d.ctrLift.low)} to ${pp(d.ctrLift.high)}` : 'below k',
+      belowK(d.vitrine) ? 'below k' : pct(d.vitrine?.ctr),
+      belowK(d.control) ? 'below k' : pct(d.control?.ctr),
+      rel(d.ctrLift?.estimate),
+      d.ctrLift ? `${rel(d.ctrLift.low)} to ${rel(d.ctrLift.high)}` : 'not available',
     ]),
   };
   if (days.length === 0) {
@@ -191,7 +197,7 @@ export function liftSection(r: AdminReport): SectionView {
       ...base,
       sentences,
       chart: null,
-      empty: `No day has both arms in at least k = ${r.k} batches yet, so there is no lift over time to draw.`,
+      empty: `No day has a lift yet (each needs both arms in at least k = ${r.k} batches, with clicks), so there is nothing to draw.`,
       tables: [arms, ...(daily.rows.length ? [daily] : [])],
     };
   }
@@ -199,14 +205,14 @@ export function liftSection(r: AdminReport): SectionView {
     ...base,
     sentences,
     chart: {
-      alt: `Daily CTR lift of Vitrine over control in percentage points with its 95% band, ${plural(days.length, 'day')}.`,
+      alt: `Daily relative CTR lift of Vitrine over control with its 95% band, ${plural(days.length, 'day')}.`,
       labels: days.map((d) => dayLabel(d.day)),
       series: [
         { label: '95% low', role: 'band-low', values: days.map((d) => d.ctrLift!.low) },
         { label: '95% band', role: 'band-high', values: days.map((d) => d.ctrLift!.high) },
         { label: 'CTR lift', role: 'line', values: days.map((d) => d.ctrLift!.estimate) },
       ],
-      yTitle: 'CTR lift (Vitrine − control)',
+      yTitle: 'CTR lift (Vitrine ÷ control − 1)',
       percent: true,
     },
     empty: null,
