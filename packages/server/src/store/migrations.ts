@@ -86,6 +86,29 @@ export const MIGRATIONS: string[] = [
      created_at timestamptz not null default now()
    );
    create index model_publications_version on model_publications (version, sequence);`,
+  // Merchant controls (issue #12): the randomized segment report a batch carries (the policy
+  // version it names and the reported index); the merchant's rules and segments, newest row in
+  // force; every policy version served, with its segment list (shared by the versions that differ
+  // only in pacing multipliers) and the segment ε in force, so reports can be debiased; the pacing
+  // controller's state per budget. Batches by receive time: today's pacing counts, the report.
+  `alter table batches add column seg_policy text;
+   alter table batches add column seg_index integer;
+   create index batches_received_at on batches (received_at);
+   create table policies (
+     id serial primary key,
+     rules jsonb not null,
+     segments jsonb not null,
+     source text not null,
+     created_at timestamptz not null default now()
+   );
+   create table policy_segments (key text primary key, segments jsonb not null);
+   create table policy_versions (
+     version text primary key,
+     segments_key text not null references policy_segments(key),
+     segment_epsilon double precision,
+     issued_at timestamptz not null default now()
+   );
+   create table pacing_state (budget text primary key, state jsonb not null, updated_at timestamptz not null default now());`,
 ];
 
 export async function migrate(db: Db): Promise<void> {
