@@ -35,6 +35,12 @@ export interface PrivacyConfig {
   roundSpacingHours?: number;
   /** 'none' turns the noise off (simulation baseline only; refused unless `ServerConfig.allowNoiseOff`). */
   noise: 'gaussian' | 'none';
+  /**
+   * ε of the k-ary randomized-response segment report a contribution carries while the policy in
+   * force defines segments (published as `update.segmentEpsilon`; its cost is added to the
+   * published ρ per contribution). 0 or absent: no segment reports are asked for.
+   */
+  segmentEpsilon?: number;
 }
 
 export interface ServerConfig {
@@ -68,8 +74,15 @@ export interface ServerConfig {
   logger: boolean;
   /** Where warnings and errors are logged when `logger` is on (default: stdout); tests capture it here. */
   logStream?: { write(line: string): void };
-  /** The server's clock for checking events' time buckets (simulations run days ahead). */
+  /** The server's clock for checking events' time buckets (simulations run days ahead) and for pacing. */
   now?: () => number;
+  /**
+   * A JSON file `{ "rules": …, "segments": … }` (VITRINE_POLICY_FILE) stored as the merchant's
+   * policy when the store has none yet (an admin PUT /v1/admin/policy replaces it afterwards).
+   */
+  policyFile?: string;
+  /** GET /v1/policy and the pacing controller; default `DEFAULT_POLICY_SERVING`. */
+  policy?: PolicyServingConfig;
   /**
    * Accept `privacy.noise: 'none'` (no privacy at all). Only the simulation's no-noise baseline
    * and tests set it; `configFromEnv` never does, so a deployed server refuses to start that way.
@@ -89,7 +102,17 @@ export const DEFAULT_PRIVACY: PrivacyConfig = {
   ridgePerContribution: 0.05,
   noiseRidge: 0.8,
   noise: 'gaussian',
+  segmentEpsilon: 1,
 };
+
+export interface PolicyServingConfig {
+  /** The policy document is recomputed at most once per this many ms (Cache-Control max-age is the same, in seconds). */
+  cacheMs: number;
+  /** Least time between two steps of the pacing controller. */
+  pacingIntervalMs: number;
+}
+
+export const DEFAULT_POLICY_SERVING: PolicyServingConfig = { cacheMs: 60_000, pacingIntervalMs: 5 * 60_000 };
 
 export type TrustProxy = boolean | number | string[];
 
@@ -154,6 +177,12 @@ export function configFromEnv(): ServerConfig {
       minCohort: num('VITRINE_MIN_COHORT', DEFAULT_PRIVACY.minCohort),
       kThreshold: num('VITRINE_K_THRESHOLD', DEFAULT_PRIVACY.kThreshold),
       ...(process.env.VITRINE_ROUND_SPACING_HOURS ? { roundSpacingHours: num('VITRINE_ROUND_SPACING_HOURS', 240) } : {}),
+      segmentEpsilon: num('VITRINE_SEGMENT_EPSILON', DEFAULT_PRIVACY.segmentEpsilon ?? 0),
+    },
+    ...(process.env.VITRINE_POLICY_FILE ? { policyFile: resolve(process.env.VITRINE_POLICY_FILE) } : {}),
+    policy: {
+      cacheMs: num('VITRINE_POLICY_CACHE_MS', DEFAULT_POLICY_SERVING.cacheMs),
+      pacingIntervalMs: num('VITRINE_PACING_INTERVAL_MS', DEFAULT_POLICY_SERVING.pacingIntervalMs),
     },
     promotion: {
       minEvents: num('VITRINE_MIN_OPE_EVENTS', 2000),

@@ -6,12 +6,20 @@ import type { PrivacyConfig } from '../config';
 import type { Db } from '../store/db';
 import { selectRecentRounds } from '../store/rounds';
 import type { ExpectedGain } from '../registry/seed';
-import type { Mechanism } from '../mechanism';
+import { contributionRho, type Mechanism } from '../mechanism';
 import type { ModelRegistry } from '../registry/registry';
 
 export function registerPrivacyRoutes(
   app: FastifyInstance,
-  deps: { db: Db; registry: ModelRegistry; privacy: PrivacyConfig; mech: Mechanism; expectedGain: ExpectedGain | null },
+  deps: {
+    db: Db;
+    registry: ModelRegistry;
+    privacy: PrivacyConfig;
+    mech: Mechanism;
+    expectedGain: ExpectedGain | null;
+    /** The ε of the segment reports the policy in force asks for (null: none); its cost is in rhoPerContribution. */
+    segmentEpsilon: () => Promise<number | null>;
+  },
 ): void {
   app.get('/v1/privacy', async (_req, reply) => {
     reply.header('cache-control', 'no-cache');
@@ -25,7 +33,9 @@ async function privacyParameters({
   privacy,
   mech,
   expectedGain,
+  segmentEpsilon,
 }: Parameters<typeof registerPrivacyRoutes>[1]): Promise<PrivacyParameters> {
+  const reportEpsilon = await segmentEpsilon();
   const current = registry.getCurrent()!;
   const shadow = registry.getShadow();
   const prior = await registry.prior(registry.baseOf(current));
@@ -42,8 +52,10 @@ async function privacyParameters({
       clipCurvature: prior?.clipCurvature ?? 1,
       noiseMultiplierGradient: mech.noiseMultiplierGradient,
       noiseMultiplierCurvature: mech.noiseMultiplierCurvature,
-      rhoPerContribution: mech.rhoPerContribution,
+      // With segments in the policy, each contribution also carries a segment report: its cost is charged with it.
+      rhoPerContribution: contributionRho(mech, reportEpsilon !== null),
       minHoursBetween: mech.minHoursBetween,
+      ...(reportEpsilon !== null ? { segmentEpsilon: reportEpsilon } : {}),
     },
     aggregation: { minCohort: privacy.minCohort, kThreshold: privacy.kThreshold, perNetwork: 'mean' },
     expectations: expectedGain ? expectations(expectedGain, await contributorsPerWindow(db, privacy.contributionsPerWindow)) : null,
@@ -53,7 +65,7 @@ async function privacyParameters({
 }
 
 /** Networks that contributed over the last window's rounds (mean per round). */
-async function contributorsPerWindow(db: Db, rounds: number): Promise<number> {
+export async function contributorsPerWindow(db: Db, rounds: number): Promise<number> {
   const recent = (await selectRecentRounds(db, rounds)).filter((r) => r.status === 'published-shadow');
   return recent.length ? recent.reduce((s, r) => s + r.cohort, 0) / recent.length : 0;
 }

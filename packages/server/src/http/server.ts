@@ -4,8 +4,14 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { serverSecret } from '../store/learning';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import { DEFAULT_STATS, MIN_ADMIN_TOKEN_LENGTH, type ServerConfig, type TrustProxy } from '../config';
-import { mechanism } from '../mechanism';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { DEFAULT_POLICY_SERVING, DEFAULT_STATS, MIN_ADMIN_TOKEN_LENGTH, type ServerConfig, type TrustProxy } from '../config';
+import { checkSegmentBudget, mechanism } from '../mechanism';
+import { catalogOf } from '../ingest/validate';
+import { PolicyService } from '../policy/service';
+import { parsePolicy, PolicyError } from '../policy/validate';
+import { buildReport } from '../report/report';
 import { SignalWriter } from '../ingest/writer';
 import { ModelRegistry } from '../registry/registry';
 import { readExpectedGain } from '../registry/seed';
@@ -14,9 +20,12 @@ import type { Db } from '../store/db';
 import { refuseAdminPreflights } from './admin-auth';
 import { registerAdminRoundRoutes } from './admin-rounds';
 import { registerAdminModelRoutes } from './admin-models';
+import { registerAdminPolicyRoutes } from './admin-policy';
+import { registerAdminReportRoutes } from './admin-report';
 import { registerDashboardRoutes } from '../dashboard/routes';
 import { HttpError, installErrorHandler } from './errors';
 import { registerModelRoutes } from './models';
+import { registerPolicyRoutes } from './policy';
 import { registerPrivacyRoutes } from './privacy';
 import { registerSignalRoutes } from './signals';
 import { registerStatsRoutes } from './stats';
@@ -26,6 +35,7 @@ export interface VitrineServer {
   db: Db;
   registry: ModelRegistry;
   writer: SignalWriter;
+  policies: PolicyService;
   config: ServerConfig;
   /** Runs one aggregation round now (also what the timer and `npm run aggregate` do). */
   aggregate(): Promise<RoundReport>;
@@ -39,7 +49,19 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   const registry = new ModelRegistry(db, config.signing);
   await registry.bootstrap(config.seedModel);
   const writer = new SignalWriter(db);
+  checkSegmentBudget(config.privacy);
   const mech = mechanism(config.privacy);
+  const now = config.now ?? Date.now;
+  const policyServing = config.policy ?? DEFAULT_POLICY_SERVING;
+  const policies = new PolicyService({
+    db,
+    mech,
+    kThreshold: config.privacy.kThreshold,
+    cacheMs: policyServing.cacheMs,
+    pacingIntervalMs: policyServing.pacingIntervalMs,
+    now,
+  });
+  if (config.policyFile) await seedPolicy(policies, config.policyFile);
 
   // One round at a time: a second call while one runs gets the same report.
   let running: Promise<RoundReport> | null = null;
@@ -51,6 +73,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
       } finally {
         running = null;
         stats.invalidate(); // the next GET /v1/stats shows this round
+        report.invalidate();
       }
     })();
     return running;
@@ -89,13 +112,45 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   });
   installErrorHandler(app, config.bodyLimit);
 
+  const expectedGain = readExpectedGain(config.seedModel);
+  const segmentEpsilon = async () => (await policies.served()).segmentEpsilon;
   registerModelRoutes(app, registry);
-  registerPrivacyRoutes(app, { db, registry, privacy: config.privacy, mech, expectedGain: readExpectedGain(config.seedModel) });
+  registerPolicyRoutes(app, { policies, maxAgeS: Math.max(1, Math.round(policyServing.cacheMs / 1000)), rateLimit: config.rateLimit });
+  registerPrivacyRoutes(app, { db, registry, privacy: config.privacy, mech, expectedGain, segmentEpsilon });
   const networkSecret = await serverSecret(db, 'network-key', () => randomBytes(32).toString('hex'));
-  registerSignalRoutes(app, { db, registry, writer, rateLimit: config.rateLimit, networkSecret, now: config.now ?? Date.now });
-  const stats = registerStatsRoutes(app, { db, registry, privacy: config.privacy, mech, ...(config.stats ?? DEFAULT_STATS) });
+  registerSignalRoutes(app, {
+    db,
+    registry,
+    writer,
+    rateLimit: config.rateLimit,
+    networkSecret,
+    now,
+    segmentReports: (version) => policies.reportDefinition(version),
+  });
+  const statsConfig = config.stats ?? DEFAULT_STATS;
+  const stats = registerStatsRoutes(app, {
+    db,
+    registry,
+    privacy: config.privacy,
+    mech,
+    ...statsConfig,
+    segmentReports: async () => (await segmentEpsilon()) !== null,
+  });
   registerAdminRoundRoutes(app, { adminToken: config.adminToken, aggregate });
   registerAdminModelRoutes(app, { adminToken: config.adminToken, registry });
+  registerAdminPolicyRoutes(app, {
+    adminToken: config.adminToken,
+    policies,
+    catalog: () => {
+      const current = registry.getCurrent();
+      return current ? catalogOf(current) : new Set();
+    },
+  });
+  const report = registerAdminReportRoutes(app, {
+    adminToken: config.adminToken,
+    cacheMs: statsConfig.cacheMs,
+    build: () => buildReport({ db, registry, privacy: config.privacy, mech, policies, expectedGain, now }),
+  });
   registerDashboardRoutes(app, { adminToken: config.adminToken });
   refuseAdminPreflights(app);
 
@@ -105,6 +160,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     db,
     registry,
     writer,
+    policies,
     config,
     aggregate,
     async close() {
@@ -122,6 +178,18 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     timer.unref();
   }
   return server;
+}
+
+/** VITRINE_POLICY_FILE: stored as the merchant's policy when the store has none; a bad file stops the start with the field named. */
+async function seedPolicy(policies: PolicyService, path: string): Promise<void> {
+  let policy;
+  try {
+    policy = parsePolicy(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (err) {
+    const why = err instanceof PolicyError ? err.message : (err as Error).message;
+    throw new Error(`VITRINE_POLICY_FILE ${path}: ${why}`, { cause: err });
+  }
+  await policies.seed(policy, `file:${basename(path)}`);
 }
 
 /**

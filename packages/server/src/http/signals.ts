@@ -1,9 +1,9 @@
-/** Owns the signals resource: POST /v1/signals (schema, registry checks, group commit, 202 after COMMIT). */
+/** Owns the signals resource: POST /v1/signals (schema, registry and policy-version checks, group commit, 202 after COMMIT). */
 import type { FastifyInstance } from 'fastify';
 import { createHash } from 'node:crypto';
 import { SignalFormatError, batchToWire, parseBatch, type SignalBatch } from '@vitrine/core/protocol';
 import { networkKey } from '../ingest/network';
-import { checkAgainstRegistry } from '../ingest/validate';
+import { checkAgainstRegistry, checkSegmentReport } from '../ingest/validate';
 import type { SignalWriter } from '../ingest/writer';
 import type { ModelRegistry } from '../registry/registry';
 import { countRejected } from '../store/counters';
@@ -19,6 +19,8 @@ export function registerSignalRoutes(
     rateLimit: { max: number; windowMs: number };
     networkSecret: string;
     now: () => number;
+    /** What a segment report naming a policy version is checked against (policy/service.ts). */
+    segmentReports: (version: string) => Promise<{ categories: number } | null>;
   },
 ): void {
   const { db, registry, writer, rateLimit, networkSecret, now } = deps;
@@ -27,6 +29,7 @@ export function registerSignalRoutes(
     try {
       batch = parseBatch(req.body);
       await checkAgainstRegistry(batch, registry, now());
+      await checkSegmentReport(batch, deps.segmentReports);
     } catch (err) {
       if (err instanceof SignalFormatError) {
         await countRejected(db).catch(() => undefined);

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { epsilonFromRho } from '@vitrine/core/privacy';
 import type { PrivacyConfig } from '../config';
-import type { Mechanism } from '../mechanism';
+import { contributionRho, type Mechanism } from '../mechanism';
 import type { ModelRegistry } from '../registry/registry';
 import { selectBatchTotals } from '../store/batches';
 import { selectCounters } from '../store/counters';
@@ -28,6 +28,8 @@ export function registerStatsRoutes(
     mech: Mechanism;
     cacheMs: number;
     rateLimit: { max: number; windowMs: number };
+    /** Whether contributions carry a segment report now (the policy has segments): it is part of their cost. */
+    segmentReports: () => Promise<boolean>;
   },
 ): StatsRoutes {
   const { db, registry, privacy, mech, cacheMs } = deps;
@@ -67,6 +69,7 @@ export function registerStatsRoutes(
     const rounds = await selectRecentRounds(db, 20);
     const promotions = await selectRecentPromotions(db, 20);
     const current = registry.getCurrent()!;
+    const rho = contributionRho(mech, await deps.segmentReports());
     return {
       signals: { ...totals, duplicatesDropped: counters.duplicates ?? 0, rejected: counters.rejected ?? 0 },
       models: { current: current.version, shadow: registry.getShadow()?.version ?? null, history: await registry.history() },
@@ -76,7 +79,7 @@ export function registerStatsRoutes(
         epsilon: privacy.epsilon,
         delta: privacy.delta,
         windowDays: privacy.windowDays,
-        perContribution: { rho: mech.rhoPerContribution, epsilon: epsilonFromRho(mech.rhoPerContribution, privacy.delta) },
+        perContribution: { rho, epsilon: epsilonFromRho(rho, privacy.delta) },
         noiseMultiplierGradient: mech.noiseMultiplierGradient,
         noiseMultiplierCurvature: mech.noiseMultiplierCurvature,
       },

@@ -30,6 +30,26 @@ export async function checkAgainstRegistry(batch: SignalBatch, registry: ModelRe
   if (batch.update) checkNorms(batch, await registry.prior(registry.baseOf(model)));
 }
 
+/**
+ * A segment report (`seg`) must name a policy version this server served with segment reports
+ * asked for, and an index among its categories (its segments, then "none"): anything else is not
+ * what an honest device sends, and could not be debiased.
+ */
+export async function checkSegmentReport(
+  batch: SignalBatch,
+  definitionOf: (version: string) => Promise<{ categories: number } | null>,
+): Promise<void> {
+  if (!batch.segment) return;
+  const definition = await definitionOf(batch.segment.policy);
+  if (!definition) throw new SignalFormatError('seg.v: not a policy version that asked for segment reports', 'seg.v');
+  if (batch.segment.index >= definition.categories) {
+    throw new SignalFormatError(
+      `seg.i: that policy version has ${definition.categories} categories (0 to ${definition.categories - 1})`,
+      'seg.i',
+    );
+  }
+}
+
 /** Events older than this (offline devices' queues) or from the future beyond clock skew are refused. */
 export const MAX_EVENT_AGE_HOURS = 14 * 24;
 export const MAX_CLOCK_SKEW_HOURS = 12;
@@ -65,7 +85,8 @@ function checkNorms(batch: SignalBatch, prior: UpdatePrior | null): void {
 }
 
 const catalogs = new WeakMap<StoredModel, Set<string>>();
-function catalogOf(model: StoredModel): Set<string> {
+/** The activity ids of a model's catalog (its activity-id vocabulary). */
+export function catalogOf(model: StoredModel): Set<string> {
   let c = catalogs.get(model);
   if (!c) {
     const f = model.manifest.featureSpec.features.find((x) => x.kind === 'categorical' && x.source === 'activity' && x.key === 'id');
