@@ -94,6 +94,7 @@ describe('admin access: bearer token or dashboard session', () => {
     expect(CONTENT_SECURITY_POLICY).toMatch(/^default-src 'self';/);
     expect(CONTENT_SECURITY_POLICY).not.toContain('unsafe-inline');
     expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['referrer-policy']).toBe('same-origin'); // 'no-referrer' would make browsers send Origin: null
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
     const form = await get(s, '/dashboard/sign-in');

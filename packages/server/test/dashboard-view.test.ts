@@ -65,6 +65,7 @@ describe('dashboard view', () => {
       ...emptyReport(20),
       activities: counts.map(([id, clicks, impressions]) => ({
         id,
+        batches: impressions / 4,
         impressions,
         clicks,
         rewardRate: clicks / impressions,
@@ -86,25 +87,46 @@ describe('dashboard view', () => {
     // The table holds the same rows (the chart's text alternative).
     const table = view.tables[0];
     expect(table.rows.map((r) => r[0])).toEqual(view.chart!.labels);
-    expect(table.rows[0]).toEqual(['restaurant-20-50-1d', '120', '12', '10.00%', '4.63% – 15.37%', '10.00%']);
+    expect(table.rows[0]).toEqual(['restaurant-20-50-1d', '30', '120', '12', '10.00%', '4.63% – 15.37%', '10.00%']);
   });
 
-  it('signals: the bucket width is told when events carry a coarse time', () => {
+  it('signals: hours below k are suppressed (said, never counted); the table lists the hours with signals', () => {
+    const hours = [
+      { hour: T0, batches: 0, events: 0, suppressed: false },
+      { hour: T0 + HOUR, batches: null, events: null, suppressed: true },
+      { hour: T0 + 2 * HOUR, batches: 25, events: 140, suppressed: false },
+      { hour: T0 + 3 * HOUR, batches: 31, events: 150, suppressed: false },
+    ];
+    const view = section(dashboardView(parseReport({ ...emptyReport(20), signalsPerHour: hours })), 'signals');
+    expect(view.sentences).toEqual([
+      '290 events in 56 batches over the last 4 hours.',
+      '1 hour with fewer than k = 20 batches is suppressed (not counted here).',
+    ]);
+    expect(view.chart!.labels).toEqual(hours.map((h) => hourLabel(h.hour)));
+    expect(view.chart!.labels[1]).toBe('2026-05-04 01:00 UTC');
+    expect(view.chart!.series.map((s) => s.values)).toEqual([
+      [0, null, 140, 150],
+      [0, null, 25, 31],
+    ]);
+    expect(view.tables[0].rows).toEqual([
+      ['2026-05-04 01:00 UTC', 'below k', 'below k'],
+      ['2026-05-04 02:00 UTC', '25', '140'],
+      ['2026-05-04 03:00 UTC', '31', '150'],
+    ]);
+    // Only suppressed hours: nothing to draw, and the empty state says why.
+    const hiddenOnly = section(dashboardView(parseReport({ ...emptyReport(20), signalsPerHour: hours.slice(0, 2) })), 'signals');
+    expect(hiddenOnly.chart).toBeNull();
+    expect(hiddenOnly.empty).toBe('No hour of the last 2 hours has k = 20 batches or more.');
+  });
+
+  it('signals: the bucket width is told when the server counts per several hours', () => {
     const report = {
       ...emptyReport(),
       signalsPerHour: [0, 6, 12].map((h, i) => ({ hour: T0 + h * HOUR, batches: i + 1, events: 10 * (i + 1) })),
     };
     const view = section(dashboardView(parseReport(report)), 'signals');
-    expect(view.sentences[0]).toBe(
-      '60 events in 6 batches. Events carry a coarse time (6-hour buckets), so signals are counted per 6 hours.',
-    );
-    expect(view.chart!.labels).toEqual([hourLabel(T0), hourLabel(T0 + 6 * HOUR), hourLabel(T0 + 12 * HOUR)]);
-    expect(view.chart!.labels[1]).toBe('2026-05-04 06:00 UTC');
-    expect(view.chart!.series.map((s) => s.values)).toEqual([
-      [10, 20, 30],
-      [1, 2, 3],
-    ]);
-    expect(view.tables[0].rows).toHaveLength(3);
+    expect(view.sentences[0]).toBe('60 events in 6 batches over the last 18 hours. Signals are counted per 6 hours.');
+    expect(view.chart!.alt).toMatch(/per 6 hours/);
   });
 
   it('lift: relative, with its interval; only days with both arms above k are drawn', () => {
@@ -180,27 +202,70 @@ describe('dashboard view', () => {
     expect(none.sentences[1]).toMatch(/^9 segment × activity cells/);
   });
 
-  it('lineage: versions, OPE of current and shadow, decisions with their evidence as columns', () => {
+  it('lineage: versions, OPE of current and shadow, decisions with their off-policy evidence', () => {
+    const decision = {
+      at: T0 + HOUR,
+      shadow: 'v2',
+      current: 'v1',
+      decision: 'promoted',
+      reason: 'shadow - current >= -0.0100 at 95% (margin 0.01)',
+      events: 40,
+      networks: 21,
+      currentValue: 0.1,
+      shadowValue: 0.125,
+      shadowCi: [0.08, 0.17],
+      differenceLower: 0.012,
+      effectiveSampleSize: 33.25,
+    };
     const report = {
       ...emptyReport(),
-      ope: { current: { version: 'v2', ipw: 0.1, snipw: 0.11, low: 0.05, high: 0.15, ess: 120.5 }, shadow: null },
+      ope: {
+        current: {
+          version: 'v2',
+          events: 400,
+          batches: 90,
+          ipw: 0.1,
+          snipw: 0.11,
+          low: 0.05,
+          high: 0.15,
+          interval: 'normal',
+          ess: 120.5,
+          warnings: [],
+        },
+        shadow: null,
+      },
       lineage: {
         versions: [
-          { version: 'v2', parent: 'v1', publishedAt: T0 + HOUR, status: 'current' },
-          { version: 'v1', parent: null, publishedAt: T0, status: 'retired' },
+          { version: 'v2', parent: 'v1', round: 1, publishedAt: T0 + HOUR, promotedAt: T0 + 2 * HOUR, status: 'current' },
+          { version: 'v1', parent: null, round: null, publishedAt: T0, promotedAt: T0, status: 'retired' },
         ],
-        promotions: [{ at: T0 + HOUR, shadow: 'v2', current: 'v1', decision: 'promoted', report: { events: 40, differenceLower: 0.012 } }],
-        rejections: [],
+        promotions: [decision],
+        rejections: [{ ...decision, decision: 'replaced', events: null, networks: null, shadowValue: null, shadowCi: null }],
       },
     };
     const view = section(dashboardView(parseReport(report)), 'lineage');
     expect(view.empty).toBeNull();
-    expect(view.sentences).toEqual(['2 versions, 1 promotion, 0 rejections.']);
-    const [versions, ope, promotions] = view.tables;
-    expect(versions.rows[1]).toEqual(['v1', '– (seed)', '2026-05-04 00:00:00 UTC', 'retired']);
-    expect(ope.rows).toEqual([['current', 'v2', '0.1000', '0.1100', '0.0500 – 0.1500', '120.5']]);
-    expect(promotions.columns).toEqual(['at', 'shadow', 'current', 'decision', 'events', 'differenceLower']);
-    expect(promotions.rows[0]).toEqual(['2026-05-04 01:00:00 UTC', 'v2', 'v1', 'promoted', '40', '0.0120']);
+    expect(view.sentences).toEqual(['2 versions, 1 promotion, 1 rejection.']);
+    const [versions, ope, promotions, rejections] = view.tables;
+    expect(versions.rows).toEqual([
+      ['v2', 'v1', '1', '2026-05-04 01:00 UTC', '2026-05-04 02:00 UTC', 'current'],
+      ['v1', '– (seed)', '–', '2026-05-04 00:00 UTC', '2026-05-04 00:00 UTC', 'retired'],
+    ]);
+    expect(ope.rows).toEqual([['current', 'v2', '400 (90)', '0.1000', '0.1100', '0.0500 – 0.1500', '120.5', 'none']]);
+    expect(promotions.rows[0]).toEqual([
+      '2026-05-04 01:00 UTC',
+      'v2',
+      'v1',
+      'promoted',
+      '40 (21)',
+      '0.1000',
+      '0.1250 [0.0800, 0.1700]',
+      '0.0120',
+      '33.3',
+      'shadow - current >= -0.0100 at 95% (margin 0.01)',
+    ]);
+    expect(rejections.rows[0].slice(3, 7)).toEqual(['replaced', '–', '0.1000', '–']);
+    expect(promotions.rows[0]).toHaveLength(promotions.columns.length);
   });
 
   it('never throws on a hostile or partial answer: either "not a report" or a view', () => {

@@ -15,7 +15,6 @@ function layout(title: string, body: string, script = false): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/dashboard/app.css">
 ${script ? '<script src="/dashboard/app.js" defer></script>\n' : ''}</head>

@@ -5,7 +5,7 @@
  * admin route; the page reads its data from GET /v1/admin/report with the session cookie.
  *
  * Every answer carries a CSP of `default-src 'self'` (no inline script or style), refuses framing
- * and sends no referrer; none has CORS headers, and preflights are refused.
+ * and sends no referrer to other origins; none has CORS headers, and preflights are refused.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -44,13 +44,16 @@ export const CROSS_ORIGIN = 'Sign-in and sign-out are accepted only from this se
 const SIGN_IN_REQUIRED = 'Sign in to see the dashboard.';
 
 function secure(reply: FastifyReply, cacheable = false): FastifyReply {
-  return reply
-    .header('content-security-policy', CONTENT_SECURITY_POLICY)
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer')
-    .header('cross-origin-resource-policy', 'same-origin')
-    .header('cache-control', cacheable ? 'no-cache' : 'no-store');
+  return (
+    reply
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY')
+      // Not 'no-referrer': under it browsers send `Origin: null` with a form POST, and the CSRF check needs the real one.
+      .header('referrer-policy', 'same-origin')
+      .header('cross-origin-resource-policy', 'same-origin')
+      .header('cache-control', cacheable ? 'no-cache' : 'no-store')
+  );
 }
 
 const html = (reply: FastifyReply, status: number, body: string) => secure(reply).code(status).type('text/html; charset=utf-8').send(body);

@@ -196,7 +196,8 @@ async function load(): Promise<void> {
     return showError(main, status, `The report could not be read: ${(err as Error).message}.`, false);
   }
   const stamp = new Date(report.generatedAt).toISOString().slice(0, 19).replace('T', ' ');
-  status.textContent = `Report of ${stamp} UTC${report.storage ? ` (storage: ${report.storage})` : ''}; k-threshold ${report.k}.`;
+  const span = report.windowDays ? ` over the last ${report.windowDays} days` : '';
+  status.textContent = `Report of ${stamp} UTC${span}${report.storage ? ` (storage: ${report.storage})` : ''}; k-threshold ${report.k}.`;
   const charts: Chart[] = [];
   for (const view of dashboardView(report)) main.append(section(view, charts));
   main.setAttribute('aria-busy', 'false');

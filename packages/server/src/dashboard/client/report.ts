@@ -28,11 +28,15 @@ export interface AdminReport {
   generatedAt: number;
   k: number;
   storage?: string;
-  signalsPerHour: { hour: number; batches: number; events: number }[];
+  /** Days of stored batches the report reads. */
+  windowDays?: number;
+  /** Per hour of receive time; an hour with fewer than k batches is suppressed (its counts are not released). */
+  signalsPerHour: { hour: number; batches: number; events: number; suppressed: boolean }[];
   /** Width of a signalsPerHour bucket in hours, when the server says it. */
   signalsBucketHours?: number;
   activities: {
     id: string;
+    batches: number | null;
     impressions: number;
     clicks: number;
     ctr: number;
@@ -56,6 +60,7 @@ export interface AdminReport {
       segment: number | string;
       name: string;
       activity: string;
+      batches: number | null;
       impressions: number;
       clicks: number;
       ctr: number;
@@ -63,17 +68,27 @@ export interface AdminReport {
       high: number;
     }[];
     suppressed: number;
+    /** Segment reports read (null below k). */
+    reports: number | null;
   } | null;
   lineage: {
-    versions: { version: string; parent: string | null; publishedAt: number | string | null; status: string }[];
-    promotions: Record<string, unknown>[];
-    rejections: Record<string, unknown>[];
+    versions: {
+      version: string;
+      parent: string | null;
+      publishedAt: number | string | null;
+      promotedAt: number | string | null;
+      round: number | null;
+      status: string;
+    }[];
+    promotions: Decision[];
+    rejections: Decision[];
   };
   privacy: {
     epsilon: number;
     delta: number;
     windowDays: number;
     perContribution: { rho: number; epsilon: number };
+    contributionsPerWindow: number | null;
     segmentEpsilon: number | null;
   } | null;
   expectedGain: { contributorsPerWindow: number; shareOfCentralGain: number; source: string } | null;
@@ -82,11 +97,32 @@ export interface AdminReport {
 
 export interface OpeRow {
   version: string;
+  events: number | null;
+  batches: number | null;
   ipw: number | null;
   snipw: number | null;
+  /** SNIPW's 95% interval. */
   low: number | null;
   high: number | null;
+  interval: string | null;
   ess: number | null;
+  warnings: string[];
+}
+
+/** A promotion check's decision with its off-policy evidence (all null for a shadow replaced before the evidence decided). */
+export interface Decision {
+  at: number | string | null;
+  shadow: string;
+  current: string;
+  decision: string;
+  reason: string;
+  events: number | null;
+  networks: number | null;
+  currentValue: number | null;
+  shadowValue: number | null;
+  shadowCi: [number, number] | null;
+  differenceLower: number | null;
+  effectiveSampleSize: number | null;
 }
 
 type Json = Record<string, unknown>;
@@ -128,7 +164,36 @@ function ope(x: unknown): OpeRow | null {
   if (!isObject(x)) return null;
   const version = text(x.version);
   if (version === null) return null;
-  return { version, ipw: finite(x.ipw), snipw: finite(x.snipw), low: finite(x.low), high: finite(x.high), ess: finite(x.ess) };
+  return {
+    version,
+    events: finite(x.events),
+    batches: finite(x.batches),
+    ipw: finite(x.ipw),
+    snipw: finite(x.snipw),
+    low: finite(x.low),
+    high: finite(x.high),
+    interval: text(x.interval),
+    ess: finite(x.ess),
+    warnings: Array.isArray(x.warnings) ? x.warnings.filter((w): w is string => typeof w === 'string') : [],
+  };
+}
+
+function decision(x: Json): Decision {
+  const ci = Array.isArray(x.shadowCi) && x.shadowCi.length === 2 ? x.shadowCi.map(finite) : [null, null];
+  return {
+    at: finite(x.at) ?? text(x.at),
+    shadow: text(x.shadow) ?? '–',
+    current: text(x.current) ?? '–',
+    decision: text(x.decision) ?? '–',
+    reason: text(x.reason) ?? '',
+    events: finite(x.events),
+    networks: finite(x.networks),
+    currentValue: finite(x.currentValue),
+    shadowValue: finite(x.shadowValue),
+    shadowCi: ci[0] !== null && ci[1] !== null ? [ci[0], ci[1]] : null,
+    differenceLower: finite(x.differenceLower),
+    effectiveSampleSize: finite(x.effectiveSampleSize),
+  };
 }
 
 /** Reads the report; throws only when the answer is not a report at all (then the page says so). */
@@ -145,15 +210,17 @@ export function parseReport(raw: unknown): AdminReport {
     generatedAt: finite(raw.generatedAt) ?? Date.now(),
     k: finite(raw.k)!,
     ...(text(raw.storage) !== null ? { storage: text(raw.storage)! } : {}),
+    ...(finite(raw.windowDays) !== null ? { windowDays: finite(raw.windowDays)! } : {}),
     signalsPerHour: list(raw.signalsPerHour)
       .filter((r) => finite(r.hour) !== null)
-      .map((r) => ({ hour: finite(r.hour)!, batches: count(r.batches), events: count(r.events) }))
+      .map((r) => ({ hour: finite(r.hour)!, batches: count(r.batches), events: count(r.events), suppressed: r.suppressed === true }))
       .sort((a, b) => a.hour - b.hour),
     ...(finite(raw.signalsBucketHours) !== null ? { signalsBucketHours: finite(raw.signalsBucketHours)! } : {}),
     activities: list(raw.activities)
       .filter((a) => text(a.id) !== null && finite(a.ctr) !== null)
       .map((a) => ({
         id: text(a.id)!,
+        batches: finite(a.batches),
         impressions: count(a.impressions),
         clicks: count(a.clicks),
         ctr: finite(a.ctr)!,
@@ -182,6 +249,7 @@ export function parseReport(raw: unknown): AdminReport {
           segment: text(r.segment) ?? '?',
           name: text(r.name) ?? text(r.segment) ?? '?',
           activity: text(r.activity)!,
+          batches: finite(r.batches),
           impressions: count(r.impressions),
           clicks: count(r.clicks),
           ctr: finite(r.ctr)!,
@@ -189,6 +257,7 @@ export function parseReport(raw: unknown): AdminReport {
           high: finite(r.high) ?? finite(r.ctr)!,
         })),
       suppressed: count(segments.suppressed),
+      reports: finite(segments.reports),
     },
     lineage: {
       versions: list(lineage.versions)
@@ -197,16 +266,19 @@ export function parseReport(raw: unknown): AdminReport {
           version: text(v.version)!,
           parent: text(v.parent),
           publishedAt: finite(v.publishedAt) ?? text(v.publishedAt),
+          promotedAt: finite(v.promotedAt) ?? text(v.promotedAt),
+          round: finite(v.round),
           status: text(v.status) ?? '–',
         })),
-      promotions: list(lineage.promotions),
-      rejections: list(lineage.rejections),
+      promotions: list(lineage.promotions).map(decision),
+      rejections: list(lineage.rejections).map(decision),
     },
     privacy: privacy && {
       epsilon: finite(privacy.epsilon) ?? NaN,
       delta: finite(privacy.delta) ?? NaN,
       windowDays: finite(privacy.windowDays) ?? NaN,
       perContribution: { rho: finite(per.rho) ?? NaN, epsilon: finite(per.epsilon) ?? NaN },
+      contributionsPerWindow: finite(privacy.contributionsPerWindow),
       segmentEpsilon: finite(privacy.segmentEpsilon),
     },
     expectedGain:

@@ -4,7 +4,7 @@
  * Node; client/main.ts only draws it. Every chart has a text alternative (its table and a one-line
  * summary) and an empty state that says why there is nothing to draw.
  */
-import type { AdminReport, ArmStats, Interval } from './report';
+import type { AdminReport, ArmStats, Decision, Interval } from './report';
 
 export interface Series {
   label: string;
@@ -59,22 +59,37 @@ export function signalsSection(r: AdminReport): SectionView {
   const rows = r.signalsPerHour;
   const events = rows.reduce((a, x) => a + x.events, 0);
   const batches = rows.reduce((a, x) => a + x.batches, 0);
+  const suppressed = rows.filter((x) => x.suppressed).length;
   const bucket = r.signalsBucketHours ?? inferBucketHours(rows.map((x) => x.hour));
+  const per = bucket > 1 ? `${bucket} hours` : 'hour';
   const labels = rows.map((x) => hourLabel(x.hour));
   const base = { id: 'signals', title: 'Signals per hour' };
+  const verb = suppressed === 1 ? 'is' : 'are';
+  const hidden =
+    suppressed > 0 ? [`${plural(suppressed, 'hour')} with fewer than k = ${r.k} batches ${verb} suppressed (not counted here).`] : [];
   if (events === 0 && batches === 0) {
-    return { ...base, sentences: [], chart: null, empty: 'No signals arrived in the period the report covers.', tables: [] };
+    const empty = rows.length ? `No hour of the last ${plural(rows.length, 'hour')} has k = ${r.k} batches or more.` : 'No signals yet.';
+    return {
+      ...base,
+      sentences: hidden,
+      chart: null,
+      empty: suppressed ? empty : 'No signals arrived in the period the report covers.',
+      tables: [],
+    };
   }
-  const bucketNote = bucket > 1 ? ` Events carry a coarse time (${bucket}-hour buckets), so signals are counted per ${bucket} hours.` : '';
+  const span = rows.length ? ` over the last ${plural(rows.length * bucket, 'hour')}` : '';
+  const bucketNote = bucket > 1 ? ` Signals are counted per ${bucket} hours.` : '';
+  // The table lists the hours that had signals (the chart shows every hour, empty ones at zero).
+  const active = rows.filter((x) => x.batches > 0 || x.suppressed);
   return {
     ...base,
-    sentences: [`${plural(events, 'event')} in ${plural(batches, 'batch', 'batches')}.${bucketNote}`],
+    sentences: [`${plural(events, 'event')} in ${plural(batches, 'batch', 'batches')}${span}.${bucketNote}`, ...hidden],
     chart: {
-      alt: `Bar chart of signal events and batches per ${bucket > 1 ? `${bucket} hours` : 'hour'}, ${labels[0]} to ${labels.at(-1)}.`,
+      alt: `Bar chart of signal events and batches per ${per}, ${labels[0]} to ${labels.at(-1)}.`,
       labels,
       series: [
-        { label: 'Events', role: 'bars', values: rows.map((x) => x.events) },
-        { label: 'Batches', role: 'bars', values: rows.map((x) => x.batches) },
+        { label: 'Events', role: 'bars', values: rows.map((x) => (x.suppressed ? null : x.events)) },
+        { label: 'Batches', role: 'bars', values: rows.map((x) => (x.suppressed ? null : x.batches)) },
       ],
       yTitle: 'Count',
       percent: false,
@@ -82,10 +97,10 @@ export function signalsSection(r: AdminReport): SectionView {
     empty: null,
     tables: [
       {
-        caption: 'Signals per time bucket (UTC)',
-        columns: ['Bucket start', 'Batches', 'Events'],
+        caption: `Signals per ${per} (UTC), hours without signals left out`,
+        columns: ['Hour', 'Batches', 'Events'],
         numeric: [false, true, true],
-        rows: rows.map((x) => [hourLabel(x.hour), int(x.batches), int(x.events)]),
+        rows: active.map((x) => [hourLabel(x.hour), x.suppressed ? 'below k' : int(x.batches), x.suppressed ? 'below k' : int(x.events)]),
       },
     ],
   };
@@ -128,9 +143,17 @@ export function activitiesSection(r: AdminReport): SectionView {
     tables: [
       {
         caption: `Activities seen in at least k = ${r.k} batches`,
-        columns: ['Activity', 'Impressions', 'Clicks', 'CTR', '95% interval', 'Reward rate'],
-        numeric: [false, true, true, true, false, true],
-        rows: rows.map((a) => [a.id, int(a.impressions), int(a.clicks), pct(a.ctr), ci(a.ctrLow, a.ctrHigh), pct(a.rewardRate)]),
+        columns: ['Activity', 'Batches', 'Impressions', 'Clicks', 'CTR', '95% interval', 'Reward rate'],
+        numeric: [false, true, true, true, true, false, true],
+        rows: rows.map((a) => [
+          a.id,
+          int(a.batches),
+          int(a.impressions),
+          int(a.clicks),
+          pct(a.ctr),
+          ci(a.ctrLow, a.ctrHigh),
+          pct(a.rewardRate),
+        ]),
       },
     ],
   };
@@ -262,41 +285,40 @@ export function segmentsSection(r: AdminReport): SectionView {
   };
 }
 
-const when = (x: unknown): string => {
-  if (typeof x === 'number' && Number.isFinite(x)) return new Date(x).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
-  if (typeof x === 'string' && !Number.isNaN(Date.parse(x)))
-    return new Date(Date.parse(x)).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
-  return x == null ? '–' : String(x);
+const when = (x: number | string | null): string => {
+  const ms = typeof x === 'number' ? x : typeof x === 'string' ? Date.parse(x) : NaN;
+  return Number.isFinite(ms) ? `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '–';
 };
 
-/** A cell for a value of unknown shape: numbers kept short, objects as compact JSON. */
-function cell(x: unknown): string {
-  if (x == null) return '–';
-  if (typeof x === 'number') return Number.isInteger(x) ? int(x) : num(x);
-  if (typeof x === 'string') return x;
-  if (typeof x === 'boolean') return x ? 'yes' : 'no';
-  return JSON.stringify(x);
-}
-
-/** A table of decision records: the columns every record has first, in the server's order. */
-function decisionsTable(caption: string, records: Record<string, unknown>[]): TableView {
-  const flat = records.map((rec) => {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(rec)) {
-      // One level of nesting (e.g. the stored report, the OPE evidence) becomes its own columns.
-      if (typeof v === 'object' && v !== null && !Array.isArray(v))
-        for (const [k2, v2] of Object.entries(v)) out[k2 in rec ? `${k}.${k2}` : k2] ??= v2;
-      else out[k] = v;
-    }
-    return out;
-  });
-  const columns: string[] = [];
-  for (const rec of flat) for (const k of Object.keys(rec)) if (!columns.includes(k)) columns.push(k);
+/** Decisions of the promotion check with their evidence: the shadow's IPW value against the current one's, on the same logs. */
+function decisionsTable(caption: string, decisions: Decision[]): TableView {
   return {
     caption,
-    columns,
-    numeric: columns.map((c) => flat.every((rec) => rec[c] == null || typeof rec[c] === 'number')),
-    rows: flat.map((rec) => columns.map((c) => (/^(at|decidedAt|publishedAt|createdAt)$/.test(c) ? when(rec[c]) : cell(rec[c])))),
+    columns: [
+      'Decided',
+      'Shadow',
+      'Against',
+      'Decision',
+      'Events (networks)',
+      'Current value',
+      'Shadow value (IPW, 95%)',
+      'Δ lower bound',
+      'ESS',
+      'Why',
+    ],
+    numeric: [false, false, false, false, true, true, false, true, true, false],
+    rows: decisions.map((d) => [
+      when(d.at),
+      d.shadow,
+      d.current,
+      d.decision,
+      d.events == null ? '–' : `${int(d.events)} (${int(d.networks)})`,
+      num(d.currentValue),
+      d.shadowValue == null ? '–' : `${num(d.shadowValue)}${d.shadowCi ? ` [${num(d.shadowCi[0])}, ${num(d.shadowCi[1])}]` : ''}`,
+      num(d.differenceLower),
+      num(d.effectiveSampleSize, 1),
+      d.reason || '–',
+    ]),
   };
 }
 
@@ -307,26 +329,33 @@ export function lineageSection(r: AdminReport): SectionView {
   if (versions.length) {
     tables.push({
       caption: 'Model versions, newest first',
-      columns: ['Version', 'Parent', 'Published', 'Status'],
-      numeric: [false, false, false, false],
-      rows: versions.map((v) => [v.version, v.parent ?? '– (seed)', when(v.publishedAt), v.status]),
+      columns: ['Version', 'Parent', 'Round', 'Published', 'Promoted', 'Status'],
+      numeric: [false, false, true, false, false, false],
+      rows: versions.map((v) => [
+        v.version,
+        v.parent ?? '– (seed)',
+        v.round == null ? '–' : String(v.round),
+        when(v.publishedAt),
+        when(v.promotedAt),
+        v.status,
+      ]),
     });
   }
-  const opeRows = [r.ope?.current && ['current', r.ope.current], r.ope?.shadow && ['shadow', r.ope.shadow]].filter(
-    (x): x is [string, NonNullable<NonNullable<AdminReport['ope']>['current']>] => Boolean(x),
-  );
+  const opeRows = (['current', 'shadow'] as const).flatMap((role) => (r.ope?.[role] ? [[role, r.ope[role]!] as const] : []));
   if (opeRows.length) {
     tables.push({
-      caption: 'Off-policy estimates of the current and shadow models (from the same logs)',
-      columns: ['Role', 'Version', 'IPW', 'SNIPW', '95% interval', 'Effective sample size'],
-      numeric: [false, false, true, true, false, true],
+      caption: 'Off-policy estimates of the current and shadow models, on the same logs',
+      columns: ['Model', 'Version', 'Events (batches)', 'IPW', 'SNIPW', 'SNIPW 95%', 'ESS', 'Warnings'],
+      numeric: [false, false, true, true, true, false, true, false],
       rows: opeRows.map(([role, o]) => [
         role,
         o.version,
+        o.events == null ? '–' : `${int(o.events)} (${int(o.batches)})`,
         num(o.ipw),
         num(o.snipw),
-        o.low == null ? '–' : `${num(o.low)} – ${num(o.high)}`,
+        o.low == null || o.high == null ? '–' : `${num(o.low)} – ${num(o.high)}${o.interval === 'bootstrap' ? ' (bootstrap)' : ''}`,
         num(o.ess, 1),
+        o.warnings.length ? o.warnings.join('; ') : 'none',
       ]),
     });
   }
@@ -334,6 +363,7 @@ export function lineageSection(r: AdminReport): SectionView {
   if (rejections.length) tables.push(decisionsTable('Rejections, with their off-policy evidence', rejections));
   const sentences = [
     `${plural(versions.length, 'version')}, ${plural(promotions.length, 'promotion')}, ${plural(rejections.length, 'rejection')}.`,
+    ...(opeRows.length ? [] : [`No off-policy estimate yet: it needs the events of at least k = ${r.k} batches.`]),
   ];
   return { ...base, sentences, chart: null, empty: versions.length ? null : 'No model version is recorded yet.', tables };
 }
@@ -344,7 +374,8 @@ export function privacySection(r: AdminReport): SectionView {
   const facts: [string, string][] = [];
   if (p) {
     facts.push(['Budget per device and window', `ε = ${num(p.epsilon, 2)}, δ = ${num(p.delta)}, over ${int(p.windowDays)} days`]);
-    facts.push(['Each contribution', `ρ = ${num(p.perContribution.rho)} (zCDP), ε = ${num(p.perContribution.epsilon, 3)}`]);
+    const fits = p.contributionsPerWindow == null ? '' : `; ${plural(p.contributionsPerWindow, 'contribution')} per device fit the window`;
+    facts.push(['Each contribution', `ρ = ${num(p.perContribution.rho)} (zCDP), ε = ${num(p.perContribution.epsilon, 3)}${fits}`]);
     facts.push([
       'Segment report',
       p.segmentEpsilon == null ? 'none (no segments reported)' : `ε = ${num(p.segmentEpsilon, 2)}, included in ρ`,
