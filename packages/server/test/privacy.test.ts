@@ -21,7 +21,7 @@ import { activityStats } from '../src/rounds/activity-stats';
 import { perNetworkSums } from '../src/rounds/round';
 import type { PendingUpdate } from '../src/store/batches';
 import { DEFAULT_PRIVACY } from '../src/config';
-import { mechanism } from '../src/mechanism';
+import { checkSegmentBudget, contributionRho, mechanism, segmentReportRho } from '../src/mechanism';
 
 /** A random sparse head example in dimension d (the last coordinate is the bias input 1). */
 function example(random: () => number, d: number, scale = 1): HeadExample {
@@ -75,6 +75,51 @@ function deltaByIntegration(mus: number[], epsilon: number): number {
     if (loss > epsilon) delta += density[i] * step * (1 - Math.exp(epsilon - loss));
   }
   return delta;
+}
+
+/**
+ * Φ on a fine grid by the trapezoid rule on the normal density (independent of the accounting
+ * module's erfc fit; error below 1e-9), interpolated; Φ⁻¹ by bisection on the same table.
+ */
+const GRID_STEP = 1e-4;
+const GRID_FROM = -12;
+const PHI_TABLE = (() => {
+  const n = Math.round(24 / GRID_STEP) + 1;
+  const table = new Float64Array(n);
+  const density = (t: number) => Math.exp((-t * t) / 2) / Math.sqrt(2 * Math.PI);
+  for (let i = 1; i < n; i++) {
+    const a = GRID_FROM + (i - 1) * GRID_STEP;
+    table[i] = table[i - 1] + ((density(a) + density(a + GRID_STEP)) * GRID_STEP) / 2;
+  }
+  return table;
+})();
+
+function phi(x: number): number {
+  const at = (x - GRID_FROM) / GRID_STEP;
+  if (at <= 0) return 0;
+  if (at >= PHI_TABLE.length - 1) return 1;
+  const i = Math.floor(at);
+  return PHI_TABLE[i] + (at - i) * (PHI_TABLE[i + 1] - PHI_TABLE[i]);
+}
+
+function phiInverse(p: number): number {
+  let lo = GRID_FROM;
+  let hi = -GRID_FROM;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (phi(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Trade-off function of k-ary randomized response at ε with m categories (type II error at type I error α). */
+function randomizedResponseTradeoff(epsilon: number, m: number, alpha: number): number {
+  const p = Math.exp(epsilon) / (Math.exp(epsilon) + m - 1);
+  const q = 1 / (Math.exp(epsilon) + m - 1);
+  if (alpha <= q) return 1 - (p / q) * alpha;
+  if (alpha <= 1 - p) return 1 - p - (alpha - q);
+  return Math.max(0, (q / p) * (1 - alpha));
 }
 
 describe('privacy promises', () => {
@@ -166,6 +211,35 @@ describe('privacy promises', () => {
     const stats = activityStats(batches, 2);
     expect(stats.activities).toEqual([{ id: 'x', batches: 2, impressions: 3, rewardRate: 2 / 3 }]);
     expect(stats.suppressedActivities).toBe(2);
+  });
+
+  it("segment reports: the charged ρ covers randomized response under the ledger's GDP conversion, tightly", () => {
+    // μ-GDP holds when the mechanism's trade-off function lies above G_μ(α) = Φ(Φ⁻¹(1 − α) − μ) everywhere.
+    const alphas = Array.from({ length: 199 }, (_, i) => (i + 1) / 200).concat([1e-4, 1e-3, 0.999]);
+    for (const epsilon of [0.25, 0.5, 1, 2, 4]) {
+      const mu = Math.sqrt(2 * segmentReportRho(epsilon));
+      const gap = (mu2: number, m: number) =>
+        Math.max(...alphas.map((a) => phi(phiInverse(1 - a) - mu2) - randomizedResponseTradeoff(epsilon, m, a)));
+      for (const m of [2, 3, 5, 33]) expect(gap(mu, m), `ε ${epsilon}, m ${m}`).toBeLessThanOrEqual(1e-7);
+      // Tight for two categories (one segment): 2% less μ would not cover it.
+      expect(gap(0.98 * mu, 2)).toBeGreaterThan(1e-4);
+      // The zCDP figure ε²/2 would under-charge: as μ-GDP it is ε, which does not cover binary randomized response.
+      expect(gap(epsilon, 2)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('segment reports: a contribution with one fits the budget at the defaults (one per window), a larger ε is refused', () => {
+    const m = mechanism(DEFAULT_PRIVACY);
+    expect(m.segmentEpsilon).toBe(1);
+    const budget = rhoForEpsilon(DEFAULT_PRIVACY.epsilon, DEFAULT_PRIVACY.delta);
+    const withReport = contributionRho(m, true);
+    expect(withReport).toBeCloseTo(0.391 + 0.759, 3);
+    expect(withReport).toBeLessThanOrEqual(budget);
+    // The device's ledger then admits one contribution per 30-day window instead of three.
+    expect(Math.floor(budget / withReport)).toBe(1);
+    expect(Math.floor(budget / contributionRho(m, false) + 1e-9)).toBe(DEFAULT_PRIVACY.contributionsPerWindow);
+    expect(() => checkSegmentBudget({ ...DEFAULT_PRIVACY, segmentEpsilon: 1.1 })).toThrow(/VITRINE_SEGMENT_EPSILON 1.1/);
+    expect(() => checkSegmentBudget({ ...DEFAULT_PRIVACY, segmentEpsilon: 0 })).not.toThrow();
   });
 
   it('no identifiers: the wire schema has no field for one, and refuses any unknown key', () => {
