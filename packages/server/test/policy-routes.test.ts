@@ -97,7 +97,8 @@ describe.each(stores)('policy publication on %s', (name, open) => {
 
   it.skipIf(skip)('admin routes need the token; without a configured one they are disabled', async () => {
     const s = await start();
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: TOKEN }]) {
+    const refused: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-wrong-token' }, { authorization: TOKEN }];
+    for (const headers of refused) {
       expect((await put(s, { rules: {}, segments: [] }, headers)).statusCode).toBe(401);
       expect((await s.app.inject({ url: '/v1/admin/policy', headers })).statusCode).toBe(401);
     }
