@@ -149,14 +149,27 @@ describe('dashboard view', () => {
         overTime: [
           { day: T0, vitrine: arm(100, 40, 500), control: arm(21, 3, 50), ctrLift: { estimate: 0.3333, low: -0.5, high: 2.5 } },
           { day: T0 + 24 * HOUR, vitrine: arm(100, 50, 500), control: { batches: null, suppressed: true }, ctrLift: null },
+          { day: T0 + 48 * HOUR, vitrine: arm(90, 45, 450), control: arm(30, 4, 60), ctrLift: { estimate: 0.5, low: -0.2, high: 1.8 } },
         ],
       },
     };
     const view = section(dashboardView(parseReport(report)), 'lift');
     expect(view.sentences).toEqual(['CTR lift (Vitrine ÷ control − 1): +28.6%, 95% interval −31.0% to +140.0%.']);
-    expect(view.chart!.labels).toEqual(['2026-05-04']);
+    // The day without a lift (control below k) is in the table, not on the chart.
+    expect(view.chart!.labels).toEqual(['2026-05-04', '2026-05-06']);
     expect(view.chart!.series.map((s) => s.role)).toEqual(['band-low', 'band-high', 'line']);
-    expect(view.chart!.series.map((s) => s.values[0])).toEqual([-0.5, 2.5, 0.3333]);
+    expect(view.chart!.series.map((s) => s.values)).toEqual([
+      [-0.5, -0.2],
+      [2.5, 1.8],
+      [0.3333, 0.5],
+    ]);
+    // One day only: no band can be drawn from one point, so its interval is a bar around the point.
+    const oneDay = { ...report, lift: { ...report.lift, overTime: report.lift.overTime.slice(0, 1) } };
+    const single = section(dashboardView(parseReport(oneDay)), 'lift');
+    expect(single.chart!.series.map((s) => [s.role, s.values])).toEqual([
+      ['interval', [[-0.5, 2.5]]],
+      ['points', [0.3333]],
+    ]);
     const [arms, daily] = view.tables;
     expect(arms.rows[1].slice(0, 5)).toEqual(['Control', '25', '100', '7', '7.00%']);
     expect(daily.rows[1]).toEqual(['2026-05-05', '10.00%', 'below k', '–', 'not available']);
@@ -187,19 +200,22 @@ describe('dashboard view', () => {
       { segment: 0, name: 'new', activity: 'bar-1d', impressions: 60, clicks: 3, ctr: 0.05, low: 0, high: 0.11 },
     ];
     const withRows = section(
-      dashboardView(parseReport({ ...emptyReport(20), segments: { policyVersion: 3, epsilon: 2, rows, suppressed: 5 } })),
+      dashboardView(parseReport({ ...emptyReport(20), segments: { policyVersion: 3, epsilon: 2, rows, suppressed: 5, reports: 41 } })),
       'segments',
     );
     expect(withRows.chart!.labels).toEqual(['coffee lovers · coffee-house-2h', 'new · bar-1d']);
-    expect(withRows.sentences[1]).toBe('5 segment × activity cells below k = 20 are suppressed.');
+    expect(withRows.sentences.slice(1)).toEqual(['41 segment reports read.', '5 segment × activity cells below k = 20 are suppressed.']);
     expect(withRows.sentences[0]).toMatch(/randomized response \(ε = 2\.00\)/);
     const none = section(
-      dashboardView(parseReport({ ...emptyReport(20), segments: { policyVersion: 3, epsilon: 2, rows: [], suppressed: 9 } })),
+      dashboardView(
+        parseReport({ ...emptyReport(20), segments: { policyVersion: 3, epsilon: 2, rows: [], suppressed: 9, reports: null } }),
+      ),
       'segments',
     );
     expect(none.chart).toBeNull();
     expect(none.empty).toBe('No segment × activity count is above k = 20 yet.');
-    expect(none.sentences[1]).toMatch(/^9 segment × activity cells/);
+    expect(none.sentences[1]).toMatch(/^Fewer than k = 20 segment reports so far/);
+    expect(none.sentences[2]).toMatch(/^9 segment × activity cells/);
   });
 
   it('lineage: versions, OPE of current and shadow, decisions with their off-policy evidence', () => {

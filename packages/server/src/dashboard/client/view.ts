@@ -227,14 +227,24 @@ export function liftSection(r: AdminReport): SectionView {
   return {
     ...base,
     sentences,
+    // A band needs two days; one day's interval is drawn as a bar around its point.
     chart: {
-      alt: `Daily relative CTR lift of Vitrine over control with its 95% band, ${plural(days.length, 'day')}.`,
+      alt: `Daily relative CTR lift of Vitrine over control with its 95% ${days.length > 1 ? 'band' : 'interval'}, ${plural(
+        days.length,
+        'day',
+      )}.`,
       labels: days.map((d) => dayLabel(d.day)),
-      series: [
-        { label: '95% low', role: 'band-low', values: days.map((d) => d.ctrLift!.low) },
-        { label: '95% band', role: 'band-high', values: days.map((d) => d.ctrLift!.high) },
-        { label: 'CTR lift', role: 'line', values: days.map((d) => d.ctrLift!.estimate) },
-      ],
+      series:
+        days.length > 1
+          ? [
+              { label: '95% low', role: 'band-low', values: days.map((d) => d.ctrLift!.low) },
+              { label: '95% band', role: 'band-high', values: days.map((d) => d.ctrLift!.high) },
+              { label: 'CTR lift', role: 'line', values: days.map((d) => d.ctrLift!.estimate) },
+            ]
+          : [
+              { label: '95% interval', role: 'interval', values: days.map((d) => [d.ctrLift!.low, d.ctrLift!.high] as [number, number]) },
+              { label: 'CTR lift', role: 'points', values: days.map((d) => d.ctrLift!.estimate) },
+            ],
       yTitle: 'CTR lift (Vitrine ÷ control − 1)',
       percent: true,
     },
@@ -251,6 +261,9 @@ export function segmentsSection(r: AdminReport): SectionView {
     s.epsilon == null ? '' : ` Devices report their segment by randomized response (ε = ${num(s.epsilon, 2)}); counts are debiased.`;
   const sentences = [
     `Policy ${s.policyVersion}.${eps}`,
+    s.reports == null
+      ? `Fewer than k = ${r.k} segment reports so far (a device reports its segment only with a model update).`
+      : `${plural(s.reports, 'segment report')} read.`,
     s.suppressed > 0
       ? `${plural(s.suppressed, 'segment × activity cell', 'segment × activity cells')} below k = ${r.k} ` +
         `${s.suppressed === 1 ? 'is' : 'are'} suppressed.`
@@ -386,7 +399,7 @@ export function privacySection(r: AdminReport): SectionView {
   facts.push([
     'Expected gain at the observed population',
     g
-      ? `${int(g.contributorsPerWindow)} contributors per window: ${pct(g.shareOfCentralGain, 0)} of the gain of central training` +
+      ? `${plural(g.contributorsPerWindow, 'contributor')} per window: ${pct(g.shareOfCentralGain, 0)} of the gain of central training` +
         (g.source ? ` (${g.source})` : '')
       : 'not available (no measured gain curve shipped with the model, or no contributors yet)',
   ]);
