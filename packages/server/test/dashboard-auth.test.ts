@@ -119,6 +119,11 @@ describe('admin access: bearer token or dashboard session', () => {
     expect(page.body).toContain('<script src="/dashboard/app.js" defer></script>');
     expect(page.body).not.toMatch(/<script>|<style|style="/);
     expect((await get(s, '/v1/admin/models', { cookie: `other=1; ${pair}; more=2` })).statusCode).toBe(200);
+    // The report the page draws, read with the cookie alone (as the page's same-origin fetch does).
+    const report = await get(s, '/v1/admin/report', { cookie: pair });
+    expect(report.statusCode).toBe(200);
+    expect(report.json().k).toBe(testConfig().privacy.kThreshold);
+    expect((await get(s, '/v1/admin/report')).statusCode).toBe(401);
   });
 
   it('over https (behind a trusted proxy) the cookie is Secure and __Host- prefixed', async () => {
