@@ -17,19 +17,31 @@ export type Mechanism = ReturnType<typeof mechanism>;
 export function mechanism(p: PrivacyConfig) {
   const mu = muForEpsilon(p.epsilon, p.delta);
   const muPerContribution2 = (mu * mu) / p.contributionsPerWindow;
-  const segmentEpsilon = p.segmentEpsilon && p.segmentEpsilon > 0 ? p.segmentEpsilon : null;
+  const rhoPerContribution = muPerContribution2 / 2;
+  const asked = p.segmentEpsilon && p.segmentEpsilon > 0 ? p.segmentEpsilon : null;
+  const budget = rhoForEpsilon(p.epsilon, p.delta);
+  // A contribution with a report must fit the whole window's budget, or devices would refuse every update.
+  const segmentRefusal =
+    asked !== null && rhoPerContribution + segmentReportRho(asked) > budget * (1 + 1e-12)
+      ? `segment reports are off: at VITRINE_SEGMENT_EPSILON ${asked} a contribution with one would cost ` +
+        `ρ ${(rhoPerContribution + segmentReportRho(asked)).toFixed(4)}, more than the whole budget ` +
+        `(ρ ${budget.toFixed(4)} for ε ${p.epsilon}, δ ${p.delta}); lower it`
+      : null;
+  const segmentEpsilon = segmentRefusal === null ? asked : null;
   return {
     mu,
     /** σ on the gradient sum = noiseMultiplierGradient × clipGradient (× contributions of one device in the round). */
     noiseMultiplierGradient: 1 / Math.sqrt((1 - p.curvatureShare) * muPerContribution2),
     noiseMultiplierCurvature: 1 / Math.sqrt(p.curvatureShare * muPerContribution2),
     /** ρ = μ²/2 of one contribution's two Gaussian releases: what a device's ledger charges without a segment report. */
-    rhoPerContribution: muPerContribution2 / 2,
+    rhoPerContribution,
     minHoursBetween: (p.windowDays * 24) / p.contributionsPerWindow,
-    /** ε of the segment report, or null when segment reports are off. */
+    /** ε of the segment report, or null when segment reports are off (0, or too costly for the budget). */
     segmentEpsilon,
     /** What one segment report adds to a contribution's ρ (0 when off): see `segmentReportRho`. */
     segmentReportRho: segmentEpsilon === null ? 0 : segmentReportRho(segmentEpsilon),
+    /** Why configured segment reports are off (the configured ε does not fit the budget), or null. */
+    segmentRefusal,
   };
 }
 
@@ -53,24 +65,6 @@ export function segmentReportRho(epsilon: number): number {
   // A relative 1e-9 up: the quantile's own error (< 1.2e-9) never rounds the charge down.
   const mu = 2 * normalQuantile(p) * (1 + 1e-9);
   return (mu * mu) / 2;
-}
-
-/**
- * Refuses a configuration whose contribution with a segment report would cost more than the whole
- * window's budget (devices would then refuse every update).
- */
-export function checkSegmentBudget(p: PrivacyConfig): void {
-  const mech = mechanism(p);
-  if (mech.segmentEpsilon === null) return;
-  const budget = rhoForEpsilon(p.epsilon, p.delta);
-  const cost = contributionRho(mech, true);
-  if (cost > budget * (1 + 1e-12)) {
-    throw new Error(
-      `VITRINE_SEGMENT_EPSILON ${mech.segmentEpsilon}: a contribution with a segment report would cost ρ ${cost.toFixed(4)}, ` +
-        `more than the whole budget (ρ ${budget.toFixed(4)} for ε ${p.epsilon}, δ ${p.delta}); ` +
-        'lower it, or set 0 to turn segment reports off',
-    );
-  }
 }
 
 /**

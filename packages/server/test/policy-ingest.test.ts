@@ -52,8 +52,10 @@ describe.each(stores)('holdout arm and segment reports at ingest on %s', (name, 
       payload: { rules: {}, segments: [COFFEE_LOVERS, NEWCOMERS] },
     });
     expect(res.statusCode).toBe(200);
+    putWarnings = res.json().warnings;
     return (await s.app.inject({ url: '/v1/policy' })).json().version as string;
   };
+  let putWarnings: string[] = [];
   const update = () => deviceUpdate((j) => Math.cos(j), 0.5);
   const privacy = async (s: VitrineServer) => v.parse(PrivacySchema, (await s.app.inject({ url: '/v1/privacy' })).json());
 
@@ -122,11 +124,24 @@ describe.each(stores)('holdout arm and segment reports at ingest on %s', (name, 
     expect(stats.budget.perContribution.rho).toBeCloseTo(after.update.rhoPerContribution, 12);
   });
 
-  it.skipIf(skip)('VITRINE_SEGMENT_EPSILON 0 turns reports off: none asked for, none accepted', async () => {
-    const s = await start({ privacy: { ...testConfig().privacy, segmentEpsilon: 0 } });
-    const version = await withSegments(s);
-    expect((await privacy(s)).update.segmentEpsilon).toBeUndefined();
-    const res = await postFrom(s, batch({ update: update(), seg: { v: version, i: 0 } }), honestAddress(4));
-    expect(res.json().field).toBe('seg.v');
-  });
+  it.skipIf(skip)(
+    'VITRINE_SEGMENT_EPSILON 0, or one the budget cannot hold, turns reports off: none asked for, none accepted',
+    async () => {
+      const base = testConfig().privacy;
+      for (const privacyConfig of [
+        { ...base, segmentEpsilon: 0 },
+        { ...base, epsilon: 8, segmentEpsilon: 3 },
+      ]) {
+        const s = await start({ privacy: privacyConfig });
+        const version = await withSegments(s);
+        // The merchant is told why when the configured ε cannot be held.
+        expect(putWarnings).toEqual(privacyConfig.segmentEpsilon ? [expect.stringMatching(/segment reports are off/)] : []);
+        expect((await privacy(s)).update.segmentEpsilon).toBeUndefined();
+        const res = await postFrom(s, batch({ update: update(), seg: { v: version, i: 0 } }), honestAddress(4));
+        expect(res.json().field).toBe('seg.v');
+        await s.close();
+        server = undefined;
+      }
+    },
+  );
 });

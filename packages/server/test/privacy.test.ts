@@ -21,7 +21,7 @@ import { activityStats } from '../src/rounds/activity-stats';
 import { perNetworkSums } from '../src/rounds/round';
 import type { PendingUpdate } from '../src/store/batches';
 import { DEFAULT_PRIVACY } from '../src/config';
-import { checkSegmentBudget, contributionRho, mechanism, segmentReportRho } from '../src/mechanism';
+import { contributionRho, mechanism, segmentReportRho } from '../src/mechanism';
 
 /** A random sparse head example in dimension d (the last coordinate is the bias input 1). */
 function example(random: () => number, d: number, scale = 1): HeadExample {
@@ -228,7 +228,7 @@ describe('privacy promises', () => {
     }
   });
 
-  it('segment reports: a contribution with one fits the budget at the defaults (one per window), a larger ε is refused', () => {
+  it('segment reports: a contribution with one fits the budget at the defaults (one per window); a larger ε turns them off', () => {
     const m = mechanism(DEFAULT_PRIVACY);
     expect(m.segmentEpsilon).toBe(1);
     const budget = rhoForEpsilon(DEFAULT_PRIVACY.epsilon, DEFAULT_PRIVACY.delta);
@@ -238,8 +238,11 @@ describe('privacy promises', () => {
     // The device's ledger then admits one contribution per 30-day window instead of three.
     expect(Math.floor(budget / withReport)).toBe(1);
     expect(Math.floor(budget / contributionRho(m, false) + 1e-9)).toBe(DEFAULT_PRIVACY.contributionsPerWindow);
-    expect(() => checkSegmentBudget({ ...DEFAULT_PRIVACY, segmentEpsilon: 1.1 })).toThrow(/VITRINE_SEGMENT_EPSILON 1.1/);
-    expect(() => checkSegmentBudget({ ...DEFAULT_PRIVACY, segmentEpsilon: 0 })).not.toThrow();
+    const tooCostly = mechanism({ ...DEFAULT_PRIVACY, segmentEpsilon: 1.1 });
+    expect(tooCostly.segmentEpsilon).toBeNull();
+    expect(contributionRho(tooCostly, true)).toBe(m.rhoPerContribution);
+    expect(tooCostly.segmentRefusal).toMatch(/VITRINE_SEGMENT_EPSILON 1.1/);
+    expect(mechanism({ ...DEFAULT_PRIVACY, segmentEpsilon: 0 })).toMatchObject({ segmentEpsilon: null, segmentRefusal: null });
   });
 
   it('no identifiers: the wire schema has no field for one, and refuses any unknown key', () => {

@@ -12,7 +12,7 @@ import { HttpError } from './errors';
 
 export function registerAdminPolicyRoutes(
   app: FastifyInstance,
-  deps: { adminToken?: string; policies: PolicyService; catalog: () => Set<string> },
+  deps: { adminToken?: string; policies: PolicyService; catalog: () => Set<string>; segmentRefusal: string | null },
 ): void {
   const guarded = adminRoute(deps.adminToken);
   const { policies } = deps;
@@ -31,7 +31,9 @@ export function registerAdminPolicyRoutes(
       throw err;
     }
     const served = await policies.replace(policy, 'admin');
-    return answer(await policies.stored(), served, warnings(policy.rules.pacing ?? [], deps.catalog()));
+    const notes = warnings(policy.rules.pacing ?? [], deps.catalog());
+    if (policy.segments.length && deps.segmentRefusal) notes.push(deps.segmentRefusal);
+    return answer(await policies.stored(), served, notes);
   });
 }
 

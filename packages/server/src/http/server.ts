@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DEFAULT_POLICY_SERVING, DEFAULT_STATS, MIN_ADMIN_TOKEN_LENGTH, type ServerConfig, type TrustProxy } from '../config';
-import { checkSegmentBudget, mechanism } from '../mechanism';
+import { mechanism } from '../mechanism';
 import { catalogOf } from '../ingest/validate';
 import { PolicyService } from '../policy/service';
 import { parsePolicy, PolicyError } from '../policy/validate';
@@ -49,7 +49,6 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   const registry = new ModelRegistry(db, config.signing);
   await registry.bootstrap(config.seedModel);
   const writer = new SignalWriter(db);
-  checkSegmentBudget(config.privacy);
   const mech = mechanism(config.privacy);
   const now = config.now ?? Date.now;
   const policyServing = config.policy ?? DEFAULT_POLICY_SERVING;
@@ -111,6 +110,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
     }
   });
   installErrorHandler(app, config.bodyLimit);
+  if (mech.segmentRefusal) app.log.warn(mech.segmentRefusal);
 
   const expectedGain = readExpectedGain(config.seedModel);
   const segmentEpsilon = async () => (await policies.served()).segmentEpsilon;
@@ -141,6 +141,7 @@ export async function createServer(config: ServerConfig, db: Db): Promise<Vitrin
   registerAdminPolicyRoutes(app, {
     adminToken: config.adminToken,
     policies,
+    segmentRefusal: mech.segmentRefusal,
     catalog: () => {
       const current = registry.getCurrent();
       return current ? catalogOf(current) : new Set();
