@@ -2,9 +2,9 @@ import type { PrivacyFloors } from './signals/privacy-parameters';
 import type { VitrineError } from './errors';
 
 export type { Activity, FeatureRecord, FeatureValue, Outcome } from '@vitrine/core/domain';
-export type { Condition, Match, Rules, Segment } from '@vitrine/core/policy';
+export type { Condition, Match, Rules, Segment } from '@vitrine/core/policy/types';
 import type { FeatureRecord } from '@vitrine/core/domain';
-import type { Rules, Segment } from '@vitrine/core/policy';
+import type { Rules, Segment } from '@vitrine/core/policy/types';
 
 /**
  * The shopper's choice, weakest first: 'none' (nothing stored on the device, nothing sent; ranking

@@ -51,43 +51,7 @@ const RankOptionsSchema = v.optional(
 
 export const ConsentSchema = oneOf(CONSENTS);
 
-/** DER header of every P-256 SPKI public key (id-ecPublicKey, prime256v1, uncompressed point follows). */
-const P256_SPKI_HEADER = '3059301306072a8648ce3d020106082a8648ce3d030107034200';
-const B64URL_32 = /^[A-Za-z0-9_-]{43}$/;
-
-function isP256Spki(text: string): boolean {
-  try {
-    const body = text
-      .replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '')
-      .replace(/\s+/g, '')
-      .replace(/-/g, '+')
-      .replace(/_/g, '/');
-    const bin = atob(body.padEnd(Math.ceil(body.length / 4) * 4, '='));
-    const hex = Array.from(bin, (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
-    return bin.length === 91 && hex.startsWith(P256_SPKI_HEADER) && hex.slice(52, 54) === '04';
-  } catch {
-    return false;
-  }
-}
-
-function isP256Jwk(k: unknown): boolean {
-  const jwk = k as JsonWebKey;
-  return jwk?.kty === 'EC' && jwk.crv === 'P-256' && B64URL_32.test(jwk.x ?? '') && B64URL_32.test(jwk.y ?? '');
-}
-
-/** Checked here, synchronously, so a mistyped key rejects createVitrine instead of silently refusing every model. */
-const ModelKeySchema = v.custom<string | JsonWebKey>(
-  (k) => (typeof k === 'string' ? (k.trim().startsWith('{') ? safeJwk(k) : isP256Spki(k)) : isP256Jwk(k)),
-  'must be an ECDSA P-256 public key: SPKI as base64 (91 bytes) or a JWK with kty "EC", crv "P-256", x and y',
-);
-
-function safeJwk(text: string): boolean {
-  try {
-    return isP256Jwk(JSON.parse(text));
-  } catch {
-    return false;
-  }
-}
+export const MODEL_KEY_SHAPE = 'must be an ECDSA P-256 public key: SPKI as base64 (91 bytes) or a JWK with kty "EC", crv "P-256", x and y';
 
 const OptionsSchema = v.object({
   model: v.pipe(v.string('must be the URL of a model manifest'), v.minLength(1, 'must not be empty')),
@@ -113,20 +77,14 @@ const OptionsSchema = v.object({
   ),
   random: v.optional(v.function()),
   now: v.optional(v.function()),
-  modelKey: v.optional(ModelKeySchema),
-  // Checked in full by the rules chunk (policy/rules.ts) before createVitrine resolves.
-  rules: v.optional(PlainObject),
-  segments: v.optional(v.array(v.unknown())),
-  holdout: v.optional(
-    v.union([
-      v.literal(false),
-      v.strictObject({
-        share: v.optional(v.pipe(v.number(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
-        control: v.optional(v.picklist(['shop-order', 'uniform'])),
-        sticky: v.optional(v.boolean()),
-      }),
-    ]),
+  // Its shape is checked by the pinned-key chunk (model/pinned.ts) before createVitrine resolves.
+  modelKey: v.optional(
+    v.custom<string | JsonWebKey>((k) => typeof k === 'string' || (typeof k === 'object' && k !== null), MODEL_KEY_SHAPE),
   ),
+  // Checked in full by the policy stage (a lazy chunk, policy/rules.ts) before createVitrine resolves.
+  rules: v.optional(PlainObject),
+  segments: v.optional(v.custom<unknown[]>(Array.isArray, 'must be an array')),
+  holdout: v.optional(v.custom<false | object>((x) => x === false || (typeof x === 'object' && x !== null), 'must be false or an object')),
 });
 
 const TrackSchema = v.object({

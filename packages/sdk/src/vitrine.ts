@@ -17,7 +17,7 @@ import type { BackgroundSelection } from './scoring/select';
 import { defaultRandom, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
-import type { Holdout, PolicyDocument, RuleContext, RuledSlate, RuleEvent, Rules, Segment } from './policy/rules';
+import type { PolicyStage, Rules } from './policy/rules';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
 import type {
@@ -35,13 +35,6 @@ import type {
 } from './types';
 
 const DEFAULT_EPSILON = 0.05;
-const DEFAULT_HOLDOUT_SHARE = 0.1;
-/** The server's policy (rules, segments, pacing multipliers) is fetched again after this long, or after a minute when it failed. */
-const POLICY_REFRESH_MS = 5 * 60_000;
-const POLICY_RETRY_MS = 60_000;
-/** Events kept in memory for caps and segments (the store keeps as many). */
-const RULE_EVENTS_LIMIT = 500;
-type RulesChunk = typeof import('./policy/rules');
 /**
  * A model that could not be loaded (a server answering 502 while it starts, a flaky network,
  * a tampered download) is tried again: 2 s, 4 s, 8 s … (each with jitter) up to 5 minutes,
@@ -159,51 +152,41 @@ interface ClientParts {
 
 class VitrineClient implements Vitrine {
   status: VitrineStatus;
-  private readonly options: VitrineOptions;
+  readonly options: VitrineOptions;
   private readonly progress: (p: Progress) => void;
-  private store: ProfileStore;
-  private readonly openStore: () => Promise<{ store: ProfileStore; warning?: string }>;
+  store: ProfileStore;
+  readonly openStore: () => Promise<{ store: ProfileStore; warning?: string }>;
   /** Consent changes apply one at a time, in the order asked. */
   private consentChange: Promise<void> = Promise.resolve();
   /** Activity ids the model knows, per encoder (null: the model has no id feature). */
   private known?: { encoder: FeatureEncoder; ids: ReadonlySet<string> | null };
   private readonly internals: VitrineInternals;
-  private user: FeatureRecord;
-  private readonly random: () => number;
-  private readonly now: () => number;
+  user: FeatureRecord;
+  readonly random: () => number;
+  readonly now: () => number;
   private readonly epsilon: number;
   /** The cancel function of the scheduled model-load retry, and why the last load failed. */
   private cancelRetry?: () => void;
   private loadFailure?: string;
   private model: LoadedModel | null = null;
-  private scorer: Scorer | null = null;
+  scorer: Scorer | null = null;
   /** `auto`: background work that may switch `scorer` to a faster backend (see selectScorer). */
   private background?: BackgroundSelection;
-  private encoder: FeatureEncoder | null = null;
-  private profile: ProfileAggregates = emptyAggregates();
-  private readonly decisions = createDecisionLog<Placement>();
+  encoder: FeatureEncoder | null = null;
+  profile: ProfileAggregates = emptyAggregates();
+  readonly decisions = createDecisionLog<Placement>();
   private readonly slicer = createTaskSlicer();
-  private closed = false;
+  closed = false;
   /** Set by forget(): a model-load retry still in flight must not start anything afterwards. */
   private forgotten = false;
-  private signals: SignalsStage | null = null;
+  signals: SignalsStage | null = null;
   private signalsStart: Promise<void> = Promise.resolve();
   /** Model-load retries made on this page. */
   private retries = 0;
   /** The warning of the profile store's current persistence failure, if any. */
   private storageFailure?: string;
-  /** The rules chunk (policy/rules.ts), once a page uses rules, a server policy or the holdout. */
-  private rulesChunk?: RulesChunk;
-  private shopRules?: Rules;
-  private shopSegments: Segment[] = [];
-  /** The server's policy document, when one was fetched; the next fetch is due at `policyDue`. */
-  private serverPolicy: PolicyDocument | null = null;
-  private policyDue = 0;
-  private policyFetching?: Promise<void>;
-  private policyFailure?: string;
-  /** The profile's events as caps and segments read them: from the store once, then kept up to date. */
-  private ruleEvents: RuleEvent[] | null = null;
-  private arm?: { share: number; arm: 'vitrine' | 'control' };
+  /** The merchant's rules, segments and holdout (a lazy chunk), once a page uses them. */
+  policy?: PolicyStage;
 
   constructor({ options, progress, store, openStore, status, internals }: ClientParts) {
     this.options = options;
@@ -216,12 +199,10 @@ class VitrineClient implements Vitrine {
     this.random = options.random ?? defaultRandom;
     this.now = options.now ?? Date.now;
     this.epsilon = options.epsilon ?? DEFAULT_EPSILON;
-    internals.onForwardPass?.(async (activities, options) => {
-      const { activities: list, options: opts } = validateRank(activities, options);
-      const { scorer, encoder } = this;
-      if (!scorer?.prepareForwardPass || !encoder) throw new VitrineError('model_unavailable', 'no model is ranking yet');
-      return scorer.prepareForwardPass(encoder.encodeFactored(list, opts.context ?? {}, this.personalUser(), this.profile));
-    });
+    // Benchmarks only: a lazy chunk, never part of a page's first download.
+    internals.onForwardPass?.(async (activities, options) =>
+      (await import('./scoring/forward-pass')).prepareForwardPass(this, activities, options),
+    );
   }
 
   /**
@@ -326,12 +307,12 @@ class VitrineClient implements Vitrine {
     if (this.status.degraded) this.status = { ...this.status, degraded: this.loadFailure };
   }
 
-  private get consent(): Consent {
+  get consent(): Consent {
     return this.options.consent ?? 'profile';
   }
 
   /** The shopper's attributes as ranking uses them: none under consent 'none' (page context only). */
-  private personalUser(): FeatureRecord {
+  personalUser(): FeatureRecord {
     return this.consent === 'none' ? NO_RECORD : this.user;
   }
 
@@ -361,7 +342,7 @@ class VitrineClient implements Vitrine {
     if (failure) this.report(new VitrineError('storage_unavailable', failure, { cause }));
   };
 
-  private report = (err: VitrineError): void => {
+  report = (err: VitrineError): void => {
     try {
       this.options.onError?.(err);
     } catch {
@@ -396,14 +377,8 @@ class VitrineClient implements Vitrine {
     const ineligible: string[] = [];
     let activities = all.some(hasWindow) ? all.filter((a) => (isEligible(a, at) ? true : (ineligible.push(a.id), false))) : all;
     // The merchant's rules act first (a lazy chunk): what they leave eligible is what is scored and explored.
-    const ruled = this.usesRules(options.rules) ? await this.ruleContext(options.rules, at) : null;
-    let excluded: Decision['excluded'];
-    if (ruled) {
-      const filtered = ruled.chunk.filterByRules(activities, ruled.ctx);
-      excluded = filtered.removed;
-      const list = activities;
-      activities = filtered.kept.map((i) => list[i]);
-    }
+    const ruled = this.usesRules(options.rules) ? await (await this.policyStage()).context(options.rules, at) : null;
+    if (ruled) activities = ruled.filter(activities);
     const slots = options.slots ?? activities.length;
     const context = options.context ?? {};
     const id = newId();
@@ -411,7 +386,7 @@ class VitrineClient implements Vitrine {
     const { model, scorer, encoder } = this;
     if (!model || !scorer || !encoder) {
       return this.remember(
-        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model', excluded),
+        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model', ruled?.excluded()),
         activities.slice(0, slots),
       );
     }
@@ -426,20 +401,7 @@ class VitrineClient implements Vitrine {
       // A score that is not a number (a broken backend, a profile value no check caught) must not order the page.
       if (!allFinite(scores)) throw new Error('the model produced a score that is not a finite number');
       const rows = options.includeFeatures ? encoder.expand(batch) : undefined;
-      const ruledSlate: RuledSlate | null = ruled
-        ? ruled.chunk.chooseRuledSlate({
-            activities,
-            scores,
-            slots,
-            epsilon: this.epsilon,
-            rules: ruled.ctx.rules,
-            segments: ruled.ctx.segments,
-            holdout: this.holdout(ruled.chunk),
-            random: this.random,
-          })
-        : null;
-      const slate = ruledSlate ?? chooseSlate(scores, slots, this.epsilon, this.random);
-      if (ruledSlate?.removed.length) excluded = [...(excluded ?? []), ...ruledSlate.removed];
+      const slate = ruled ? ruled.choose(activities, scores, slots, this.epsilon) : chooseSlate(scores, slots, this.epsilon, this.random);
       const placements = this.signals?.placements({
         ...slate,
         activities,
@@ -461,7 +423,7 @@ class VitrineClient implements Vitrine {
           propensity: slate.propensities[pos],
           position: pos,
           reasons: [
-            ...(ruledSlate ? ruled!.chunk.ruleReasons(ruledSlate, pos, scores) : []),
+            ...(ruled ? ruled.reasons(pos, scores) : []),
             ...explain(activities[i], scores[i], slate.propensities[pos], slate.explored, profile),
           ],
           coldStart,
@@ -478,10 +440,10 @@ class VitrineClient implements Vitrine {
             name: 'epsilon-greedy-slate',
             epsilon: this.epsilon,
             explored: slate.explored,
-            ...(ruledSlate && this.holdout(ruled!.chunk) ? { arm: ruledSlate.arm } : {}),
+            ...ruled?.arm(),
           },
           ineligible,
-          ...(excluded ? { excluded } : {}),
+          ...ruled?.excluded(),
         },
         slate.order.map((i) => activities[i]),
         placements,
@@ -496,7 +458,10 @@ class VitrineClient implements Vitrine {
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
-      return this.remember(this.rulesDecision(id, activities, slots, ineligible, error.message, excluded), activities.slice(0, slots));
+      return this.remember(
+        this.rulesDecision(id, activities, slots, ineligible, error.message, ruled?.excluded()),
+        activities.slice(0, slots),
+      );
     }
   }
 
@@ -507,7 +472,7 @@ class VitrineClient implements Vitrine {
     slots: number,
     ineligible: string[],
     reason: string,
-    excluded: Decision['excluded'],
+    excluded: Pick<Decision, 'excluded'> | undefined,
   ): Decision {
     return {
       id,
@@ -523,123 +488,34 @@ class VitrineClient implements Vitrine {
       backend: 'rules',
       policy: { name: 'epsilon-greedy-slate', epsilon: 0, explored: false },
       ineligible,
-      ...(excluded ? { excluded } : {}),
+      ...excluded,
       degraded: reason,
     };
   }
 
-  /** Whether rank() goes through the rules chunk: rules, segments or a server policy exist, or the holdout runs. */
+  /** Whether rank() goes through the policy stage: rules, segments or a server policy exist, or the holdout runs. */
   private usesRules(callRules: Rules | undefined): boolean {
-    return (
-      callRules !== undefined ||
-      this.shopRules !== undefined ||
-      this.shopSegments.length > 0 ||
-      this.serverPolicy !== null ||
-      (this.signals !== null && this.options.holdout !== false)
-    );
+    return callRules !== undefined || !!this.policy?.active() || (this.signals !== null && this.options.holdout !== false);
   }
 
-  private async loadRulesChunk(): Promise<RulesChunk> {
-    return (this.rulesChunk ??= await import('./policy/rules'));
+  /** The policy stage (a lazy chunk), created on first use. */
+  private async policyStage(): Promise<PolicyStage> {
+    if (this.policy) return this.policy;
+    const { PolicyStage } = await import('./policy/rules');
+    return (this.policy ??= new PolicyStage(this));
   }
 
-  /** Loads the rules chunk and checks the shop's rules and segments (createVitrine rejects bad ones); fetches the server's policy. */
+  /** Checks the shop's rules and segments (createVitrine rejects bad ones) and fetches the server's policy. */
   async prepareRules(): Promise<void> {
-    const { rules, segments, endpoint } = this.options;
-    if (rules === undefined && segments === undefined && !endpoint) return;
-    const chunk = await this.loadRulesChunk();
-    if (rules !== undefined) this.shopRules = chunk.parseRules(rules, 'options.rules', 'invalid_options');
-    if (segments !== undefined) this.shopSegments = chunk.parseSegments(segments);
-    await this.refreshPolicy();
-  }
-
-  /**
-   * Fetches `${endpoint}/policy` when it is due (never two at once); a failure leaves the last good
-   * policy in force, warns, and is tried again a minute later.
-   */
-  private refreshPolicy(): Promise<void> {
-    const { endpoint } = this.options;
-    const chunk = this.rulesChunk;
-    if (!endpoint || !chunk || this.closed || this.policyFetching || this.now() < this.policyDue)
-      return this.policyFetching ?? Promise.resolve();
-    const fetching = chunk.fetchPolicy(endpoint).then(
-      (doc) => {
-        this.serverPolicy = doc;
-        this.policyDue = this.now() + POLICY_REFRESH_MS;
-        this.setPolicyFailure(undefined);
-      },
-      (err: unknown) => {
-        this.policyDue = this.now() + POLICY_RETRY_MS;
-        const reason = `merchant policy not loaded from ${endpoint}/policy (${(err as Error)?.message ?? err}); the shop's own rules apply`;
-        if (this.policyFailure !== reason) this.report(new VitrineError('policy_unavailable', reason, { cause: err }));
-        this.setPolicyFailure(reason);
-      },
-    );
-    this.policyFetching = fetching.finally(() => {
-      this.policyFetching = undefined;
-    });
-    return this.policyFetching;
-  }
-
-  private setPolicyFailure(reason: string | undefined): void {
-    const warnings = this.status.warnings.filter((w) => w !== this.policyFailure);
-    this.policyFailure = reason;
-    this.status = { ...this.status, warnings: reason ? [...warnings, reason] : warnings };
-  }
-
-  /** What the rules act on for one rank: the rule sets in force, pacing, segments, the profile's events. */
-  private async ruleContext(callRules: Rules | undefined, at: number): Promise<{ chunk: RulesChunk; ctx: RuleContext }> {
-    const chunk = await this.loadRulesChunk();
-    void this.refreshPolicy(); // in the background: this rank uses the policy in force
-    const server = this.serverPolicy;
-    const rules = [
-      ...(server ? [server.rules] : []),
-      ...(this.shopRules ? [this.shopRules] : []),
-      ...(callRules !== undefined ? [chunk.parseRules(callRules, 'options.rules', 'invalid_input')] : []),
-    ];
-    const events = await this.eventsForRules();
-    const segments = new Set(chunk.deviceSegments(this.segmentDefinitions(), this.profile, events, this.personalUser(), at));
-    return { chunk, ctx: { rules, pacing: server?.pacing ?? {}, segments, events, now: at, random: this.random } };
-  }
-
-  private segmentDefinitions(): Segment[] {
-    return [...(this.serverPolicy?.segments ?? []), ...this.shopSegments];
-  }
-
-  /** The profile's events for caps and segments, read from the store once (none under consent 'none'). */
-  private async eventsForRules(): Promise<RuleEvent[]> {
-    if (this.consent === 'none') return [];
-    if (!this.ruleEvents) {
-      try {
-        this.ruleEvents = (await this.store.events()).map(({ activityId, outcome, hour }) => ({ activityId, outcome, hour }));
-      } catch {
-        this.ruleEvents = [];
-      }
-    }
-    return this.ruleEvents;
-  }
-
-  /** The holdout in force: only while signals are sent (where lift can be measured), unless turned off. */
-  private holdout(chunk: RulesChunk): Holdout | null {
-    const h = this.options.holdout;
-    if (h === false || !this.signals) return null;
-    const share = h?.share ?? DEFAULT_HOLDOUT_SHARE;
-    if (share <= 0) return null;
-    const control = h?.control ?? 'shop-order';
-    if (!h?.sticky) return { share, control };
-    if (this.arm?.share !== share) this.arm = { share, arm: chunk.stickyArm(share, this.random) };
-    return { share, control, sticky: this.arm.arm };
+    const { rules, segments, endpoint, holdout } = this.options;
+    if (rules !== undefined || segments !== undefined || holdout !== undefined || endpoint) await (await this.policyStage()).prepare();
   }
 
   segments(): Promise<{ id: string; name: string }[]> {
     return settled(
       (async () => {
         if (this.closed) throw new VitrineError('closed', 'this Vitrine instance was closed');
-        const definitions = this.segmentDefinitions();
-        if (!definitions.length) return [];
-        const chunk = await this.loadRulesChunk();
-        const ids = new Set(chunk.deviceSegments(definitions, this.profile, await this.eventsForRules(), this.personalUser(), this.now()));
-        return definitions.filter((d) => ids.has(d.id)).map(({ id, name }) => ({ id, name }));
+        return this.policy ? this.policy.segments(this.now()) : [];
       })(),
       this.report,
     );
@@ -684,10 +560,7 @@ class VitrineClient implements Vitrine {
         await this.toMemory(err);
         this.profile = await this.store.append(event);
       }
-      if (this.ruleEvents) {
-        this.ruleEvents.push({ activityId, outcome, hour: event.hour });
-        if (this.ruleEvents.length > RULE_EVENTS_LIMIT) this.ruleEvents.shift();
-      }
+      this.policy?.recorded(event);
     }
     const placement = decision.placements?.get(activityId);
     if (placement && this.signals) await this.signals.record(decisionId, activityId, placement, outcome);
@@ -809,43 +682,15 @@ class VitrineClient implements Vitrine {
       this.signalsStart = stop.catch(() => undefined);
       await stop;
     }
-    if (next === 'none') await this.eraseProfile();
-    else if (previous === 'none') await this.reopenStore(); // the store is the placeholder 'none' left
-  }
-
-  /** Consent 'none': the stored profile goes (its database too); nothing is kept until consent is given again. */
-  private async eraseProfile(): Promise<void> {
-    this.profile = emptyAggregates();
-    this.ruleEvents = null;
-    this.decisions.dropPersonalInputs();
-    const store = this.store;
-    this.store = new MemoryProfileStore(DEFAULT_RETENTION, this.now);
-    this.storageChanged(null);
-    this.status = { ...this.status, profile: 'none' };
-    await this.eraseStore(store);
-    store.close();
+    // Switching the profile store is rare: a lazy chunk (shared with forget's erase).
+    if (next === 'none') await (await import('./profile/erase')).eraseProfile(this);
+    else if (previous === 'none') await (await import('./profile/erase')).reopenStore(this); // the store is the placeholder 'none' left
   }
 
   /** Clears a store and deletes its IndexedDB database (a lazy chunk: erasing is rare). */
   private async eraseStore(store: ProfileStore): Promise<void> {
     const { eraseStore } = await import('./profile/erase');
     await eraseStore(store);
-  }
-
-  /** Consent given again after 'none': the profile store opens (empty: 'none' erased it). */
-  private async reopenStore(): Promise<void> {
-    const { store, warning } = await this.openStore();
-    if (this.consent === 'none' || this.closed) {
-      store.close();
-      return;
-    }
-    // Outcomes tracked while the store opened went to the placeholder: they move over.
-    const early = await this.store.events();
-    this.store = store;
-    this.status = { ...this.status, profile: store.kind, warnings: warning ? [...this.status.warnings, warning] : this.status.warnings };
-    await this.loadProfile();
-    this.ruleEvents = null;
-    for (const event of early) this.profile = await this.store.append(event);
   }
 
   flush(): Promise<void> {
@@ -904,10 +749,9 @@ class VitrineClient implements Vitrine {
     this.decisions.clear();
     this.user = {};
     this.profile = emptyAggregates();
-    this.ruleEvents = null;
-    this.arm = undefined;
+    this.policy?.profileErased();
     try {
-      localStorage.removeItem('vitrine.holdout'); // the sticky holdout arm (policy/rules.ts)
+      localStorage.removeItem('vitrine.holdout'); // the sticky holdout arm (policy/rules.ts ARM_KEY)
     } catch {
       /* no storage */
     }
@@ -942,6 +786,7 @@ function allFinite(xs: Float32Array): boolean {
 export function createVitrine(options: VitrineOptions, internals: VitrineInternals = {}): Promise<Vitrine> {
   return (async () => {
     const opts = validateOptions(options);
+    if (opts.modelKey !== undefined) (await import('./model/pinned')).checkModelKeyShape(opts.modelKey);
     const progress = (p: Progress) => {
       try {
         opts.onProgress?.(p);

@@ -1,6 +1,9 @@
 import * as v from 'valibot';
 import { OUTCOMES } from '../domain/outcomes';
 import { ID_PATTERN } from '../protocol/signals';
+import type { Condition, Match, PolicyDocument, Rules, Segment } from './types';
+
+export type { Condition, Match, PolicyDocument, Rules, Segment };
 
 /**
  * The merchant's rules and segments, as a shop passes them to the SDK (`createVitrine({ rules })`,
@@ -8,7 +11,8 @@ import { ID_PATTERN } from '../protocol/signals';
  * multipliers it computes). One schema for both sides: what the admin endpoint accepts is what
  * every device can apply.
  */
-export const POLICY_FORMAT = 'vitrine-policy@1';
+export { POLICY_FORMAT } from './types';
+import { POLICY_FORMAT } from './types';
 /** Rules and segments per list: a page evaluates them on every rank. */
 export const MAX_RULES = 64;
 export const MAX_SEGMENTS = 32;
@@ -27,7 +31,6 @@ export const MatchSchema = v.strictObject({
   /** Only for shoppers in this segment (computed on the device; see SegmentSchema). */
   segment: v.optional(Id),
 });
-export type Match = v.InferOutput<typeof MatchSchema>;
 
 const rules = <T extends v.GenericSchema>(s: T) => v.optional(v.pipe(v.array(s), v.maxLength(MAX_RULES)));
 
@@ -82,28 +85,6 @@ export const RulesSchema = v.strictObject({
     }),
   ),
 });
-export type Rules = v.InferOutput<typeof RulesSchema>;
-
-export type Condition =
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition }
-  | {
-      /** Answers (positive + negative outcomes) and acceptance over the shopper's history, optionally of one type or attribute. */
-      history: {
-        type?: string;
-        /** An activity attribute as `name=value` (e.g. `coupon=Coffee House`). */
-        attribute?: string;
-        minAnswers?: number;
-        maxAnswers?: number;
-        /** Positive answers / answers, at least (needs at least one answer). */
-        minAcceptance?: number;
-      };
-    }
-  /** Has a history, and nothing tracked in the last `days` days. */
-  | { inactiveDays: number }
-  /** A shopper attribute (`user`) equals one of the values, or lies in [min, max]. */
-  | { attribute: { key: string; in?: (string | number | boolean)[]; min?: number; max?: number } };
 
 const Scalar = v.union([v.pipe(v.string(), v.maxLength(128)), v.pipe(v.number(), v.finite()), v.boolean()]);
 const Attr = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
@@ -142,7 +123,6 @@ export const ConditionSchema = conditionSchema(0);
 
 /** A merchant-defined group of shoppers; membership is computed on the device and never sent as such. */
 export const SegmentSchema = v.strictObject({ id: Id, name: Text, when: ConditionSchema });
-export type Segment = v.InferOutput<typeof SegmentSchema>;
 export const SegmentsSchema = v.pipe(
   v.array(SegmentSchema),
   v.maxLength(MAX_SEGMENTS),
@@ -164,4 +144,12 @@ export const PolicyDocumentSchema = v.strictObject({
   /** When the multipliers were computed (epoch ms). */
   issuedAt: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
-export type PolicyDocument = v.InferOutput<typeof PolicyDocumentSchema>;
+
+// The hand-written types above are what the schemas produce (declaration bundlers choke on valibot's inferred types).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const SCHEMAS_MATCH_TYPES: [
+  Same<v.InferOutput<typeof MatchSchema>, Match>,
+  Same<v.InferOutput<typeof RulesSchema>, Rules>,
+  Same<v.InferOutput<typeof SegmentSchema>, Segment>,
+  Same<v.InferOutput<typeof PolicyDocumentSchema>, PolicyDocument>,
+] = [true, true, true, true];

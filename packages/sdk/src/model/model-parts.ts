@@ -1,6 +1,6 @@
 /** Owns getting a model ready to rank: download and verify it, then start a warmed-up backend for it. */
 import { FeatureEncoder } from '@vitrine/core/features';
-import { importPublicKey, type PinnedKey } from '@vitrine/core/artifact';
+import type { PinnedKey } from '@vitrine/core/artifact';
 import type { SelectedScorer } from '../scoring/select';
 import { BACKENDS, type Progress, type VitrineOptions } from '../types';
 import { defaultLoaderEnv, loadModel, MODEL_CACHE, type LoadedModel, type LoaderEnv } from './loader';
@@ -14,7 +14,12 @@ export function loaderEnvFor(opts: VitrineOptions, progress?: (p: Progress) => v
   if (opts.modelKey === undefined) return env;
   let key = pinnedKeys.get(opts);
   if (!key) {
-    key = env.subtle ? importPublicKey(env.subtle, opts.modelKey) : Promise.reject(new Error('crypto.subtle is unavailable'));
+    const { subtle } = env;
+    const modelKey = opts.modelKey;
+    // Importing and checking a pinned key is a lazy chunk: pages without one never download it.
+    key = subtle
+      ? import('./pinned').then((m) => m.importPublicKey(subtle, modelKey))
+      : Promise.reject(new Error('crypto.subtle is unavailable'));
     key.catch(() => undefined);
     pinnedKeys.set(opts, key);
   }

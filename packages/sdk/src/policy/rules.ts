@@ -29,8 +29,9 @@ import {
   type Rules,
   type Segment,
 } from '@vitrine/core/policy';
-import { own, type ProfileAggregates } from '@vitrine/core/features';
+import { emptyAggregates, own, type ProfileAggregates, type ProfileEvent } from '@vitrine/core/features';
 import type { Activity, FeatureRecord, Outcome } from '@vitrine/core/domain';
+import type { Consent, VitrineOptions, VitrineStatus } from '../types';
 import { VitrineError } from '../errors';
 import { topK } from './epsilon-greedy';
 
@@ -377,4 +378,195 @@ export function ruleReasons(slate: RuledSlate, pos: number, scores: ArrayLike<nu
   if (slate.arm === 'control') out.push({ code: 'control', text: 'A/B holdout: ranked without personalization' });
   if (Math.abs(slate.adjusted[i] - scores[i]) > 1e-9) out.push({ code: 'rules', text: 'boosted by the shop' });
   return out;
+}
+
+const DEFAULT_HOLDOUT_SHARE = 0.1;
+const HoldoutSchema = v.union([
+  v.literal(false),
+  v.strictObject({
+    share: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0, 'must be in [0, 1]'), v.maxValue(1, 'must be in [0, 1]'))),
+    control: v.optional(v.picklist(HOLDOUT_CONTROLS)),
+    sticky: v.optional(v.boolean()),
+  }),
+]);
+/** The server's policy (rules, segments, pacing multipliers) is fetched again after this long, or a minute after a failure. */
+const POLICY_REFRESH_MS = 5 * 60_000;
+const POLICY_RETRY_MS = 60_000;
+/** Events kept in memory for caps and segments (the profile store keeps as many). */
+const RULE_EVENTS_LIMIT = 500;
+
+/** What the policy stage reads (and the one status field it writes) of the client (see VitrineClient). */
+export interface PolicyHost {
+  readonly options: Pick<VitrineOptions, 'endpoint' | 'rules' | 'segments' | 'holdout'>;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly closed: boolean;
+  readonly report: (err: VitrineError) => void;
+  status: VitrineStatus;
+  /** Under 'none' nothing personal is used: no profile, attributes or events. */
+  readonly consent: Consent;
+  readonly profile: ProfileAggregates;
+  readonly user: FeatureRecord;
+  readonly store: { events(): Promise<ProfileEvent[]> };
+  /** Non-null while signals are sent: the holdout runs only then. */
+  readonly signals: object | null;
+}
+
+/** The policy for one rank: the rules in force, bound to this page view's state (filter, then choose). */
+export interface RankPolicy {
+  /** The activities the rules leave eligible, in the shop's order. */
+  filter(activities: Activity[]): Activity[];
+  choose(activities: readonly Activity[], scores: ArrayLike<number>, slots: number, epsilon: number): RuledSlate;
+  /** Reasons the rules add to the chosen slate's item at `pos`. */
+  reasons(pos: number, scores: ArrayLike<number>): { code: 'rules' | 'control'; text: string }[];
+  /** The decision's `policy.arm` while the holdout runs. */
+  arm(): { arm?: Arm };
+  /** The decision's `excluded` field when the rules left anything out. */
+  excluded(): { excluded?: { id: string; rule: RuleRemoval }[] };
+}
+
+/**
+ * The client's policy stage: the shop's rules and segments, the server's policy document (fetched
+ * when due, never two at once; a failure keeps the last good one, warns, and is tried again a
+ * minute later), the profile's events for caps and segments, and the holdout.
+ */
+export class PolicyStage {
+  private shopRules?: Rules;
+  private shopSegments: Segment[] = [];
+  private server: PolicyDocument | null = null;
+  private due = 0;
+  private fetching?: Promise<void>;
+  private failure?: string;
+  private events: RuleEvent[] | null = null;
+  private arm?: { share: number; arm: Arm };
+
+  constructor(private readonly host: PolicyHost) {}
+
+  /** Whether any rule or segment is in force (else rank() skips the stage unless the holdout runs). */
+  active(): boolean {
+    return this.shopRules !== undefined || this.shopSegments.length > 0 || this.server !== null;
+  }
+
+  async prepare(): Promise<void> {
+    const { rules, segments, holdout } = this.host.options;
+    if (holdout !== undefined) parse(HoldoutSchema, holdout, 'options.holdout', 'invalid_options');
+    if (rules !== undefined) this.shopRules = parseRules(rules, 'options.rules', 'invalid_options');
+    if (segments !== undefined) this.shopSegments = parseSegments(segments);
+    await this.refresh();
+  }
+
+  refresh(): Promise<void> {
+    const { endpoint } = this.host.options;
+    const now = this.host.now();
+    if (!endpoint || this.host.closed || this.fetching || now < this.due) return this.fetching ?? Promise.resolve();
+    const done = fetchPolicy(endpoint).then(
+      (doc) => {
+        this.server = doc;
+        this.due = this.host.now() + POLICY_REFRESH_MS;
+        this.setFailure(undefined);
+      },
+      (err: unknown) => {
+        this.due = this.host.now() + POLICY_RETRY_MS;
+        const reason = `merchant policy not loaded from ${endpoint}/policy (${(err as Error)?.message ?? err}); the shop's own rules apply`;
+        if (this.failure !== reason) this.host.report(new VitrineError('policy_unavailable', reason, { cause: err }));
+        this.setFailure(reason);
+      },
+    );
+    this.fetching = done.finally(() => {
+      this.fetching = undefined;
+    });
+    return this.fetching;
+  }
+
+  private setFailure(reason: string | undefined): void {
+    const { status } = this.host;
+    const warnings = status.warnings.filter((w) => w !== this.failure);
+    this.host.status = { ...status, warnings: reason ? [...warnings, reason] : warnings };
+    this.failure = reason;
+  }
+
+  async context(callRules: unknown, at: number): Promise<RankPolicy> {
+    void this.refresh(); // in the background: this rank uses the policy in force
+    const server = this.server;
+    const rules = [
+      ...(server ? [server.rules] : []),
+      ...(this.shopRules ? [this.shopRules] : []),
+      ...(callRules !== undefined ? [parseRules(callRules, 'options.rules', 'invalid_input')] : []),
+    ];
+    const events = await this.ruleEvents();
+    const segments = new Set(this.memberships(events, at));
+    const ctx: RuleContext = { rules, pacing: server?.pacing ?? {}, segments, events, now: at, random: this.host.random };
+    const holdout = this.holdout();
+    const removed: { id: string; rule: RuleRemoval }[] = [];
+    let slate: RuledSlate | undefined;
+    return {
+      filter: (activities) => {
+        const f = filterByRules(activities, ctx);
+        removed.push(...f.removed);
+        return f.kept.map((i) => activities[i]);
+      },
+      choose: (activities, scores, slots, epsilon) => {
+        slate = chooseRuledSlate({ activities, scores, slots, epsilon, rules, segments, holdout, random: this.host.random });
+        removed.push(...slate.removed);
+        return slate;
+      },
+      reasons: (pos, scores) => (slate ? ruleReasons(slate, pos, scores) : []),
+      arm: () => (slate && holdout ? { arm: slate.arm } : {}),
+      excluded: () => (removed.length ? { excluded: removed } : {}),
+    };
+  }
+
+  async segments(now: number): Promise<{ id: string; name: string }[]> {
+    const definitions = this.definitions();
+    const ids = new Set(this.memberships(await this.ruleEvents(), now));
+    return definitions.filter((d) => ids.has(d.id)).map(({ id, name }) => ({ id, name }));
+  }
+
+  /** track() stored an event: caps and segments see it at once. */
+  recorded(event: ProfileEvent): void {
+    if (!this.events) return;
+    this.events.push({ activityId: event.activityId, outcome: event.outcome, hour: event.hour });
+    if (this.events.length > RULE_EVENTS_LIMIT) this.events.shift();
+  }
+
+  /** forget() or consent 'none': the events are read again from the (now empty) store; a sticky arm is drawn again. */
+  profileErased(): void {
+    this.events = null;
+    this.arm = undefined;
+  }
+
+  private definitions(): Segment[] {
+    return [...(this.server?.segments ?? []), ...this.shopSegments];
+  }
+
+  private memberships(events: readonly RuleEvent[], now: number): string[] {
+    const definitions = this.definitions();
+    if (!definitions.length) return [];
+    const personal = this.host.consent !== 'none';
+    return deviceSegments(definitions, personal ? this.host.profile : emptyAggregates(), events, personal ? this.host.user : {}, now);
+  }
+
+  private async ruleEvents(): Promise<RuleEvent[]> {
+    if (this.host.consent === 'none') return [];
+    if (!this.events) {
+      try {
+        this.events = (await this.host.store.events()).map(({ activityId, outcome, hour }) => ({ activityId, outcome, hour }));
+      } catch {
+        this.events = []; // the store reports its own failures
+      }
+    }
+    return this.events;
+  }
+
+  /** The holdout in force: only while signals are sent (where lift can be measured), unless turned off. */
+  private holdout(): Holdout | null {
+    const h = this.host.options.holdout;
+    if (h === false || !this.host.signals) return null;
+    const share = h?.share ?? DEFAULT_HOLDOUT_SHARE;
+    if (share <= 0) return null;
+    const control = h?.control ?? 'shop-order';
+    if (!h?.sticky) return { share, control };
+    if (this.arm?.share !== share) this.arm = { share, arm: stickyArm(share, this.host.random) };
+    return { share, control, sticky: this.arm.arm };
+  }
 }
