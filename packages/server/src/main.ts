@@ -29,6 +29,13 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       ? 'client addresses: the socket peer (VITRINE_TRUST_PROXY unset: X-Forwarded-For ignored)'
       : `client addresses: from X-Forwarded-For, trusting ${trusted}`,
   );
+  const policy = await server.policies.stored();
+  console.log(
+    policy
+      ? `merchant policy from ${policy.source}: ${policy.segments.length} segment(s), ` +
+          `${policy.rules.pacing?.length ?? 0} pacing budget(s); devices read it at /v1/policy`
+      : 'no merchant policy yet: PUT /v1/admin/policy, or start with VITRINE_POLICY_FILE=<rules.json>',
+  );
   const key = server.registry.signingKey();
   console.log(
     key
