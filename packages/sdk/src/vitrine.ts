@@ -621,6 +621,7 @@ class VitrineClient implements Vitrine {
       onError: (message, cause) => this.report(new VitrineError('signals_failed', message, { cause })),
       flushDelayMs: internals.flushDelayMs ?? 30_000,
       privacyFloors: options.privacyFloors,
+      segment: () => this.policy?.reportable(),
     });
     if (!stage) return;
     if (warning) this.status = { ...this.status, warnings: [...this.status.warnings, warning] };

@@ -23,6 +23,7 @@ import {
   RulesSchema,
   SegmentsSchema,
   lastEventHour,
+  primarySegmentIndex,
   segmentMemberships,
   type Match,
   type PolicyDocument,
@@ -520,6 +521,19 @@ export class PolicyStage {
     const definitions = this.definitions();
     const ids = new Set(this.memberships(await this.ruleEvents(), now));
     return definitions.filter((d) => ids.has(d.id)).map(({ id, name }) => ({ id, name }));
+  }
+
+  /**
+   * What a segment report is about: the device's first segment among the server's published ones
+   * (their count when none), with the policy version that defines them. Null without any.
+   */
+  async reportable(): Promise<{ policy: string; index: number; categories: number } | null> {
+    const doc = this.server;
+    if (!doc?.segments.length || this.host.consent === 'none') return null;
+    const events = await this.ruleEvents();
+    const { profile, user } = this.host;
+    const index = primarySegmentIndex(doc.segments, { profile, lastEventHour: lastEventHour(events), user, now: this.host.now() });
+    return { policy: doc.version, index, categories: doc.segments.length + 1 };
   }
 
   /** track() stored an event: caps and segments see it at once. */

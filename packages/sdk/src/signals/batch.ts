@@ -111,6 +111,8 @@ export function sealBatch(item: OutboxItem, { modelVersion, params }: SealContex
     ...(item.shadow && events.some((e) => e.shadowPropensity !== undefined) ? { shadow: item.shadow } : {}),
     events,
     ...(update ? { update } : {}),
+    // The segment report's cost was charged with the update: it never travels without one.
+    ...(update && item.segment ? { segment: item.segment } : {}),
   };
   return { ...item, state: 'sealed', events: [], body: batchToWire(batch) };
 }

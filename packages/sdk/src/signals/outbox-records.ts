@@ -24,6 +24,12 @@ const StoredItemShape = v.looseObject({
   attempts: v.pipe(v.number(), v.integer(), v.minValue(0)),
   nextAt: Time,
   createdAt: Time,
+  segment: v.optional(
+    v.strictObject({
+      policy: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/)),
+      index: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(64)),
+    }),
+  ),
 });
 
 const OpenEventSchema = v.object({

@@ -32,6 +32,11 @@ export interface OutboxItem {
   attempts: number;
   nextAt: number;
   createdAt: number;
+  /**
+   * The randomized segment report this batch carries with its update (randomized when the batch
+   * opened: the true segment is never stored). Sent only if the batch seals with an update.
+   */
+  segment?: { policy: string; index: number };
 }
 
 /** An open event as SDK 0.3 stored it: wire names (a, s, p, r, t, q) and pre-activations `z` (no longer used). */

@@ -1,6 +1,7 @@
 import { toHex } from '@vitrine/core/bytes';
 import { REWARDS, type Outcome } from '@vitrine/core/domain';
 import { supportsUpdates } from '@vitrine/core/privacy';
+import { randomizeCategory, reportRho } from '@vitrine/core/policy';
 import { BATCH_FIELD_DESCRIPTIONS, MAX_EVENTS_PER_BATCH, type PrivacyParameters } from '@vitrine/core/protocol';
 import type { LoadedModel } from '../model/loader';
 import { setTimer } from '../platform';
@@ -37,6 +38,8 @@ export interface SignalsEnv {
   flushDelayMs?: number;
   /** The weakest privacy parameters under which an update is attached (each default from DEFAULT_PRIVACY_FLOORS). */
   privacyFloors?: Partial<PrivacyFloors>;
+  /** The device's segment among the server's published ones (`categories` − 1 means none), when the server publishes segments. */
+  segment?: () => Promise<{ policy: string; index: number; categories: number } | null> | undefined;
 }
 
 type AccountantReport = ReturnType<PrivacyAccountant['report']>;
@@ -323,15 +326,37 @@ export class SignalsStage {
       // The cost is charged, and stored with the batch, before anything can leave the device;
       // checked against the ledger as stored, in the same transaction, so that two tabs of the
       // shopper opening batches at once charge (and send an update) once.
+      if (charging) await this.attachSegment(item, params!);
       const opened = await this.queue.openWithCharge(item, (ledger) =>
         charging && charging.refusal(ledger) === null ? charging.charge(ledger) : null,
       );
+      if (!opened.item.withUpdate) delete opened.item.segment;
       this.ledger = opened.ledger;
       return { item: opened.item, stored: new Map(), storedAt: opened.item.touchedAt };
     } catch (err) {
       // No charge was stored, so no update: the events still go out, from memory.
       this.env.onError(`signals: could not store a new batch (${(err as Error).message})`, err);
-      return { item: { ...item, withUpdate: false }, stored: new Map(), storedAt: null };
+      const { segment: _, ...rest } = item;
+      return { item: { ...rest, withUpdate: false }, stored: new Map(), storedAt: null };
+    }
+  }
+
+  /**
+   * A batch that may carry an update also carries the device's segment through k-ary randomized
+   * response (ε = the published segmentEpsilon), randomized here with crypto randomness; only the
+   * randomized value is stored or sent. Only when the published cost of a contribution includes
+   * the report's (ε²/2): otherwise the accountant would under-count it, so no report is attached.
+   */
+  private async attachSegment(item: OutboxItem, params: PrivacyParameters): Promise<void> {
+    const epsilon = params.update.segmentEpsilon;
+    if (!epsilon || params.update.rhoPerContribution < reportRho(epsilon)) return;
+    try {
+      const segment = await this.env.segment?.();
+      if (!segment) return;
+      const uniform = () => new DataView(cryptoBytes(4).buffer).getUint32(0) / 2 ** 32;
+      item.segment = { policy: segment.policy, index: randomizeCategory(segment.index, segment.categories, epsilon, uniform) };
+    } catch (err) {
+      this.env.onError(`signals: no segment report (${(err as Error).message})`, err);
     }
   }
 
