@@ -102,7 +102,7 @@ export const DEFAULT_PRIVACY: PrivacyConfig = {
   ridgePerContribution: 0.05,
   noiseRidge: 0.8,
   noise: 'gaussian',
-  segmentEpsilon: 1,
+  segmentEpsilon: 0.5,
 };
 
 export interface PolicyServingConfig {

@@ -1,5 +1,6 @@
 /** Owns the DP mechanism derived from the privacy configuration: what rounds apply and GET /v1/privacy publishes. */
 import { muForEpsilon, rhoForEpsilon } from '@vitrine/core/privacy';
+import { reportRho } from '@vitrine/core/policy';
 import type { PrivacyConfig } from './config';
 
 export type Mechanism = ReturnType<typeof mechanism>;
@@ -50,43 +51,5 @@ export function contributionRho(mech: Mechanism, withSegmentReport: boolean): nu
   return mech.rhoPerContribution + (withSegmentReport ? mech.segmentReportRho : 0);
 }
 
-/**
- * The ledger's cost of one ε-DP segment report. The ledger adds ρ = μ²/2 and converts the total
- * to (ε, δ) through μ-GDP (Dong, Roth & Su 2019), so a report must be charged the μ of a GDP
- * bound that holds for it, not its zCDP parameter ε²/2 (pure ε-DP is ε²/2-zCDP, but not ε-GDP:
- * binary randomized response at ε = 1 needs μ = 1.232). Every ε-DP mechanism's trade-off
- * function lies above binary randomized response's f_ε, and f_ε ≥ G_μ exactly when
- * μ ≥ 2Φ⁻¹(e^ε/(1 + e^ε)) (G_μ is convex and meets f_ε's kink on the diagonal, so it lies under
- * both of f_ε's linear pieces). That μ is charged, for any number of segments; it is above ε²/2
- * for every ε up to 4.8. Test: "segment reports: the charged ρ covers randomized response" (privacy.test.ts).
- */
-export function segmentReportRho(epsilon: number): number {
-  const p = Math.exp(epsilon) / (1 + Math.exp(epsilon));
-  // A relative 1e-9 up: the quantile's own error (< 1.2e-9) never rounds the charge down.
-  const mu = 2 * normalQuantile(p) * (1 + 1e-9);
-  return (mu * mu) / 2;
-}
-
-/**
- * Φ⁻¹(p) for 0 < p < 1: Acklam's rational approximation (relative error < 1.15e-9), enough for a
- * privacy charge rounded up by more than that.
- */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError('normalQuantile: p must be in (0, 1)');
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const low = 0.02425;
-  if (p < low) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  if (p > 1 - low) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return (
-    ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) /
-    (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
-  );
-}
+/** The ledger's cost of one ε-DP segment report (see `reportRho` in @vitrine/core/policy). */
+export const segmentReportRho = reportRho;

@@ -117,9 +117,9 @@ describe.each(stores)('holdout arm and segment reports at ingest on %s', (name, 
     expect(before.update.rhoPerContribution).toBe(mech.rhoPerContribution);
     await withSegments(s);
     const after = await privacy(s);
-    expect(after.update.segmentEpsilon).toBe(1);
-    expect(after.update.rhoPerContribution).toBeCloseTo(mech.rhoPerContribution + segmentReportRho(1), 12);
-    expect(after.update.rhoPerContribution - mech.rhoPerContribution).toBeGreaterThan(1 / 2); // more than ε²/2: see mechanism.ts
+    expect(after.update.segmentEpsilon).toBe(0.5);
+    expect(after.update.rhoPerContribution).toBeCloseTo(mech.rhoPerContribution + segmentReportRho(0.5), 12);
+    expect(after.update.rhoPerContribution - mech.rhoPerContribution).toBeGreaterThan(0.5 ** 2 / 2); // more than ε²/2: see reportRho
     const stats = (await s.app.inject({ url: '/v1/stats' })).json();
     expect(stats.budget.perContribution.rho).toBeCloseTo(after.update.rhoPerContribution, 12);
   });

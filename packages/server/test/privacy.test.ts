@@ -228,15 +228,15 @@ describe('privacy promises', () => {
     }
   });
 
-  it('segment reports: a contribution with one fits the budget at the defaults (one per window); a larger ε turns them off', () => {
+  it('segment reports: at the default ε 0.5 two contributions fit a window (three without); a larger ε turns them off', () => {
     const m = mechanism(DEFAULT_PRIVACY);
-    expect(m.segmentEpsilon).toBe(1);
+    expect(m.segmentEpsilon).toBe(0.5);
     const budget = rhoForEpsilon(DEFAULT_PRIVACY.epsilon, DEFAULT_PRIVACY.delta);
     const withReport = contributionRho(m, true);
-    expect(withReport).toBeCloseTo(0.391 + 0.759, 3);
+    expect(withReport).toBeCloseTo(0.391 + 0.1946, 3);
     expect(withReport).toBeLessThanOrEqual(budget);
-    // The device's ledger then admits one contribution per 30-day window instead of three.
-    expect(Math.floor(budget / withReport)).toBe(1);
+    // The device's ledger then admits two contributions per 30-day window instead of three.
+    expect(Math.floor(budget / withReport)).toBe(2);
     expect(Math.floor(budget / contributionRho(m, false) + 1e-9)).toBe(DEFAULT_PRIVACY.contributionsPerWindow);
     const tooCostly = mechanism({ ...DEFAULT_PRIVACY, segmentEpsilon: 1.1 });
     expect(tooCostly.segmentEpsilon).toBeNull();

@@ -15,4 +15,11 @@ export {
   type Segment,
 } from './document';
 export { lastEventHour, primarySegmentIndex, segmentMemberships, type SegmentInputs } from './segments';
-export { debiasCounts, randomizeCategory, reportRho, responseProbabilities, type ResponseProbabilities } from './randomized-response';
+export {
+  debiasCounts,
+  normalQuantile,
+  randomizeCategory,
+  reportRho,
+  responseProbabilities,
+  type ResponseProbabilities,
+} from './randomized-response';

@@ -344,12 +344,15 @@ export class SignalsStage {
   /**
    * A batch that may carry an update also carries the device's segment through k-ary randomized
    * response (ε = the published segmentEpsilon), randomized here with crypto randomness; only the
-   * randomized value is stored or sent. Only when the published cost of a contribution includes
-   * the report's (ε²/2): otherwise the accountant would under-count it, so no report is attached.
+   * randomized value is stored or sent. Only when the published cost of a contribution covers
+   * both the Gaussian releases (μ² = 1/z_g² + 1/z_h² from the published noise multipliers) and the
+   * report (`reportRho`): otherwise the ledger would under-count it, so no report is attached.
    */
   private async attachSegment(item: OutboxItem, params: PrivacyParameters): Promise<void> {
-    const epsilon = params.update.segmentEpsilon;
-    if (!epsilon || params.update.rhoPerContribution < reportRho(epsilon)) return;
+    const u = params.update;
+    const epsilon = u.segmentEpsilon;
+    const gaussian = (1 / u.noiseMultiplierGradient ** 2 + 1 / u.noiseMultiplierCurvature ** 2) / 2;
+    if (!epsilon || u.rhoPerContribution < (gaussian + reportRho(epsilon)) * (1 - 1e-9)) return;
     try {
       const segment = await this.env.segment?.();
       if (!segment) return;
