@@ -176,6 +176,8 @@ run('server', process.execPath, ['--conditions=source', '--import', 'tsx', 'pack
   ...signingEnv,
   PORT: serverPort,
   VITRINE_ADMIN_TOKEN: adminToken,
+  // The demo merchant's rules and segments (stored when the server has none; the dashboard's admin API changes them).
+  VITRINE_POLICY_FILE: process.env.VITRINE_POLICY_FILE ?? 'packages/demo-shop/policy.json',
   ...qaEnv,
 });
 run('demo', 'npm', ['run', 'dev', '-w', '@vitrine/demo-shop'], {

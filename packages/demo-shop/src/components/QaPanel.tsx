@@ -63,6 +63,7 @@ export function QaPanel() {
   const [status, setStatus] = useState<VitrineStatus | null>(liveStatus);
   const [profile, setProfile] = useState('{}');
   const [privacy, setPrivacy] = useState('{}');
+  const [segments, setSegments] = useState('–');
 
   useEffect(() => {
     if (!client) return setStatus(liveStatus);
@@ -70,10 +71,12 @@ export function QaPanel() {
     const read = async () => {
       // The status may change in the background (a backend switch after a race): read it afresh.
       setStatus({ ...client.status });
-      const [p, r] = await Promise.all([client.exportProfile(), client.privacyReport()]);
+      const [p, r, s] = await Promise.all([client.exportProfile(), client.privacyReport(), client.segments()]);
       if (!alive) return;
       setProfile(JSON.stringify(p, null, 1));
       setPrivacy(JSON.stringify(r, null, 1));
+      // Computed on this device from the merchant's definitions; never sent as such.
+      setSegments(s.length ? s.map((x) => x.name).join(', ') : 'none');
     };
     void read();
     const timer = setInterval(() => void read(), 1000);
@@ -97,7 +100,7 @@ export function QaPanel() {
     <aside id="qa-panel" className="qa" aria-labelledby="qa-title" data-testid="qa">
       <h2 id="qa-title">QA panel</h2>
       <dl className="facts" data-testid="status">
-        {statusRows(status).map(([k, v]) => (
+        {[...statusRows(status), ['segments', segments] as [string, string]].map(([k, v]) => (
           <div key={k}>
             <dt>{k}</dt>
             <dd data-field={k}>{v}</dd>
@@ -211,6 +214,14 @@ function SlotDecision({ report }: { report: SlotReport }) {
         <div>
           <dt>explored</dt>
           <dd data-field="explored">{d ? String(d.policy.explored) : '–'}</dd>
+        </div>
+        <div>
+          <dt>holdout arm</dt>
+          <dd data-field="arm">{d?.policy.arm ?? 'no holdout'}</dd>
+        </div>
+        <div>
+          <dt>left out by rules</dt>
+          <dd data-field="excluded">{d?.excluded?.length ? d.excluded.map((x) => `${x.id} (${x.rule})`).join(', ') : 'none'}</dd>
         </div>
         <div>
           <dt>context</dt>
