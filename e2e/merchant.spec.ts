@@ -122,7 +122,7 @@ test('frequency caps and redeemed offers survive a reload (the profile in Indexe
   expect(after.items).toHaveLength(CATALOG.length - 2);
 });
 
-test('a sticky holdout arm stays with the device across reloads, and forget() draws it again', async ({ page }) => {
+test('a sticky holdout arm stays with the device across reloads; forget() and consent none remove it', async ({ page }) => {
   const options = {
     model: `${ENDPOINT}/models/current`,
     endpoint: ENDPOINT,
@@ -148,5 +148,10 @@ test('a sticky holdout arm stays with the device across reloads, and forget() dr
   await init(page, options);
   expect(await arms()).toEqual(first);
   await page.evaluate(() => (window as unknown as TestWindow).__v.forget());
+  expect(await page.evaluate(() => localStorage.getItem('vitrine.holdout'))).toBeNull();
+  // Consent 'none' keeps nothing on the device: the arm goes too.
+  await arms();
+  expect(await page.evaluate(() => localStorage.getItem('vitrine.holdout'))).not.toBeNull();
+  await page.evaluate(() => (window as unknown as TestWindow).__v.setConsent('none'));
   expect(await page.evaluate(() => localStorage.getItem('vitrine.holdout'))).toBeNull();
 });

@@ -61,6 +61,8 @@ interface BuiltApp {
 }
 
 const built = new Map<AppName, BuiltApp>();
+/** Set once the tests are done: the app servers answer nothing more. */
+let closing = false;
 let outDir = '';
 
 async function buildApp(name: AppName): Promise<BuiltApp> {
@@ -86,6 +88,8 @@ async function buildApp(name: AppName): Promise<BuiltApp> {
   const assets = sirv(client, { dev: true });
   const models = sirv(join(ROOT, 'models'), { dev: true });
   const server = createServer((req, res) => {
+    // After the last test: a late request (the browser's keep-alive) must not open a file being deleted.
+    if (closing) return void res.writeHead(503).end();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const notFound = () => {
       res.statusCode = 404;
@@ -117,7 +121,13 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  for (const app of built.values()) await new Promise<void>((done) => app.server.close(() => done()));
+  closing = true;
+  for (const app of built.values()) {
+    app.server.closeAllConnections();
+    await new Promise<void>((done) => app.server.close(() => done()));
+  }
+  // A file stream a handler opened just before may still be opening: let it settle before the files go.
+  await new Promise((r) => setTimeout(r, 250));
   if (outDir) rmSync(outDir, { recursive: true, force: true });
 });
 

@@ -50,6 +50,8 @@ interface ShopWindow {
 }
 
 let server: Server;
+/** Set once the tests are done: the app server answers nothing more. */
+let closing = false;
 let base = '';
 /** Browser globals read while the server module loaded and rendered, with the first frame of our code. */
 const browserApiReads: string[] = [];
@@ -103,6 +105,8 @@ test.beforeAll(async () => {
     res.end('not found');
   };
   server = createServer((req, res) => {
+    // After the last test: a late request (the browser's keep-alive) must not open a file being deleted.
+    if (closing) return void res.writeHead(503).end();
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/') {
       const q = url.searchParams;
@@ -145,7 +149,11 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
+  closing = true;
+  server?.closeAllConnections();
   await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+  // A file stream a handler opened just before may still be opening: let it settle before the files go.
+  await new Promise((r) => setTimeout(r, 250));
   rmSync(OUT, { recursive: true, force: true });
 });
 

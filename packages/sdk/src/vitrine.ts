@@ -17,7 +17,7 @@ import type { BackgroundSelection } from './scoring/select';
 import { defaultRandom, newId, setTimer } from './platform';
 import { validateOptions, validateRank, validateTrack, validateUser, ConsentSchema } from './validate';
 import type { SignalOutbox } from './signals/outbox';
-import type { PolicyStage, Rules } from './policy/rules';
+import type { PolicyStage, RankPolicy, Rules } from './policy/rules';
 import type { Placement, PrivacyReport, SignalsStage } from './signals/stage';
 import * as v from 'valibot';
 import type {
@@ -385,10 +385,7 @@ class VitrineClient implements Vitrine {
     // Read once: a model-load retry may fill these in while this call waits on the scorer.
     const { model, scorer, encoder } = this;
     if (!model || !scorer || !encoder) {
-      return this.remember(
-        this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model', ruled?.excluded()),
-        activities.slice(0, slots),
-      );
+      return this.rulesDecision(id, activities, slots, ineligible, this.status.degraded ?? 'no model', ruled);
     }
     try {
       const t1 = timed ? performance.now() : 0;
@@ -458,39 +455,41 @@ class VitrineClient implements Vitrine {
     } catch (err) {
       const error = toVitrineError(err, 'scoring_failed', 'scoring failed');
       this.report(error);
-      return this.remember(
-        this.rulesDecision(id, activities, slots, ineligible, error.message, ruled?.excluded()),
-        activities.slice(0, slots),
-      );
+      return this.rulesDecision(id, activities, slots, ineligible, error.message, ruled);
     }
   }
 
-  /** The shop's own order, eligible items only: what the page gets when the model can't run. */
+  /** The shop's own order, eligible items only (with the merchant's rules): what the page gets when the model can't run. */
   private rulesDecision(
     id: string,
     activities: Activity[],
     slots: number,
     ineligible: string[],
     reason: string,
-    excluded: Pick<Decision, 'excluded'> | undefined,
+    ruled: RankPolicy | null,
   ): Decision {
-    return {
-      id,
-      items: activities.slice(0, slots).map((a, position) => ({
-        id: a.id,
-        score: null,
-        propensity: 1,
-        position,
-        reasons: [{ code: 'fallback', text: `shop order (${reason})` }],
-        coldStart: false,
-      })),
-      modelVersion: this.model?.manifest.version ?? null,
-      backend: 'rules',
-      policy: { name: 'epsilon-greedy-slate', epsilon: 0, explored: false },
-      ineligible,
-      ...excluded,
-      degraded: reason,
-    };
+    // The merchant's pins, boosts and type cap still order the shop's list.
+    const shown = ruled ? ruled.fallback(activities, slots) : activities.slice(0, slots);
+    return this.remember(
+      {
+        id,
+        items: shown.map((a, position) => ({
+          id: a.id,
+          score: null,
+          propensity: 1,
+          position,
+          reasons: [{ code: 'fallback', text: `shop order (${reason})` }],
+          coldStart: false,
+        })),
+        modelVersion: this.model?.manifest.version ?? null,
+        backend: 'rules',
+        policy: { name: 'epsilon-greedy-slate', epsilon: 0, explored: false },
+        ineligible,
+        ...ruled?.excluded(),
+        degraded: reason,
+      },
+      shown,
+    );
   }
 
   /** Whether rank() goes through the policy stage: rules, segments or a server policy exist, or the holdout runs. */

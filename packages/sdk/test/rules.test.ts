@@ -121,6 +121,39 @@ describe('propensities under rules are exact (Monte Carlo)', () => {
     });
   });
 
+  it("the shadow's propensities under the same rules match the frequencies of the policy ranking with its scores", () => {
+    const rules: Rules[] = [
+      { boost: [{ match: { type: 'C' }, add: 0.3 }], pin: [{ activity: 'b1', position: 2 }], diversity: { maxPerType: 2, lambda: 0.6 } },
+    ];
+    const holdout: Holdout = { share: 0.2, control: 'uniform' };
+    const shadowScores = [0.1, 0.7, 0.75, 0.3, 0.9, 0.4];
+    const base = { activities: six, slots: 4, epsilon: 0.25, rules, segments: new Set<string>(), holdout };
+    // What the shadow's policy does, by Monte Carlo.
+    const random = seededRandom(17);
+    const runs = 40_000;
+    const freq = new Map<string, number>();
+    for (let r = 0; r < runs; r++) {
+      const s = chooseRuledSlate({ ...base, scores: shadowScores, random });
+      s.order.forEach((i, pos) => freq.set(`${i}@${pos}`, (freq.get(`${i}@${pos}`) ?? 0) + 1 / runs));
+    }
+    // For slates the logging policy chose (other scores), the shadow's stated propensity of each placement.
+    const logging = seededRandom(23);
+    for (let r = 0; r < 300; r++) {
+      const s = chooseRuledSlate({ ...base, scores: sixScores, random: logging });
+      const q = s.propensitiesUnder(
+        six,
+        shadowScores,
+        s.order.map((_, pos) => pos),
+      );
+      s.order.forEach((i, pos) => {
+        const f = freq.get(`${i}@${pos}`) ?? 0;
+        expect(Math.abs(f - q[pos]), `${six[i].id}@${pos}`).toBeLessThanOrEqual(4.5 * Math.sqrt((q[pos] * (1 - q[pos])) / runs) + 1e-9);
+      });
+      // With the logging policy's own scores it states the logged propensities.
+      expect(s.propensitiesUnder(six, sixScores, [0, 1, 2, 3])).toEqual(s.propensities);
+    }
+  });
+
   it('pacing keeps an activity in a share of page views equal to its multiplier', () => {
     const random = seededRandom(5);
     const ctx: RuleContext = { rules: [], pacing: { b1: 0.3, c1: 0 }, segments: new Set(), events: [], now: 0, random };
@@ -178,8 +211,9 @@ describe('rule semantics', () => {
     ]);
     // hideAfter [] turns the default off; ['dismiss'] hides dismissed ones instead.
     expect(filterByRules(six, ctx({ rules: [{ hideAfter: [] }], events })).removed).toEqual([]);
-    // Without any rules nothing is hidden (the default comes with rules).
+    // Without any rules nothing is hidden (the default comes with rules); an empty rule set is none.
     expect(filterByRules(six, ctx({ events })).removed).toEqual([]);
+    expect(filterByRules(six, ctx({ events, rules: [{}] })).removed).toEqual([]);
   });
 
   it('pins, boosts, caps a type and diversifies with MMR', () => {
@@ -210,6 +244,60 @@ describe('rule semantics', () => {
 });
 
 describe('rules through the client', () => {
+  it('without a model the shop order still obeys pins, boosts and the type cap', async () => {
+    const v = await createVitrine({ model: 'https://shop.test/missing/manifest.json', backend: 'cpu', storage: 'memory' });
+    open.push(v);
+    expect(v.status.degraded).toBeDefined();
+    const rules: Rules = { pin: [{ activity: 'carry-out-take-away-1d', position: 0 }], diversity: { maxPerType: 1 } };
+    const d = await v.rank(catalog, { context, rules, slots: 3 });
+    expect(d.backend).toBe('rules');
+    expect(d.items.map((i) => i.id)).toEqual(['carry-out-take-away-1d', 'bar-2h', 'coffee-house-2h']);
+    expect(d.excluded?.filter((x) => x.rule === 'diversity').map((x) => x.id)).toEqual([
+      'bar-1d',
+      'coffee-house-1d',
+      'restaurant--1d',
+      'carry-out-take-away-2h',
+    ]);
+    expect(d.items.every((i) => i.propensity === 1)).toBe(true);
+  });
+
+  it("a hostile or failing /policy never breaks ranking: the shop's rules apply, a warning says why, and it recovers", async () => {
+    let answer: string | null =
+      '{"format":"vitrine-policy@1","version":"x","rules":{"exclude":[{"activity":{"$gt":""}}]},"segments":[],"pacing":{},"issuedAt":0}';
+    let clock = 1_000_000;
+    const errors: VitrineError[] = [];
+    const files = { [MODEL]: manifest, [new URL(weightsPath, MODEL).href]: weights };
+    vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input);
+      if (url === 'https://vitrine.test/v1/policy') return answer === null ? new Response('down', { status: 503 }) : new Response(answer);
+      return fakeFetch(files).fetch(input, init);
+    });
+    const v = await client({ endpoint: 'https://vitrine.test/v1', storage: 'memory', now: () => clock, onError: (e) => errors.push(e) });
+    expect(v.status.warnings.join()).toMatch(/merchant policy not loaded .*not valid \(rules\.exclude\.0\.activity/);
+    expect(errors.map((e) => e.code)).toContain('policy_unavailable');
+    const first = await v.rank(catalog, { context });
+    expect(first.items).toHaveLength(catalog.length);
+    // Down, then back with a real policy a minute later: the next rank fetches it and applies it.
+    answer = null;
+    clock += 61_000;
+    await v.rank(catalog, { context });
+    await new Promise((r) => setTimeout(r, 10));
+    answer = JSON.stringify({
+      format: 'vitrine-policy@1',
+      version: 'v2',
+      rules: { exclude: [{ activity: 'bar-2h' }] },
+      segments: [],
+      pacing: {},
+      issuedAt: 1,
+    });
+    clock += 61_000;
+    await v.rank(catalog, { context });
+    await new Promise((r) => setTimeout(r, 10));
+    const after = await v.rank(catalog, { context });
+    expect(after.excluded).toEqual([{ id: 'bar-2h', rule: 'exclude' }]);
+    expect(v.status.warnings.filter((w) => /merchant policy/.test(w))).toEqual([]);
+  });
+
   it('rejects bad rules with a typed error naming the field', async () => {
     const bad = createVitrine({ model: MODEL, backend: 'cpu', rules: { caps: [{ match: {}, maxViews: 0, perHours: 24 }] } as never });
     await expect(bad).rejects.toMatchObject({ name: 'VitrineError', code: 'invalid_options', field: 'options.rules' });

@@ -103,8 +103,9 @@ const HOUR_MS = 3_600_000;
 
 /** Step 1: what the rules leave eligible. Pacing draws one random number per paced activity, in the shop's order. */
 export function filterByRules(activities: readonly Activity[], ctx: RuleContext): Filtered {
-  // Any rules at all (the shop's or the server's) bring the default: a redeemed offer is not shown again.
-  const hideAfter = new Set<Outcome>(ctx.rules.reduce<Outcome[]>((acc, r) => r.hideAfter ?? acc, ctx.rules.length ? ['purchase'] : []));
+  // Any rule at all (the shop's or the server's; an empty set is none) brings the default: a redeemed offer is not shown again.
+  const any = ctx.rules.some((r) => Object.keys(r).length > 0);
+  const hideAfter = new Set<Outcome>(ctx.rules.reduce<Outcome[]>((acc, r) => r.hideAfter ?? acc, any ? ['purchase'] : []));
   const finished = new Set<string>();
   for (const e of ctx.events) if (hideAfter.has(e.outcome)) finished.add(e.activityId);
   const caps = ctx.rules.flatMap((r) => r.caps ?? []);
@@ -141,7 +142,7 @@ export function filterByRules(activities: readonly Activity[], ctx: RuleContext)
 export interface Holdout {
   share: number;
   control: HoldoutControl;
-  /** The device's arm when assignment is sticky (drawn once, kept on the device); else drawn per page view. */
+  /** The arm already drawn for this page view (or for the device, when sticky); else it is drawn per slate. */
   sticky?: Arm;
 }
 
@@ -170,12 +171,38 @@ export interface RuledSlate {
   explored: boolean;
   arm: Arm;
   removed: { id: string; rule: RuleRemoval }[];
+  /**
+   * The propensity the same rules, exploration and holdout give each placement made, with another
+   * model's scores for the same activities (a copy of them): the shadow model's logged terms.
+   */
+  propensitiesUnder(activities: readonly Activity[], scores: ArrayLike<number>, positions: number[]): number[];
 }
 
-export function chooseRuledSlate(input: RuledSlateInput): RuledSlate {
-  const { activities, slots, rules, segments, random } = input;
+/** What the rules make of one set of scores, before any random draw: boosts, pins, the type cap, the greedy order. */
+interface Plan {
+  adjusted: Float32Array;
+  /** Slot → activity index of each pin that holds. */
+  pinAt: Map<number, number>;
+  /** The activities exploration and the control arm draw from (not pinned, within the type cap), in the shop's order. */
+  pool: number[];
+  /** What the type cap left out. */
+  removed: { id: string; rule: RuleRemoval }[];
+  /** Slots in the slate, and how many of them the pool fills. */
+  total: number;
+  freeSlots: number;
+  /** Vitrine's greedy choice for each free slot. */
+  greedyPool: number[];
+}
+
+function plan(
+  activities: readonly Activity[],
+  scores: ArrayLike<number>,
+  slots: number,
+  rules: readonly Rules[],
+  segments: ReadonlySet<string>,
+): Plan {
   const n = activities.length;
-  const adjusted = Float32Array.from(input.scores);
+  const adjusted = Float32Array.from(scores);
   for (const r of rules) {
     for (const b of r.boost ?? []) {
       activities.forEach((a, i) => {
@@ -198,7 +225,7 @@ export function chooseRuledSlate(input: RuledSlateInput): RuledSlate {
   }
   const maxPerType = rules.reduce<number | undefined>((acc, r) => r.diversity?.maxPerType ?? acc, undefined);
   const lambda = rules.reduce<number | undefined>((acc, r) => r.diversity?.lambda ?? acc, undefined) ?? 1;
-  const removed: RuledSlate['removed'] = [];
+  const removed: Plan['removed'] = [];
   let pool = [...Array(n).keys()].filter((i) => !pinnedItems.has(i));
   if (maxPerType !== undefined) {
     const left = new Map<string, number>();
@@ -223,49 +250,81 @@ export function chooseRuledSlate(input: RuledSlateInput): RuledSlate {
   const freeSlots = Math.max(0, Math.min(free, pool.length));
   const poolScores = Float32Array.from(pool, (i) => adjusted[i]);
   const greedyPool = (lambda < 1 ? mmr(pool, poolScores, activities, lambda, freeSlots) : topK(poolScores, freeSlots)).map((j) => pool[j]);
+  return { adjusted, pinAt, pool, removed, total, freeSlots, greedyPool };
+}
 
-  const h = input.holdout && pool.length > 0 ? input.holdout.share : 0;
-  const arm: Arm = input.holdout?.sticky ?? (h > 0 && random() < h ? 'control' : 'vitrine');
+/** The probability that the policy puts activity `i` in free slot `j` (over exploration and both holdout arms). */
+function freeSlotProbability(p: Plan, i: number, j: number, epsilon: number, holdout: Holdout | null): number {
+  const m = p.pool.length;
+  if (!p.pool.includes(i)) return 0;
+  const eps = m > 1 ? epsilon : 0;
+  const vitrine = (1 - eps) * (p.greedyPool[j] === i ? 1 : 0) + eps / m;
+  const h = holdout ? holdout.share : 0;
+  if (h === 0) return vitrine;
+  const ctrl = holdout!.control === 'uniform' ? 1 / m : p.pool[j] === i ? 1 : 0;
+  return (1 - h) * vitrine + h * ctrl;
+}
+
+/** Slot by slot, a pin where one holds, else the next free slot (a pin past a short pool moves up). */
+function walkSlots(p: Plan, slots: number, visit: (pos: number, pin: number | undefined, free: number) => void): void {
+  let j = 0;
+  let filled = 0;
+  for (let pos = 0; filled < p.total && pos < Math.max(slots, p.total); pos++) {
+    const pin = p.pinAt.get(pos);
+    if (pin !== undefined) {
+      visit(filled++, pin, -1);
+    } else if (j < p.freeSlots) {
+      visit(filled++, undefined, j++);
+    }
+  }
+}
+
+export function chooseRuledSlate(input: RuledSlateInput): RuledSlate {
+  const { activities, slots, rules, segments, random, holdout, epsilon } = input;
+  const p = plan(activities, input.scores, slots, rules, segments);
+  const { pool, freeSlots, greedyPool } = p;
   const m = pool.length;
-  const eps = m > 1 ? input.epsilon : 0;
+  const arm: Arm = holdout?.sticky ?? (holdout && m > 0 && random() < holdout.share ? 'control' : 'vitrine');
   let explored = false;
   let chosen = greedyPool;
   if (arm === 'vitrine') {
-    explored = m > 1 && random() < input.epsilon;
+    explored = m > 1 && random() < epsilon;
     if (explored) chosen = randomPrefix(pool, freeSlots, random);
   } else {
-    chosen = input.holdout!.control === 'uniform' ? randomPrefix(pool, freeSlots, random) : pool.slice(0, freeSlots);
+    chosen = holdout!.control === 'uniform' ? randomPrefix(pool, freeSlots, random) : pool.slice(0, freeSlots);
   }
-  const control = input.holdout?.control ?? 'shop-order';
-  const probability = (i: number, j: number) => {
-    const vitrine = (1 - eps) * (greedyPool[j] === i ? 1 : 0) + eps / m;
-    if (h === 0) return vitrine;
-    const ctrl = control === 'uniform' ? 1 / m : pool[j] === i ? 1 : 0;
-    return (1 - h) * vitrine + h * ctrl;
-  };
-
-  // Slots in order: a pin where one is, else the next free choice; a pin past a short pool moves up.
   const order: number[] = [];
   const greedy: number[] = [];
   const propensities: number[] = [];
   const pinned: boolean[] = [];
-  let j = 0;
-  for (let pos = 0; order.length < total; pos++) {
-    const pin = pinAt.get(pos);
-    if (pin !== undefined) {
-      order.push(pin);
-      greedy.push(pin);
-      propensities.push(1);
-      pinned.push(true);
-    } else if (j < freeSlots) {
-      order.push(chosen[j]);
-      greedy.push(greedyPool[j]);
-      propensities.push(probability(chosen[j], j));
-      pinned.push(false);
-      j++;
-    } else if (pos >= slots) break;
-  }
-  return { order, propensities, greedy, pinned, adjusted, explored, arm, removed };
+  walkSlots(p, slots, (_, pin, j) => {
+    order.push(pin ?? chosen[j]);
+    greedy.push(pin ?? greedyPool[j]);
+    propensities.push(pin !== undefined ? 1 : freeSlotProbability(p, chosen[j], j, epsilon, holdout));
+    pinned.push(pin !== undefined);
+  });
+  return {
+    order,
+    propensities,
+    greedy,
+    pinned,
+    adjusted: p.adjusted,
+    explored,
+    arm,
+    removed: p.removed,
+    // The same rules with another model's scores (the shadow): its propensity for each placement made.
+    propensitiesUnder: (snapshot, scores, positions) => {
+      const other = plan(snapshot, scores, slots, rules, segments);
+      const at: number[] = [];
+      walkSlots(
+        other,
+        slots,
+        (pos, pin, j) =>
+          (at[pos] = pin !== undefined ? (pin === order[pos] ? 1 : 0) : freeSlotProbability(other, order[pos], j, epsilon, holdout)),
+      );
+      return positions.map((pos) => at[pos] ?? 0);
+    },
+  };
 }
 
 /** The first k of a uniformly random permutation of `pool` (k draws). */
@@ -341,7 +400,8 @@ export function deviceSegments(
 
 export { MatchSchema };
 
-const ARM_KEY = 'vitrine.holdout';
+/** Where a sticky holdout arm is kept (forget() and consent 'none' remove it: profile/erase.ts). */
+export const ARM_KEY = 'vitrine.holdout';
 
 /**
  * A sticky holdout arm: drawn once per device and share, kept in localStorage (never sent;
@@ -361,14 +421,6 @@ export function stickyArm(share: number, random: () => number): Arm {
     /* storage full or blocked: the arm lasts this page */
   }
   return arm;
-}
-
-export function forgetArm(): void {
-  try {
-    localStorage.removeItem(ARM_KEY);
-  } catch {
-    /* nothing stored */
-  }
 }
 
 /** Reasons the rules add to a placed item, before the model's. */
@@ -424,6 +476,8 @@ export interface RankPolicy {
   arm(): { arm?: Arm };
   /** The decision's `excluded` field when the rules left anything out. */
   excluded(): { excluded?: { id: string; rule: RuleRemoval }[] };
+  /** Without a model: the shop's order with the merchant's pins, boosts and type cap (no exploration, no holdout). */
+  fallback(activities: Activity[], slots: number): Activity[];
 }
 
 /**
@@ -445,7 +499,8 @@ export class PolicyStage {
 
   /** Whether any rule or segment is in force (else rank() skips the stage unless the holdout runs). */
   active(): boolean {
-    return this.shopRules !== undefined || this.shopSegments.length > 0 || this.server !== null;
+    // A failed fetch keeps the stage in rank()'s path, so that it is tried again when due.
+    return this.shopRules !== undefined || this.shopSegments.length > 0 || this.server !== null || this.failure !== undefined;
   }
 
   async prepare(): Promise<void> {
@@ -514,6 +569,13 @@ export class PolicyStage {
       reasons: (pos, scores) => (slate ? ruleReasons(slate, pos, scores) : []),
       arm: () => (slate && holdout ? { arm: slate.arm } : {}),
       excluded: () => (removed.length ? { excluded: removed } : {}),
+      fallback: (activities, slots) => {
+        const p = plan(activities, new Float32Array(activities.length), slots, rules, segments);
+        if (!slate) removed.push(...p.removed); // a scoring failure after choose() already counted them
+        const out: Activity[] = [];
+        walkSlots(p, slots, (_, pin, j) => out.push(activities[pin ?? p.greedyPool[j]]));
+        return out;
+      },
     };
   }
 
@@ -579,8 +641,10 @@ export class PolicyStage {
     const share = h?.share ?? DEFAULT_HOLDOUT_SHARE;
     if (share <= 0) return null;
     const control = h?.control ?? 'shop-order';
-    if (!h?.sticky) return { share, control };
-    if (this.arm?.share !== share) this.arm = { share, arm: stickyArm(share, this.host.random) };
+    // One arm per page view (this page load: every slot of the page follows it), or per device when sticky.
+    if (this.arm?.share !== share) {
+      this.arm = { share, arm: h?.sticky ? stickyArm(share, this.host.random) : this.host.random() < share ? 'control' : 'vitrine' };
+    }
     return { share, control, sticky: this.arm.arm };
   }
 }

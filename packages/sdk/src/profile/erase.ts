@@ -33,6 +33,11 @@ export async function eraseProfile(host: ProfileHost): Promise<void> {
   host.status = { ...host.status, profile: 'none' };
   await eraseStore(store);
   store.close();
+  try {
+    localStorage.removeItem('vitrine.holdout'); // a sticky holdout arm (policy/rules.ts ARM_KEY): nothing stays under 'none'
+  } catch {
+    /* no storage */
+  }
 }
 
 /** Consent given again after 'none': the profile store opens (empty: 'none' erased it). */

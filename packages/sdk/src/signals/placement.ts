@@ -29,6 +29,8 @@ export interface RankedSlate {
   propensities: number[];
   /** The page view's holdout arm ('vitrine' when no holdout runs). */
   arm?: 'vitrine' | 'control';
+  /** Under the merchant's rules: the same policy's propensities with another model's scores (see policy/rules.ts). */
+  propensitiesUnder?: (activities: readonly Activity[], scores: ArrayLike<number>, positions: number[]) => number[];
   epsilon: number;
   encoder: FeatureEncoder;
   context: FeatureRecord;

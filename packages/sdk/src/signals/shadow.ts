@@ -23,8 +23,9 @@ export class ShadowScorer {
   }
 
   /**
-   * The shadow's propensity for each given position of the slate: the same epsilon-greedy
-   * formula as the logging policy, with the shadow's greedy order. Null above the candidate bound.
+   * The shadow's propensity for each given position of the slate: the same policy as the logging
+   * one (epsilon-greedy, and the merchant's rules when they ran), with the shadow's scores. Null
+   * above the candidate bound.
    */
   propensities(slate: RankedSlate, positions: number[]): number[] | null {
     const { activities, order, epsilon } = slate;
@@ -33,6 +34,8 @@ export class ShadowScorer {
     // Float64 reference forward pass: a few hundred candidates at most, off rank()'s latency.
     const rows = this.encoder.encodeBatch(activities, slate.context, slate.user, slate.profile);
     const scores = referenceScores(this.model.manifest, this.model.weights, rows, n);
+    // Under rules (pins, boosts, type caps, MMR, the holdout) the shadow is judged as the same policy with its own scores.
+    if (slate.propensitiesUnder) return slate.propensitiesUnder(activities, scores, positions);
     const greedy = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
     const eps = n > 1 ? epsilon : 0;
     return positions.map((pos) => (1 - eps) * (greedy[pos] === order[pos] ? 1 : 0) + eps / n);
