@@ -260,9 +260,9 @@ describe.each(stores)('admin report on %s', (name, open) => {
     for (let i = 0; i < K - 1; i++) await send(s, { events: [event({ r: 1 })], update: update(), seg: { v: version, i: 0 } }, i);
     await s.writer.flush();
     const few = (await report(s)).json;
-    expect(few.segments).toMatchObject({ policyVersion: version, epsilon: 1, rows: [], reports: null });
+    expect(few.segments).toMatchObject({ policyVersion: version, epsilon: 0.5, rows: [], reports: null });
     expect(few.segments!.suppressed).toBe(2);
-    expect(few.privacy.segmentEpsilon).toBe(1);
+    expect(few.privacy.segmentEpsilon).toBe(0.5);
     // 40 reports of "coffee lovers" for bar-1d, 20 of "none": estimated coffee lovers ≫ k.
     for (let i = 0; i < 60; i++) {
       await send(s, { events: [event({ r: i % 2 })], update: update(), seg: { v: version, i: i < 40 ? 0 : 2 } }, 100 + i);
