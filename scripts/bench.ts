@@ -164,8 +164,24 @@ interface SizeResult {
   raw: Sampled;
   rankOverRaw: number;
   exploringOverRank: number;
+  /** A client with the merchant's rules and segments (policy stage: filters, boosts, a pin, type cap, MMR). */
+  ruled: Sampled;
+  ruledOverRank: number;
   stages: Record<string, number>;
 }
+
+/** Rules of every kind the policy stage applies per rank (issue #12), for the "rank under rules" series. */
+const BENCH_RULES = {
+  exclude: [{ activity: 'offer-7' }],
+  caps: [{ match: { type: 'Bar' }, maxViews: 50, perHours: 24 }],
+  boost: [{ match: { type: 'Coffee House' }, add: 0.05 }],
+  pin: [{ activity: 'bar-2h', position: 0 }],
+  diversity: { maxPerType: 2, lambda: 0.7 },
+};
+const BENCH_SEGMENTS = [
+  { id: 'coffee-lovers', name: 'Coffee lovers', when: { history: { type: 'Coffee House', minAnswers: 1, minAcceptance: 0.5 } } },
+  { id: 'lapsed', name: 'Lapsed', when: { inactiveDays: 30 } },
+];
 
 /**
  * In the page (`window.__scenario(n)`, plain JS: it is injected as source): a catalog like a
@@ -187,17 +203,20 @@ type Scenario = (n: number) => { activities: Activity[]; context: Record<string,
 /** A signed-in shopper with attributes (the model's user features). */
 const SHOPPER = { gender: 'Female', age: '26', maritalStatus: 'Single', income: '$37500 - $49999', Bar: 'never', CoffeeHouse: '4~8' };
 
-/** One page per backend: a non-exploring and an always-exploring client with the same history, plus the bare forward pass. */
+/**
+ * One page per backend: a non-exploring and an always-exploring client with the same history, one
+ * with the merchant's rules and segments, plus the bare forward pass.
+ */
 async function latency(browser: Browser, base: string) {
   const out: Record<
     string,
     { adapter: string; sizes: Record<number, SizeResult>; longTasks: { single10000: number; loop100x1000: number } }
   > = {};
   console.log(
-    '\n## rank() latency, ms: p50 / p95 (interleaved in one page: rank, exploring rank, bare forward pass)\n' +
-      '| backend | n | rank | exploring rank | forward pass | rank ÷ forward | exploring ÷ rank ' +
-      '| stage means: validate / encode / score / decide | samples |\n' +
-      '|---|---|---|---|---|---|---|---|---|',
+    '\n## rank() latency, ms: p50 / p95 (interleaved in one page: rank, exploring rank, rank under rules, bare forward pass)\n' +
+      '| backend | n | rank | exploring rank | rank under rules | forward pass | rank ÷ forward | exploring ÷ rank ' +
+      '| rules ÷ rank | stage means: validate / encode / score / decide | samples |\n' +
+      '|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const backend of BACKENDS) {
     const ctx = await browser.newContext();
@@ -206,7 +225,7 @@ async function latency(browser: Browser, base: string) {
     await page.addInitScript({ content: `window.__name = (f) => f; window.__scenario = ${SCENARIO_SOURCE};` });
     await page.goto(`${base}/e2e/blank.html`);
     const started = await page.evaluate(
-      async ({ model, backend, shopper }) => {
+      async ({ model, backend, shopper, rules, segments }) => {
         const scenario = (window as unknown as { __scenario: Scenario }).__scenario;
         const { createVitrine } = (await import('/sdk/index.js' as string)) as typeof import('@vitrine/sdk');
         const w = window as unknown as Record<string, unknown>;
@@ -219,21 +238,22 @@ async function latency(browser: Browser, base: string) {
         };
         const v = await createVitrine({ ...options, epsilon: 0 }, internals as object);
         const vx = await createVitrine({ ...options, epsilon: 1 }, {});
+        const vr = await createVitrine({ ...options, epsilon: 0, rules, segments } as VitrineOptions, {});
         // Some history: the profile block then differs per offer type, as for a returning shopper.
         const { activities, context } = scenario(12);
-        for (const client of [v, vx]) {
+        for (const client of [v, vx, vr]) {
           for (let i = 0; i < 6; i++) {
             const d = await client.rank(activities, { context, slots: 3 });
             await client.track(d.id, d.items[i % 3].id, i % 2 ? 'click' : 'dismiss');
           }
         }
-        Object.assign(w, { __v: v, __vx: vx, __timings: timings, __prepare: prepare });
+        Object.assign(w, { __v: v, __vx: vx, __vr: vr, __timings: timings, __prepare: prepare });
         return { backend: v.status.backend, adapter: v.status.adapter, reason: v.status.selection?.reason };
       },
-      { model: MODEL, backend, shopper: SHOPPER },
+      { model: MODEL, backend, shopper: SHOPPER, rules: BENCH_RULES, segments: BENCH_SEGMENTS },
     );
     if (started.backend !== backend) {
-      console.log(`| ${backend} | unavailable: ${started.reason} | | | | | | | |`);
+      console.log(`| ${backend} | unavailable: ${started.reason} | | | | | | | | | |`);
       await ctx.close();
       continue;
     }
@@ -253,6 +273,7 @@ async function latency(browser: Browser, base: string) {
           const w = window as unknown as Record<string, unknown>;
           const v = w.__v as Vitrine;
           const vx = w.__vx as Vitrine;
+          const vr = w.__vr as Vitrine;
           const timings = w.__timings as Record<string, number>[];
           const prepare = w.__prepare as (a: Activity[], o?: object) => Promise<() => Promise<Float32Array>>;
           const { activities, context } = scenario(n);
@@ -260,11 +281,13 @@ async function latency(browser: Browser, base: string) {
           for (let i = 0; i < 3; i++) {
             await v.rank(activities, { context, slots: 5 });
             await vx.rank(activities, { context, slots: 5 });
+            await vr.rank(activities, { context, slots: 5 });
             await forward();
           }
           timings.length = 0;
           const rank: number[] = [];
           const exploring: number[] = [];
+          const ruled: number[] = [];
           const raw: number[] = [];
           const time = async (fn: () => Promise<unknown>, into: number[]) => {
             const t0 = performance.now();
@@ -276,16 +299,20 @@ async function latency(browser: Browser, base: string) {
             const series = [
               () => time(() => v.rank(activities, { context, slots: 5 }), rank),
               () => time(() => vx.rank(activities, { context, slots: 5 }), exploring),
+              () => time(() => vr.rank(activities, { context, slots: 5 }), ruled),
               () => time(forward, raw),
             ];
-            for (let k = 0; k < 3; k++) await series[(i + k) % 3]();
+            for (let k = 0; k < series.length; k++) await series[(i + k) % series.length]();
             // A task boundary between samples, as between a shopper's page views.
             if (i % 10 === 9) await new Promise((r) => setTimeout(r, 0));
           }
+          const underRules = await vr.rank(activities, { context, slots: 5 });
           return {
             rank,
             exploring,
+            ruled,
             raw,
+            pinned: underRules.items[0]?.id === 'bar-2h',
             timings: timings.slice(),
             explored: (await vx.rank(activities, { context, slots: 5 })).policy.explored,
           };
@@ -304,14 +331,18 @@ async function latency(browser: Browser, base: string) {
         raw: sample(r.raw),
         rankOverRaw: round(median(r.rank) / median(r.raw)),
         exploringOverRank: round(median(r.exploring) / median(r.rank)),
+        ruled: sample(r.ruled),
+        ruledOverRank: round(median(r.ruled) / median(r.rank)),
         stages,
       };
       if (!r.explored) throw new Error('the epsilon = 1 client did not explore: the exploring series measures nothing');
+      if (!r.pinned) throw new Error('the rules client did not apply its pin: the rules series measures nothing');
       out[backend].sizes[n] = res;
       const s = res.stages;
       console.log(
         `| ${backend} | ${n} | ${res.rank.p50} / ${res.rank.p95} | ${res.exploring.p50} / ${res.exploring.p95} | ` +
-          `${res.raw.p50} / ${res.raw.p95} | ${res.rankOverRaw} | ${res.exploringOverRank} | ` +
+          `${res.ruled.p50} / ${res.ruled.p95} | ${res.raw.p50} / ${res.raw.p95} | ${res.rankOverRaw} | ${res.exploringOverRank} | ` +
+          `${res.ruledOverRank} | ` +
           `${s.validate} / ${s.encode} / ${s.score} / ${s.decide} | ${runs} |`,
       );
     }
@@ -481,6 +512,7 @@ try {
       raw_1000_wasm_p50_ms: w1000?.raw.p50 ?? null,
       rank_10000_wasm_p50_ms: wasm?.[10000].rank.p50 ?? null,
       exploring_over_rank: w1000?.exploringOverRank ?? null,
+      rules_over_rank: w1000?.ruledOverRank ?? null,
       naive_dense_1000_ms: dense,
       initial_js_webgpu_gzip_bytes: size.initialGzipBytes,
       longest_task_ms: longestTask,
