@@ -89,14 +89,12 @@ function parse<T>(schema: v.GenericSchema<unknown, T>, raw: unknown, field: stri
 
 const oneOrMany = <T>(x: T | T[] | undefined): T[] | undefined => (x === undefined ? undefined : Array.isArray(x) ? x : [x]);
 
-export function matches(match: Match, activity: Activity, segments: ReadonlySet<string>): boolean {
-  const ids = oneOrMany(match.activity);
-  const types = oneOrMany(match.type);
-  return (
-    (ids === undefined || ids.includes(activity.id)) &&
-    (types === undefined || types.includes(activity.type)) &&
-    (match.segment === undefined || segments.has(match.segment))
-  );
+/** A match as a predicate, built once per rank (no allocation per candidate); false for everyone outside its segment. */
+export function matcher(match: Match, segments: ReadonlySet<string>): (activity: Activity) => boolean {
+  if (match.segment !== undefined && !segments.has(match.segment)) return () => false;
+  const ids = match.activity === undefined ? undefined : new Set(oneOrMany(match.activity));
+  const types = match.type === undefined ? undefined : new Set(oneOrMany(match.type));
+  return (a) => (ids === undefined || ids.has(a.id)) && (types === undefined || types.has(a.type));
 }
 
 const HOUR_MS = 3_600_000;
@@ -108,7 +106,25 @@ export function filterByRules(activities: readonly Activity[], ctx: RuleContext)
   const hideAfter = new Set<Outcome>(ctx.rules.reduce<Outcome[]>((acc, r) => r.hideAfter ?? acc, any ? ['purchase'] : []));
   const finished = new Set<string>();
   for (const e of ctx.events) if (hideAfter.has(e.outcome)) finished.add(e.activityId);
-  const caps = ctx.rules.flatMap((r) => r.caps ?? []);
+  // Compiled once per rank: no allocation per candidate.
+  const excluded = ctx.rules.flatMap((r) => (r.exclude ?? []).map((m) => matcher(m, ctx.segments)));
+  /** Targeted activity id → whether the shopper is in one of the segments of one of its targets. */
+  const targeted = new Map<string, boolean>();
+  for (const r of ctx.rules) {
+    for (const t of r.target ?? []) {
+      const reached = t.segments.some((s) => ctx.segments.has(s));
+      for (const id of oneOrMany(t.activity)!) targeted.set(id, (targeted.get(id) ?? false) || reached);
+    }
+  }
+  // Events keep the hour only: a view counts while its hour is inside the window.
+  const caps = ctx.rules.flatMap((r) =>
+    (r.caps ?? []).map((c) => ({ applies: matcher(c.match, ctx.segments), since: ctx.now - c.perHours * HOUR_MS, maxViews: c.maxViews })),
+  );
+  const viewHours = new Map<string, number[]>();
+  if (caps.length) {
+    for (const e of ctx.events)
+      if (e.outcome === 'view') (viewHours.get(e.activityId) ?? viewHours.set(e.activityId, []).get(e.activityId)!).push(e.hour);
+  }
   const kept: number[] = [];
   const removed: Filtered['removed'] = [];
   activities.forEach((a, i) => {
@@ -119,18 +135,13 @@ export function filterByRules(activities: readonly Activity[], ctx: RuleContext)
   return { kept, removed };
 
   function removal(a: Activity): RuleRemoval | null {
-    for (const r of ctx.rules) {
-      if (r.exclude?.some((m) => matches(m, a, ctx.segments))) return 'exclude';
-      const targeted = r.target?.filter((t) => oneOrMany(t.activity)!.includes(a.id));
-      if (targeted?.length && !targeted.some((t) => t.segments.some((s) => ctx.segments.has(s)))) return 'target';
-    }
+    for (const applies of excluded) if (applies(a)) return 'exclude';
+    if (targeted.get(a.id) === false) return 'target';
     if (finished.has(a.id)) return 'hidden';
     for (const cap of caps) {
-      if (!matches(cap.match, a, ctx.segments)) continue;
-      // Events keep the hour only: a view counts while its hour is inside the window.
-      const since = ctx.now - cap.perHours * HOUR_MS;
+      if (!cap.applies(a)) continue;
       let views = 0;
-      for (const e of ctx.events) if (e.outcome === 'view' && e.activityId === a.id && e.hour + HOUR_MS > since) views++;
+      for (const hour of viewHours.get(a.id) ?? []) if (hour + HOUR_MS > cap.since) views++;
       if (views >= cap.maxViews) return 'cap';
     }
     const multiplier = own(ctx.pacing, a.id);
@@ -205,8 +216,9 @@ function plan(
   const adjusted = Float32Array.from(scores);
   for (const r of rules) {
     for (const b of r.boost ?? []) {
+      const applies = matcher(b.match, segments);
       activities.forEach((a, i) => {
-        if (matches(b.match, a, segments)) adjusted[i] = adjusted[i] * (b.multiply ?? 1) + (b.add ?? 0);
+        if (applies(a)) adjusted[i] = adjusted[i] * (b.multiply ?? 1) + (b.add ?? 0);
       });
     }
   }
@@ -228,22 +240,24 @@ function plan(
   const removed: Plan['removed'] = [];
   let pool = [...Array(n).keys()].filter((i) => !pinnedItems.has(i));
   if (maxPerType !== undefined) {
-    const left = new Map<string, number>();
-    for (const i of pinnedItems) left.set(activities[i].type, (left.get(activities[i].type) ?? maxPerType) - 1);
-    // Best first, ties in the shop's order: each type keeps its best `left` activities.
-    const byScore = topK(
-      Float32Array.from(pool, (i) => adjusted[i]),
-      pool.length,
-    ).map((j) => pool[j]);
+    const pinnedOfType = new Map<string, number>();
+    for (const i of pinnedItems) pinnedOfType.set(activities[i].type, (pinnedOfType.get(activities[i].type) ?? 0) + 1);
+    const byType = new Map<string, number[]>();
+    for (const i of pool) (byType.get(activities[i].type) ?? byType.set(activities[i].type, []).get(activities[i].type)!).push(i);
+    // Each type keeps its best (maxPerType − its pins), ties in the shop's order.
     const keep = new Set<number>();
-    for (const i of byScore) {
-      const t = activities[i].type;
-      const room = left.get(t) ?? maxPerType;
-      if (room > 0) keep.add(i);
-      else removed.push({ id: activities[i].id, rule: 'diversity' });
-      left.set(t, room - 1);
+    for (const [type, members] of byType) {
+      const room = Math.max(0, maxPerType - (pinnedOfType.get(type) ?? 0));
+      const best =
+        room >= members.length
+          ? members
+          : topK(
+              Float32Array.from(members, (i) => adjusted[i]),
+              room,
+            ).map((j) => members[j]);
+      for (const i of best) keep.add(i);
     }
-    pool = pool.filter((i) => keep.has(i));
+    pool = pool.filter((i) => keep.has(i) || (removed.push({ id: activities[i].id, rule: 'diversity' }), false));
   }
   const total = Math.min(slots, pool.length + pinnedItems.size);
   const free = total - [...pinAt.keys()].filter((p) => p < total).length;
