@@ -35,6 +35,8 @@ async function device(server: VitrineServer, address: string): Promise<string[]>
         model: 'http://shop.test/v1/models/current',
         endpoint: 'http://shop.test/v1',
         consent: 'signals',
+        // As in the simulation (simulate.ts): every page view ranks with Vitrine, no holdout arm to draw.
+        holdout: false,
         backend: 'cpu',
         storage: 'memory',
         user: shopperRows[0].user,
