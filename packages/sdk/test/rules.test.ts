@@ -261,6 +261,25 @@ describe('rules through the client', () => {
     expect(d.items.every((i) => i.propensity === 1)).toBe(true);
   });
 
+  it('a /policy that never answers holds createVitrine up 2 s at most; the shop rules apply meanwhile', async () => {
+    const files = { [MODEL]: manifest, [new URL(weightsPath, MODEL).href]: weights };
+    let aborted = false;
+    vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input) !== 'https://vitrine.test/v1/policy') return fakeFetch(files).fetch(input, init);
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener('abort', () => {
+          aborted = true;
+          reject(init.signal!.reason);
+        }),
+      );
+    });
+    const started = Date.now();
+    const v = await client({ endpoint: 'https://vitrine.test/v1', storage: 'memory', rules: { exclude: [{ activity: 'bar-2h' }] } });
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect((await v.rank(catalog, { context })).excluded).toEqual([{ id: 'bar-2h', rule: 'exclude' }]);
+    expect(aborted).toBe(false); // still waiting: the request is given up after 10 s, then tried again a minute later
+  });
+
   it("a hostile or failing /policy never breaks ranking: the shop's rules apply, a warning says why, and it recovers", async () => {
     let answer: string | null =
       '{"format":"vitrine-policy@1","version":"x","rules":{"exclude":[{"activity":{"$gt":""}}]},"segments":[],"pacing":{},"issuedAt":0}';

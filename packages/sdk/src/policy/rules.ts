@@ -18,7 +18,6 @@
  */
 import * as v from 'valibot';
 import {
-  MatchSchema,
   PolicyDocumentSchema,
   RulesSchema,
   SegmentsSchema,
@@ -36,7 +35,6 @@ import type { Consent, VitrineOptions, VitrineStatus } from '../types';
 import { VitrineError } from '../errors';
 import { topK } from './epsilon-greedy';
 
-export { lastEventHour, segmentMemberships };
 export type { PolicyDocument, Rules, Segment };
 
 export const HOLDOUT_CONTROLS = ['shop-order', 'uniform'] as const;
@@ -393,12 +391,19 @@ export function similarity(a: Activity, b: Activity): number {
 
 /** The server's policy document, or why it could not be used. */
 export async function fetchPolicy(endpoint: string): Promise<PolicyDocument> {
-  const res = await fetch(`${endpoint.replace(/\/+$/, '')}/policy`, { credentials: 'omit', cache: 'no-cache' });
-  if (!res.ok) throw new Error(`GET /policy answered ${res.status}`);
-  const parsed = v.safeParse(PolicyDocumentSchema, await res.json());
-  if (!parsed.success)
-    throw new Error(`the published policy is not valid (${v.getDotPath(parsed.issues[0]) ?? 'document'}: ${parsed.issues[0].message})`);
-  return parsed.output;
+  // A server that accepts the connection and never answers must not hold the next fetch off forever.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no answer in ${POLICY_FETCH_TIMEOUT_MS / 1000} s`)), POLICY_FETCH_TIMEOUT_MS);
+  try {
+    const res = await fetch(`${endpoint.replace(/\/+$/, '')}/policy`, { credentials: 'omit', cache: 'no-cache', signal: abort.signal });
+    if (!res.ok) throw new Error(`GET /policy answered ${res.status}`);
+    const parsed = v.safeParse(PolicyDocumentSchema, await res.json());
+    if (!parsed.success)
+      throw new Error(`the published policy is not valid (${v.getDotPath(parsed.issues[0]) ?? 'document'}: ${parsed.issues[0].message})`);
+    return parsed.output;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Segment membership from what is on the device (profile, its newest event, the shopper's attributes). */
@@ -411,8 +416,6 @@ export function deviceSegments(
 ): string[] {
   return segmentMemberships(definitions, { profile, lastEventHour: lastEventHour(events), user, now });
 }
-
-export { MatchSchema };
 
 /** Where a sticky holdout arm is kept (forget() and consent 'none' remove it: profile/erase.ts). */
 export const ARM_KEY = 'vitrine.holdout';
@@ -459,6 +462,10 @@ const HoldoutSchema = v.union([
 /** The server's policy (rules, segments, pacing multipliers) is fetched again after this long, or a minute after a failure. */
 const POLICY_REFRESH_MS = 5 * 60_000;
 const POLICY_RETRY_MS = 60_000;
+/** A policy request is given up after this long (then retried a minute later). */
+const POLICY_FETCH_TIMEOUT_MS = 10_000;
+/** createVitrine waits this long at most for the first policy; ranking starts with the shop's rules after it. */
+const POLICY_INIT_WAIT_MS = 2_000;
 /** Events kept in memory for caps and segments (the profile store keeps as many). */
 const RULE_EVENTS_LIMIT = 500;
 
@@ -522,7 +529,9 @@ export class PolicyStage {
     if (holdout !== undefined) parse(HoldoutSchema, holdout, 'options.holdout', 'invalid_options');
     if (rules !== undefined) this.shopRules = parseRules(rules, 'options.rules', 'invalid_options');
     if (segments !== undefined) this.shopSegments = parseSegments(segments);
-    await this.refresh();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((r) => (timer = setTimeout(r, POLICY_INIT_WAIT_MS)));
+    await Promise.race([this.refresh(), waited]).finally(() => clearTimeout(timer));
   }
 
   refresh(): Promise<void> {
